@@ -1,0 +1,68 @@
+"""Entry point of the ``mcugraph`` command (also ``python -m mcugraph``).
+
+Each subcommand lives in its own module of this package with two functions: ``add_parser(subparsers)`` and
+``run(args) -> int``. A :class:`~mcugraph.errors.MCUGraphError` becomes one line on stderr and exit code 2;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from mcugraph.errors import MCUGraphError
+
+COMMANDS = ("analyze", "schedule", "opt", "prune", "passes")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mcugraph",
+        description="Fit neural networks on microcontrollers: analyse, prune, schedule and export int8 TFLite.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        module = _command_module(name)
+        if module is not None:
+            module.add_parser(sub)
+    return parser
+
+
+def _command_module(name: str):
+    try:
+        return importlib.import_module(f"mcugraph.cli.{name}")
+    except ModuleNotFoundError as e:
+        if e.name == f"mcugraph.cli.{name}":
+            return None  # that command is not part of this build
+        raise
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mcugraph")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except MCUGraphError as e:
+        message = " ".join(str(e).split("\n"))
+        print(f"mcugraph {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mcugraph: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""mcugraph: fit neural networks on microcontrollers.
+
+Lift any ONNX model into an onnx-ir IR (:func:`load`), run passes on it (:func:`run_pipeline`), analyse SRAM,
+flash and MACs, prune it, schedule it for minimal peak SRAM and export int8 TFLite for TFLite Micro.
+"""
+
+from mcugraph.errors import MCUGraphError
+from mcugraph.load import load, save
+from mcugraph.pipeline import CANONICALIZE, run_pipeline
+from mcugraph.registry import build_pipeline, known_passes, register
+
+__all__ = [
+    "CANONICALIZE",
+    "MCUGraphError",
+    "build_pipeline",
+    "known_passes",
+    "load",
+    "register",
+    "run_pipeline",
+    "save",
+]

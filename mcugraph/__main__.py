@@ -1,0 +1,5 @@
+import sys
+
+from mcugraph.cli.main import main
+
+sys.exit(main())
