@@ -1,0 +1,206 @@
+"""Calibration samples for int8 export: read them, check them against the model, split off a verification part.
+
+Sources (``--calib`` on the command line, ``calib=`` in Python):
+
+- ``FILE.npy``: one array ``(N, *input_shape[1:])`` for a single-input model.
+- ``FILE.npz``: key ``x`` (single-input models) or one key per model input name.
+- ``random:LO,HI`` or ``random:LO,HI,N``: N (default 40) uniform samples in [LO, HI]. The ranges this gives are
+  not representative of real data, so a warning says so on stderr.
+- ``digits``: the bundled 8x8 digits (``mcugraph.datasets``), validation split, for the default digits CNN.
+- In Python also a numpy array or a ``{input name: array}`` dict.
+
+Layout rule: a sample array is taken as is when its per-sample shape equals the model input's shape without the batch
+dimension (the ONNX layout, NCHW for torch models). Otherwise a rank-4 array whose per-sample shape is the NHWC
+permutation of an NCHW model input is transposed to NCHW. When both readings fit (H == W == C), the model layout wins.
+
+Dtype rule: floating arrays (float16/32/64) are used as float32 with their values unchanged: give exactly what the
+ONNX model takes, preprocessing included. Integer arrays (uint8 images...) are refused rather than guessed at: scale
+them yourself (e.g. ``x.astype(np.float32) / 255``) the way the model was trained. NaN/Inf are refused.
+
+Split: the last 20% of the samples (at least one; none when there is a single sample, which then serves both) are
+held out for verification; calibration sees the first 80%. The order of the file is kept: shuffle it beforehand if
+it is sorted by class.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import zipfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx_ir as ir
+
+from mcugraph.errors import DataError, ShapeError
+
+HOLDOUT_FRACTION = 0.2
+RANDOM_SAMPLES = 40
+
+
+@dataclasses.dataclass(frozen=True)
+class CalibData:
+    """Samples per model input, float32 in the model's own (ONNX) layout, shape ``(N, *input_shape[1:])``."""
+
+    calib: dict[str, np.ndarray]
+    holdout: dict[str, np.ndarray]
+    source: str
+    representative: bool  # False for random data: ranges and SQNR then say little about real inputs
+
+    @property
+    def calib_count(self) -> int:
+        return len(next(iter(self.calib.values())))
+
+    @property
+    def holdout_count(self) -> int:
+        return len(next(iter(self.holdout.values())))
+
+
+def load_calib(
+    spec: Any,
+    model: ir.Model,
+    *,
+    seed: int = 0,
+    warn: Callable[[str], None] | None = None,
+) -> CalibData:
+    """Read ``spec`` (see the module docstring), check it against ``model``'s inputs and split it."""
+    warn = warn or _warn_stderr
+    inputs = _float_inputs(model)
+    representative = True
+    if isinstance(spec, str) and spec.startswith("random:"):
+        arrays = _random(spec, inputs, seed)
+        representative = False
+        warn(
+            f"WARNING: calibrating on random data ({spec}): activation ranges are NOT representative of real "
+            "inputs and int8 accuracy may suffer; pass --calib FILE.npz with real samples for deployment"
+        )
+    elif isinstance(spec, str) and spec == "digits":
+        arrays = _digits(inputs)
+    elif isinstance(spec, (str, Path)):
+        arrays = _read_file(Path(spec), inputs)
+    elif isinstance(spec, np.ndarray):
+        arrays = _single(spec, inputs, "the calibration array")
+    elif isinstance(spec, Mapping):
+        arrays = {str(k): np.asarray(v) for k, v in spec.items()}
+    else:
+        raise DataError(
+            f"calibration data of type {type(spec).__name__} is not understood; give a .npz/.npy path, "
+            "'random:LO,HI', 'digits', a numpy array or a dict of arrays"
+        )
+    where = str(spec) if isinstance(spec, (str, Path)) else "calibration data"
+    checked = {name: _check(arrays, name, shape, where) for name, shape in inputs.items()}
+    return _split(checked, where, representative)
+
+
+def _warn_stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _float_inputs(model: ir.Model) -> dict[str, tuple[int, ...]]:
+    inputs = {}
+    for value in model.graph.inputs:
+        if value.dtype not in (ir.DataType.FLOAT, ir.DataType.FLOAT16):
+            raise DataError(
+                f"model input '{value.name}' is {value.dtype}; calibration needs float inputs (int8 export quantises them)"
+            )
+        inputs[value.name] = tuple(int(d) for d in value.shape)
+    return inputs
+
+
+def _random(spec: str, inputs: dict[str, tuple[int, ...]], seed: int) -> dict[str, np.ndarray]:
+    try:
+        parts = [float(p) for p in spec.removeprefix("random:").split(",")]
+        if len(parts) not in (2, 3) or parts[0] >= parts[1] or (len(parts) == 3 and parts[2] < 1):
+            raise ValueError
+    except ValueError:
+        raise DataError(f"--calib {spec!r}: expected random:LO,HI or random:LO,HI,N with LO < HI and N >= 1") from None
+    low, high = parts[0], parts[1]
+    count = int(parts[2]) if len(parts) == 3 else RANDOM_SAMPLES
+    rng = np.random.default_rng(seed)
+    return {
+        name: rng.uniform(low, high, size=(count, *shape[1:])).astype(np.float32)
+        for name, shape in inputs.items()
+    }
+
+
+def _digits(inputs: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    from mcugraph.datasets import digits
+
+    return _single(digits().val.x, inputs, "the digits dataset (N, 1, 8, 8)")
+
+
+def _single(array: np.ndarray, inputs: dict[str, tuple[int, ...]], what: str) -> dict[str, np.ndarray]:
+    if len(inputs) != 1:
+        raise DataError(
+            f"{what} is one array but the model has {len(inputs)} inputs ({', '.join(inputs)}); "
+            "give a .npz (or dict) with one array per input name"
+        )
+    return {next(iter(inputs)): np.asarray(array)}
+
+
+def _read_file(path: Path, inputs: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise DataError(f"--calib {path}: no such file; give a .npz or .npy file, 'random:LO,HI' or 'digits'")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise DataError(f"--calib {path}: cannot read it as .npy/.npz ({e.__class__.__name__}: {e})") from e
+    if isinstance(loaded, np.ndarray):
+        return _single(loaded, inputs, f"{path} (.npy)")
+    with loaded:
+        keys = list(loaded.keys())
+        if len(inputs) == 1 and "x" in keys:
+            return {next(iter(inputs)): loaded["x"]}
+        missing = [name for name in inputs if name not in keys]
+        if missing:
+            hint = "key 'x' or " if len(inputs) == 1 else ""
+            raise DataError(
+                f"--calib {path}: no array for model input(s) {missing}; the file holds keys {keys}, "
+                f"expected {hint}the input name(s) {list(inputs)}"
+            )
+        return {name: loaded[name] for name in inputs}
+
+
+def _check(arrays: Mapping[str, np.ndarray], name: str, shape: tuple[int, ...], where: str) -> np.ndarray:
+    if name not in arrays:
+        raise DataError(f"{where}: no samples for model input '{name}'; keys given: {list(arrays)}")
+    array = np.asarray(arrays[name])
+    if array.dtype.kind != "f":
+        raise DataError(
+            f"{where}: input '{name}' samples are {array.dtype}, expected float32; convert them yourself with the "
+            "model's preprocessing (e.g. x.astype(np.float32) / 255 for [0,1] images)"
+        )
+    if array.ndim == 0 or len(array) == 0:
+        raise DataError(f"{where}: the calibration set for input '{name}' is empty; give at least one sample")
+    sample = tuple(array.shape[1:])
+    if sample == shape[1:]:
+        result = array
+    elif len(shape) == 4 and sample == _nhwc(shape):
+        result = array.transpose(0, 3, 1, 2)  # NHWC samples for an NCHW model
+    else:
+        layouts = f"(N, {', '.join(map(str, shape[1:]))})"
+        if len(shape) == 4:
+            layouts += f" or NHWC (N, {', '.join(map(str, _nhwc(shape)))})"
+        raise ShapeError(f"{where}: input '{name}' samples have shape {array.shape}, expected {layouts}")
+    if not np.all(np.isfinite(result)):
+        raise DataError(f"{where}: input '{name}' samples contain NaN/Inf; remove or fix those samples")
+    return np.ascontiguousarray(result, dtype=np.float32)
+
+
+def _nhwc(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Per-sample NHWC shape of an NCHW input shape ``(1, C, H, W)``."""
+    return (shape[2], shape[3], shape[1])
+
+
+def _split(arrays: dict[str, np.ndarray], where: str, representative: bool) -> CalibData:
+    counts = {len(a) for a in arrays.values()}
+    if len(counts) != 1:
+        raise DataError(f"{where}: inputs have different sample counts {sorted(counts)}; give the same N for all")
+    count = counts.pop()
+    held = 0 if count == 1 else max(1, int(round(count * HOLDOUT_FRACTION)))
+    cut = count - held
+    calib = {n: a[:cut] for n, a in arrays.items()}
+    holdout = {n: a[cut:] for n, a in arrays.items()} if held else calib
+    return CalibData(calib, holdout, where, representative)
