@@ -1,0 +1,184 @@
+"""A differentiable model of peak SRAM, flash and MACs as functions of each channel group's (soft) channel count.
+
+Built once from the unpruned model: every tensor's size is a product over its axes, and an axis that carries channel
+groups has ``fixed + Σ_g count_g · block_g`` elements (concat offsets are just several groups on one axis). With
+counts that are whole numbers the model is *exact*: it equals ``mcugraph.memory.peak_memory`` and the analysis's
+flash and MACs of the physically pruned model (tests check this). With soft counts (sums of gate openings) it is a
+smooth surrogate:
+
+- SRAM: each non-constant tensor of the kernel view is ``itemsize · Π axes`` bytes, rounded up to 16 bytes as TFLM
+  does — the rounding is applied in the forward pass and skipped in the backward pass (straight-through), so values
+  are exact and gradients do not vanish on the steps of ``ceil``. Bytes live at each step of the schedule follow the
+  liveness of ``mcugraph.memory`` (inputs and outputs of a kernel live together, fused activations one tensor,
+  in-place pairs one buffer); the peak is the exact ``max`` forward with the gradient of ``τ·logsumexp(x/τ)``
+  (τ = 5% of the peak), so every step near the peak is pushed down, not only the argmax.
+- Flash: int8 weights (1 byte) and int32 biases (4 bytes) per element, as the exporter writes them.
+- MACs: each Conv/Gemm/MatMul's MACs are ``(MACs per weight element) · Π weight axes`` — linear in each of its
+  in/out counts, so a product of soft counts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+
+import onnx_ir as ir
+import torch
+
+from mcugraph.analysis.costs import BIAS, WEIGHT, WEIGHT_ROLES, macs
+
+TFLM_ALIGNMENT = 16  # TFLM rounds every arena buffer up to this many bytes
+_ITEMSIZE = {WEIGHT: 1, BIAS: 4}
+
+
+@dataclasses.dataclass(frozen=True)
+class Axis:
+    """Elements along one axis: ``fixed + Σ count[gid] * block`` over ``groups`` = ((gid, block), ...)."""
+
+    fixed: int
+    groups: tuple[tuple[int, int], ...] = ()
+
+    def size(self, counts: Mapping[int, torch.Tensor | float]):
+        return self.fixed + sum(counts[gid] * block for gid, block in self.groups)
+
+
+@dataclasses.dataclass(frozen=True)
+class SizedTensor:
+    """A tensor whose element count is ``Π axes`` (axes without groups folded into one fixed axis)."""
+
+    name: str
+    axes: tuple[Axis, ...]
+    itemsize: int
+
+    def elements(self, counts: Mapping[int, torch.Tensor | float]):
+        result = 1
+        for axis in self.axes:
+            result = result * axis.size(counts)
+        return result
+
+
+@dataclasses.dataclass(frozen=True)
+class ResourceModel:
+    """Everything needed to price a channel configuration; ``sizes`` are the unpruned group sizes."""
+
+    sizes: dict[int, int]
+    activations: dict[str, SizedTensor]  # non-constant tensors of the kernel view
+    buffers: tuple[tuple[str, ...], ...]  # arena slots: one tensor, or an in-place chain sharing its bytes
+    steps: tuple[tuple[int, ...], ...]  # indices of the buffers live at each step of the schedule
+    weights: tuple[SizedTensor, ...]  # itemsize = 1 (int8 weight) or 4 (int32 bias)
+    layers: tuple[tuple[SizedTensor, int], ...]  # (weight, MACs per weight element)
+    fixed_macs: int  # MACs of layers whose cost does not depend on any group
+
+    def evaluate(self, counts: Mapping[int, torch.Tensor | float] | None = None) -> dict[str, torch.Tensor]:
+        """``{"ram", "flash", "macs"}`` as 0-d float64 tensors; missing groups count at their full size."""
+        full = {gid: float(n) for gid, n in self.sizes.items()}
+        full.update(counts or {})
+        counts = {gid: torch.as_tensor(c, dtype=torch.float64) for gid, c in full.items()}
+        return {"ram": self.peak(counts), "flash": self.flash(counts), "macs": self.macs(counts)}
+
+    def tensor_bytes(self, counts: Mapping[int, torch.Tensor]) -> dict[str, torch.Tensor]:
+        result = {}
+        for name, tensor in self.activations.items():
+            raw = torch.as_tensor(tensor.elements(counts) * tensor.itemsize, dtype=torch.float64)
+            rounded = torch.ceil(raw.detach() / TFLM_ALIGNMENT - 1e-9) * TFLM_ALIGNMENT
+            result[name] = raw + (rounded - raw.detach())  # exact forward, identity gradient
+        return result
+
+    def peak(self, counts: Mapping[int, torch.Tensor]) -> torch.Tensor:
+        sizes = self.tensor_bytes(counts)
+        slots = [torch.stack([sizes[t] for t in members]).max() for members in self.buffers]
+        zero = torch.zeros((), dtype=torch.float64)
+        live = torch.stack([sum((slots[b] for b in step), zero) for step in self.steps])
+        exact = live.max()
+        tau = 0.05 * exact.detach().clamp(min=1.0)
+        smooth = tau * torch.logsumexp(live / tau, dim=0)
+        return exact + (smooth - smooth.detach())
+
+    def flash(self, counts: Mapping[int, torch.Tensor]) -> torch.Tensor:
+        zero = torch.zeros((), dtype=torch.float64)
+        return sum((w.elements(counts) * w.itemsize for w in self.weights), zero)
+
+    def macs(self, counts: Mapping[int, torch.Tensor]) -> torch.Tensor:
+        zero = torch.zeros((), dtype=torch.float64) + self.fixed_macs
+        return sum((w.elements(counts) * per for w, per in self.layers), zero)
+
+
+def resource_model(model: ir.Model, groups: Sequence, order: Sequence[str] | None = None) -> ResourceModel:
+    """Build the model for ``model`` (canonicalised, unpruned) and its ``channel_groups``; ``order`` = kernel names."""
+    from mcugraph.memory.kernel_view import kernel_view
+
+    from mcugraph.memory.peak import buffers
+
+    uses = _uses_by_tensor(groups)
+    graph = kernel_view(model)
+    slots = buffers(graph, order)
+    activations = {
+        name: _sized(name, graph.tensors[name].shape, graph.tensors[name].itemsize, uses.get(name, ()))
+        for slot in slots
+        for name in slot.tensors
+    }
+    count = len(graph.kernels)
+    steps = tuple(tuple(i for i, b in enumerate(slots) if b.first <= step <= b.last) for step in range(count))
+
+    weights, layers, fixed_macs, seen = [], [], 0, set()
+    for node in model.graph:
+        for index, role in WEIGHT_ROLES.get(node.op_type, {}).items():
+            value = node.inputs[index] if index < len(node.inputs) else None
+            if not _is_float_initializer(value) or value.name in seen:
+                continue
+            seen.add(value.name)
+            weights.append(_sized(value.name, tuple(value.shape), _ITEMSIZE[role], uses.get(value.name, ())))
+        node_macs = macs(node)
+        weight = node.inputs[1] if len(node.inputs) > 1 else None
+        if node_macs and _is_float_initializer(weight):
+            per_element, rest = divmod(node_macs, math.prod(weight.shape))
+            if rest == 0:
+                layers.append((_sized(weight.name, tuple(weight.shape), 1, uses.get(weight.name, ())), per_element))
+                continue
+        fixed_macs += node_macs
+    return ResourceModel(
+        sizes={g.id: g.size for g in groups},
+        activations=activations,
+        buffers=tuple(slot.tensors for slot in slots),
+        steps=steps,
+        weights=tuple(weights),
+        layers=tuple(layers),
+        fixed_macs=fixed_macs,
+    )
+
+
+def _uses_by_tensor(groups: Sequence) -> dict[str, list[tuple[int, int, object]]]:
+    """Tensor name -> [(group id, group size, ChannelUse), ...]."""
+    result: dict[str, list[tuple[int, int, object]]] = {}
+    for group in groups:
+        for use in (*group.weights, *group.activations):
+            result.setdefault(use.tensor, []).append((group.id, group.size, use))
+    return result
+
+
+def _sized(name: str, shape: Sequence[int], itemsize: int, uses) -> SizedTensor:
+    """Split ``shape`` into grouped axes and one fixed axis holding the product of all others."""
+    by_axis: dict[int, dict[tuple[int, int], int]] = {}
+    for gid, size, use in uses:
+        if use.axis < len(shape):
+            by_axis.setdefault(use.axis, {})[(gid, use.block)] = size  # one entry per (group, block)
+    fixed, axes = 1, []
+    for axis, dim in enumerate(shape):
+        if axis not in by_axis:
+            fixed *= int(dim)
+            continue
+        grouped = by_axis[axis]
+        covered = sum(size * block for (_, block), size in grouped.items())
+        axes.append(Axis(int(dim) - covered, tuple(grouped)))
+    return SizedTensor(name, (Axis(fixed), *axes), itemsize)
+
+
+def _is_float_initializer(value: ir.Value | None) -> bool:
+    return (
+        value is not None
+        and value.const_value is not None
+        and value.dtype is not None
+        and value.dtype.is_floating_point()
+        and value.shape is not None
+    )
