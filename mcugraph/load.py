@@ -88,18 +88,39 @@ def _read_file(path: Path) -> onnx.ModelProto:
     data = path.read_bytes()
     if not data:
         raise ModelLoadError(f"{path}: file is empty; expected an ONNX model")
+    if data[4:8] == b"TFL3":
+        raise ModelLoadError(f"{path}: is a TFLite flatbuffer, not ONNX; give the .onnx model it was made from")
     try:
         proto = onnx.ModelProto.FromString(data)
     except (DecodeError, RuntimeWarning, ValueError) as e:
-        raise ModelLoadError(
-            f"{path}: not an ONNX model or truncated protobuf ({e.__class__.__name__}); "
-            "re-export it or check the download"
-        ) from e
+        raise ModelLoadError(f"{path}: {_why_not_onnx(data)}; re-export it or check the download") from e
     if not proto.graph.node and not proto.graph.output:
         raise ModelLoadError(f"{path}: parsed as protobuf but holds no ONNX graph; is this really a .onnx file?")
     if proto.graph.ByteSize() and not proto.opset_import:
         raise ModelLoadError(f"{path}: ONNX model without opset_import; re-export it with a current exporter")
+    _load_external_data(proto, path)
     return proto
+
+
+def _why_not_onnx(data: bytes) -> str:
+    head = data[:512]
+    if all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+        return f"is a text file ({head[:20].decode()!r}...), not an ONNX model"
+    if head[0] == 0x08:  # field 1 (ir_version) as a varint: how every ONNX file starts
+        return f"looks like an ONNX model cut short ({len(data):,} bytes; truncated protobuf)"
+    return "is neither an ONNX model nor a truncated one (protobuf does not parse)"
+
+
+def _load_external_data(proto: onnx.ModelProto, path: Path) -> None:
+    """Weights saved beside the model (``save_as_external_data``) are read now: everything later needs them."""
+    if not any(t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer):
+        return
+    try:
+        onnx.external_data_helper.load_external_data_for_model(proto, str(path.parent))
+    except (OSError, ValueError, onnx.checker.ValidationError) as e:
+        raise ModelLoadError(
+            f"{path}: its external weight data cannot be read ({e}); keep the data file next to the model"
+        ) from e
 
 
 def _is_torch_module(model: Any) -> bool:
@@ -148,6 +169,9 @@ def _check_ops(proto: onnx.ModelProto, where: str) -> None:
         if node.domain not in ("", "ai.onnx"):
             bad.append((name, f"{node.domain}::{node.op_type}"))
             continue
+        if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
+            bad.append((name, f"{node.op_type} with a subgraph"))  # If/Loop/Scan: no microcontroller kernel
+            continue
         try:
             onnx.defs.get_schema(node.op_type, opset, "")
         except onnx.defs.SchemaError:
@@ -171,6 +195,12 @@ def _fix_input_shapes(proto: onnx.ModelProto, overrides: dict[str, Sequence[int]
     for value in inputs:
         tensor_type = value.type.tensor_type
         if name_shape := overrides.get(value.name):
+            declared = len(tensor_type.shape.dim) if tensor_type.HasField("shape") else len(name_shape)
+            if declared != len(name_shape):
+                raise ShapeError(
+                    f"{where}: --input-shape gives '{value.name}' {len(name_shape)} dimensions but the model "
+                    f"declares {declared}; give all {declared}, e.g. {value.name}=1x..."
+                )
             del tensor_type.shape.dim[:]
             for d in name_shape:
                 tensor_type.shape.dim.add().dim_value = int(d)

@@ -1,0 +1,55 @@
+"""``mcugraph analyze MODEL``: load, canonicalise, then print per-node MACs and weight bytes with the totals.
+
+``--json`` alone prints only the JSON report on stdout (for pipes); ``--json FILE`` writes it and still prints the
+table. ``run`` is a straight line of steps — load, passes, report, output — so a new option is one more step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from mcugraph.cli.common import (
+    add_model_arguments,
+    add_pipeline_arguments,
+    load_model,
+    run_pipeline_from_args,
+)
+from mcugraph.pipeline import CANONICALIZE
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("analyze", help="MACs, flash bytes and parameters per node of a model")
+    parser.add_argument("model", help="the model: an .onnx file")
+    add_model_arguments(parser)
+    add_pipeline_arguments(parser, CANONICALIZE)
+    parser.add_argument(
+        "--json", nargs="?", const="-", default=None, metavar="FILE",
+        help="write the report as JSON to FILE (stdout, without the table, when FILE is omitted)",
+    )
+    parser.add_argument("--plot", metavar="OUT.png", help="draw per-node MACs and weight bytes to an image")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mcugraph.analysis.report import analyze, format_table
+
+    model = load_model(args)
+    model = run_pipeline_from_args(model, args)
+    report = analyze(model, name=Path(args.model).stem)
+    panels: list = []  # extra --plot panels (e.g. the memory timeline)
+
+    if args.plot:
+        from mcugraph.analysis.plot import plot_report
+
+        plot_report(report, args.plot, extra_panels=panels)
+    if args.json == "-":
+        print(json.dumps(report.to_json(), indent=2))
+        return 0
+    print(format_table(report))
+    if args.json:
+        from mcugraph.atomic import atomic_write_text
+
+        atomic_write_text(args.json, json.dumps(report.to_json(), indent=2) + "\n")
+    return 0

@@ -1,0 +1,259 @@
+"""mcugraph.load: every accepted kind of model, static shapes, input-shape overrides and the load-time errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnx_ir as ir
+import pytest
+import torch
+
+import mcugraph
+from mcugraph import zoo
+from mcugraph.errors import InvalidModelError, ModelLoadError, ShapeError, UnsupportedOpError
+from mcugraph.runtime import input_feeds, run_onnx
+
+WEIGHTS = ", ".join(["0.01"] * (4 * 3 * 3 * 3))
+TINY = f"""
+<ir_version: 8, opset_import: ["" : 17]>
+tiny (float[N, 3, 8, 8] x) => (float[N, 4, 8, 8] y)
+<float[4, 3, 3, 3] w = {{{WEIGHTS}}}, float[4] b = {{0.1, 0.2, 0.3, 0.4}}>
+{{
+    c = Conv<pads = [1, 1, 1, 1]>(x, w, b)
+    y = Relu(c)
+}}
+"""
+
+
+def tiny() -> onnx.ModelProto:
+    return onnx.parser.parse_model(TINY)
+
+
+def tiny_raw() -> onnx.ModelProto:
+    """``tiny`` with raw_data initializers: only those can be saved as external data."""
+    proto = tiny()
+    for t in proto.graph.initializer:
+        t.CopyFrom(onnx.numpy_helper.from_array(onnx.numpy_helper.to_array(t), t.name))
+    return proto
+
+
+def all_static(model: ir.Model) -> bool:
+    values = list(model.graph.inputs) + [v for n in model.graph for v in n.outputs]
+    return all(v.dtype is not None and v.shape is not None and all(isinstance(d, int) for d in v.shape)
+               for v in values)
+
+
+def test_load_path(tmp_path):
+    """A .onnx path loads, with the symbolic batch set to 1."""
+    path = tmp_path / "tiny.onnx"
+    onnx.save(tiny(), path)
+    model = mcugraph.load(path)
+    assert tuple(model.graph.inputs[0].shape) == (1, 3, 8, 8)
+    assert tuple(model.graph.outputs[0].shape) == (1, 4, 8, 8)
+
+
+def test_load_str_path(tmp_path):
+    """A path given as str loads like a Path."""
+    path = tmp_path / "tiny.onnx"
+    onnx.save(tiny(), path)
+    assert [n.op_type for n in mcugraph.load(str(path)).graph] == ["Conv", "Relu"]
+
+
+def test_load_model_proto_is_not_mutated():
+    """Loading a ModelProto fixes shapes on a copy: the caller's proto keeps its symbolic batch."""
+    proto = tiny()
+    before = proto.SerializeToString()
+    model = mcugraph.load(proto)
+    assert tuple(model.graph.inputs[0].shape) == (1, 3, 8, 8)
+    assert proto.SerializeToString() == before
+
+
+def test_load_ir_model():
+    """An onnx-ir Model loads and keeps its nodes."""
+    model = mcugraph.load(ir.serde.deserialize_model(tiny()))
+    assert [n.op_type for n in model.graph] == ["Conv", "Relu"] and all_static(model)
+
+
+def test_load_graphsurgeon_graph():
+    """An onnx-graphsurgeon Graph loads."""
+    gs = pytest.importorskip("onnx_graphsurgeon")
+    model = mcugraph.load(gs.import_onnx(tiny()))
+    assert [n.op_type for n in model.graph] == ["Conv", "Relu"] and all_static(model)
+
+
+def test_load_torch_module_matches_torch():
+    """A torch module with example_inputs exports and computes what torch computes."""
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(64, 3))
+    x = torch.rand(1, 2, 6, 6)
+    model = mcugraph.load(module, example_inputs=x)
+    assert all_static(model)
+    (got,) = run_onnx(model, {"input": x.numpy()})
+    np.testing.assert_allclose(got, module(x).detach().numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_load_torch_module_keeps_training_mode():
+    """Exporting a module in training mode leaves it in training mode."""
+    module = torch.nn.Sequential(torch.nn.Linear(4, 2)).train()
+    mcugraph.load(module, example_inputs=torch.rand(1, 4))
+    assert module.training
+
+
+def test_load_torch_module_needs_example_inputs():
+    """A torch module without example_inputs is refused with a hint."""
+    with pytest.raises(ModelLoadError, match="example_inputs"):
+        mcugraph.load(torch.nn.Linear(4, 2))
+
+
+def test_load_unknown_object():
+    """An object of an unknown kind is refused, naming the accepted kinds."""
+    with pytest.raises(ModelLoadError, match="cannot load a dict.*onnx.ModelProto"):
+        mcugraph.load({"not": "a model"})
+
+
+def test_load_zoo_dynamic_batch_every_value_static():
+    """A zoo model exported with a dynamic batch gets batch 1 on every value, inputs to outputs."""
+    module, x = zoo.build("resnet")
+    proto = zoo.export(module, x, dynamic_batch=True)
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    model = mcugraph.load(proto)
+    assert all_static(model)
+    assert all(v.shape[0] == 1 for n in model.graph for v in n.outputs if len(v.shape) == 4)
+
+
+def test_input_shape_override():
+    """input_shapes replaces the declared shape and every shape after it follows."""
+    model = mcugraph.load(tiny(), input_shapes={"x": (1, 3, 16, 12)})
+    assert tuple(model.graph.outputs[0].shape) == (1, 4, 16, 12)
+
+
+def test_input_shape_override_unknown_name():
+    """An override for an input the model does not have lists the real inputs."""
+    with pytest.raises(ShapeError, match=r"'image'.*\['x'\]"):
+        mcugraph.load(tiny(), input_shapes={"image": (1, 3, 8, 8)})
+
+
+def test_input_shape_override_wrong_rank():
+    """An override with the wrong number of dimensions is refused before shape inference."""
+    with pytest.raises(ShapeError, match="3 dimensions but the model declares 4"):
+        mcugraph.load(tiny(), input_shapes={"x": (1, 3, 8)})
+
+
+def test_dynamic_non_batch_dimension_is_refused():
+    """A symbolic spatial dimension cannot be guessed: the error names input, axis and the flag."""
+    proto = onnx.parser.parse_model(TINY.replace("float[N, 3, 8, 8] x", "float[N, 3, H, 8] x"))
+    with pytest.raises(ShapeError, match=r"input 'x' dimension 2 is dynamic \('H'\).*--input-shape x="):
+        mcugraph.load(proto)
+
+
+def test_dynamic_non_batch_dimension_fixed_by_override():
+    """The same model loads once the dynamic dimension is given."""
+    proto = onnx.parser.parse_model(TINY.replace("float[N, 3, 8, 8] x", "float[N, 3, H, 8] x"))
+    model = mcugraph.load(proto, input_shapes={"x": (1, 3, 5, 8)})
+    assert tuple(model.graph.outputs[0].shape) == (1, 4, 5, 8)
+
+
+def test_nan_weight_is_refused():
+    """A NaN in an initializer is reported with the initializer's name."""
+    proto = tiny()
+    proto.graph.initializer[1].CopyFrom(onnx.numpy_helper.from_array(np.array([0, np.nan, 0, 0], np.float32), "b"))
+    with pytest.raises(InvalidModelError, match="initializer 'b' holds 1 NaN/Inf"):
+        mcugraph.load(proto)
+
+
+def test_inf_in_constant_node_is_refused():
+    """An Inf in a Constant node is reported with the node's name."""
+    proto = onnx.parser.parse_model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[1, 2] x) => (float[1, 2] y) { k = Constant<value = float[2] {1.0, inf}>() y = Mul(x, k) }
+    """)
+    proto.graph.node[0].name = "scale"
+    with pytest.raises(InvalidModelError, match="Constant node 'scale' holds 1 NaN/Inf"):
+        mcugraph.load(proto)
+
+
+def test_nan_check_can_be_skipped():
+    """check_weights=False loads a model with NaN weights (e.g. to inspect it)."""
+    proto = tiny()
+    proto.graph.initializer[1].CopyFrom(onnx.numpy_helper.from_array(np.full(4, np.inf, np.float32), "b"))
+    assert len(mcugraph.load(proto, check_weights=False).graph) == 2
+
+
+def test_custom_domain_and_unknown_ops_all_listed():
+    """Every non-standard node is named in one error, not just the first."""
+    proto = onnx.parser.parse_model("""
+        <ir_version: 8, opset_import: ["" : 17, "com.acme" : 1]>
+        g (float[1, 2] x) => (float[1, 2] y) { a = com.acme.Warp(x) b = Frobnicate(a) y = Relu(b) }
+    """)
+    with pytest.raises(UnsupportedOpError) as info:
+        mcugraph.load(proto)
+    assert [op for _, op in info.value.nodes] == ["com.acme::Warp", "Frobnicate"]
+
+
+def test_control_flow_is_unsupported():
+    """An If node (a subgraph) is refused: microcontroller kernels have no control flow."""
+    proto = onnx.parser.parse_model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (bool c, float[2] x) => (float[2] y) {
+            y = If(c) <then_branch = t () => (float[2] a) { a = Relu(x) },
+                       else_branch = e () => (float[2] b) { b = Neg(x) }>
+        }
+    """)
+    with pytest.raises(UnsupportedOpError, match="If with a subgraph"):
+        mcugraph.load(proto)
+
+
+def test_external_data_is_read(tmp_path):
+    """Weights saved as external data next to the model are loaded with it."""
+    onnx.save(tiny_raw(), tmp_path / "ext.onnx", save_as_external_data=True, all_tensors_to_one_file=True,
+              location="ext.bin", size_threshold=0)
+    model = mcugraph.load(tmp_path / "ext.onnx")
+    np.testing.assert_allclose(model.graph.initializers["b"].const_value.numpy(), [0.1, 0.2, 0.3, 0.4], rtol=1e-6)
+
+
+def test_external_data_missing(tmp_path):
+    """A model whose external data file is gone fails to load with a hint."""
+    onnx.save(tiny_raw(), tmp_path / "ext.onnx", save_as_external_data=True, all_tensors_to_one_file=True,
+              location="ext.bin", size_threshold=0)
+    (tmp_path / "ext.bin").unlink()
+    with pytest.raises(ModelLoadError, match="external weight data cannot be read"):
+        mcugraph.load(tmp_path / "ext.onnx")
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "file is empty"),
+    (b"graph {\n  node Conv\n}\n", "is a text file"),
+    (b"\x00\x00\x00\x00TFL3" + bytes(64), "TFLite flatbuffer"),
+    (bytes(range(256)), "neither an ONNX model nor a truncated one"),
+])
+def test_not_onnx_files(tmp_path, content, message):
+    """Files that are not ONNX say what they are instead."""
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(content)
+    with pytest.raises(ModelLoadError, match=message):
+        mcugraph.load(path)
+
+
+def test_truncated_model(tmp_path):
+    """The first half of a valid model is recognised as a truncated ONNX file."""
+    data = tiny().SerializeToString()
+    (tmp_path / "half.onnx").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelLoadError, match="cut short"):
+        mcugraph.load(tmp_path / "half.onnx")
+
+
+def test_missing_file_and_folder(tmp_path):
+    """A missing path and a folder are both refused by name."""
+    with pytest.raises(ModelLoadError, match="no such file"):
+        mcugraph.load(tmp_path / "nope.onnx")
+    with pytest.raises(ModelLoadError, match="is a folder"):
+        mcugraph.load(tmp_path)
+
+
+def test_save_round_trip(tmp_path):
+    """save writes a model that loads back and runs the same."""
+    model = mcugraph.load(tiny())
+    mcugraph.save(model, tmp_path / "out.onnx")
+    again = mcugraph.load(tmp_path / "out.onnx")
+    feeds = input_feeds(model)
+    np.testing.assert_array_equal(run_onnx(model, feeds)[0], run_onnx(again, feeds)[0])
