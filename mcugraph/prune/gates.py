@@ -95,7 +95,7 @@ class ChannelGates(nn.Module):
                 continue
             w = self.pressure_weights(gid)
             # Forward value is Σ g exactly; backward hands channel c the share w_c of the resource gradient.
-            result[gid] = g.detach().sum() + (w * (g - g.detach())).sum()
+            result[gid] = g.detach().sum() + (w.to(g.device) * (g - g.detach())).sum()
         return result
 
     def hard_counts(self) -> dict[int, int]:
@@ -117,7 +117,7 @@ class ChannelGates(nn.Module):
             g = self.gate(gid)
             if g.grad is None:
                 continue
-            now = (g * g.grad).abs()
+            now = (g * g.grad).abs().detach().cpu()
             self.importance[gid] = self.ema * self.importance[gid] + (1 - self.ema) * now
 
     @torch.no_grad()
@@ -143,7 +143,7 @@ class ChannelGates(nn.Module):
             g = self.gate(gid)
             shut = [i for i in range(len(g)) if float(g[i]) <= 0.0]
             if len(shut) == len(g):  # keep the most important channel: a group never vanishes
-                shut.remove(int(torch.argmax(self.importance[gid])))
+                shut.remove(int(torch.argmax(self.importance[gid])))  # importance lives on the CPU
             if shut:
                 result[gid] = shut
         return result

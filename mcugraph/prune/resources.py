@@ -74,7 +74,7 @@ class ResourceModel:
         """``{"ram", "flash", "macs"}`` as 0-d float64 tensors; missing groups count at their full size."""
         full = {gid: float(n) for gid, n in self.sizes.items()}
         full.update(counts or {})
-        counts = {gid: torch.as_tensor(c, dtype=torch.float64) for gid, c in full.items()}
+        counts = {gid: torch.as_tensor(c, dtype=torch.float64).cpu() for gid, c in full.items()}
         return {"ram": self.peak(counts), "flash": self.flash(counts), "macs": self.macs(counts)}
 
     def tensor_bytes(self, counts: Mapping[int, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -107,7 +107,6 @@ class ResourceModel:
 def resource_model(model: ir.Model, groups: Sequence, order: Sequence[str] | None = None) -> ResourceModel:
     """Build the model for ``model`` (canonicalised, unpruned) and its ``channel_groups``; ``order`` = kernel names."""
     from mcugraph.memory.kernel_view import kernel_view
-
     from mcugraph.memory.peak import buffers
 
     uses = _uses_by_tensor(groups)

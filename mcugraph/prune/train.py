@@ -1,0 +1,242 @@
+"""Prune while training: gates close under resource pressure, closed channels are cut from the live model.
+
+One loop (:func:`run_epochs`) serves the three phases: *prune* (gates installed, resource penalty on, closed channels
+physically removed every ``prune_every`` steps together with their optimizer state, so later epochs run on a smaller
+network and get faster), *train* (budgets met: gates folded into the weights, plain training continues) and
+*finetune* (after the channels were cut from the IR). The loss is
+
+    L = L_task + λ Σ_r relu(R_r / B_r − 1)
+
+where ``R_r`` is straight-through: its value is the exact resource of the model one would get by cutting every
+closed channel now (hard counts), its gradient is that of the soft resource model (sums of gate openings). The
+penalty's gradient on the gates is rescaled so that its largest component is 1, so ``gate_lr`` alone sets how
+fast gates may close whatever the units of the budgets (bytes, MACs). See docs/pruning.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from mcugraph.prune.budgets import Budgets, format_amount
+from mcugraph.prune.gates import ChannelGates
+from mcugraph.prune.resources import ResourceModel
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of :func:`mcugraph.prune`; ``loss`` is ``"ce"`` (classifier) or ``"mse"`` (autoencoder)."""
+
+    epochs: int = 20
+    finetune_epochs: int = 0
+    lr: float = 3e-3
+    gate_lr: float = 0.05
+    penalty: float = 1.0  # λ: the largest gate step per iteration is gate_lr * penalty
+    batch_size: int = 64
+    loss: str = "ce"
+    prune_every: int = 5  # steps between physical removals of closed channels
+    device: str = "cpu"
+    seed: int = 0
+    progress: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class EpochLog:
+    epoch: int
+    phase: str  # "prune", "train" or "finetune"
+    seconds: float
+    loss: float
+    accuracy: float | None  # training-batch accuracy (classifiers only)
+    resources: dict[str, float]  # exact resources of the hard-gated model at the end of the epoch
+    channels: int  # channels left in the gated groups
+
+
+@dataclasses.dataclass
+class Pruner:
+    """What changes while pruning: the live module, its gates and optimizer, and whether pressure is still on."""
+
+    module: nn.Module
+    gates: ChannelGates
+    groups: tuple
+    rmodel: ResourceModel
+    budgets: Budgets
+    optimizer: torch.optim.Optimizer
+    slice_fn: Callable  # slice_module(module, groups, keep, optimizer)
+    pruning: bool = True
+
+    def hard_resources(self) -> dict[str, float]:
+        counts = {gid: float(n) for gid, n in self.gates.hard_counts().items()}
+        return {r: float(v) for r, v in self.rmodel.evaluate(counts).items()}
+
+    def budgets_met(self) -> bool:
+        return self.budgets.met_by(self.hard_resources())
+
+    def penalty(self) -> torch.Tensor:
+        """λ-free penalty Σ relu(R/B − 1) with straight-through resources (exact value, soft gradient)."""
+        soft = self.rmodel.evaluate(self.gates.counts(weighted=True))
+        hard = self.hard_resources()
+        total = torch.zeros((), dtype=torch.float64)
+        for r, limit in self.budgets.items():
+            value = soft[r] - soft[r].detach() + hard[r]
+            total = total + torch.relu(value / limit - 1.0)
+        return total
+
+    def cut(self, drop: dict[int, list[int]]) -> None:
+        """Remove channels (local indices per group) from the module, its optimizer state and the gates."""
+        keep = {}
+        for gid, local in drop.items():
+            gone = set(local)
+            kept_local = [i for i in range(len(self.gates.alive[gid])) if i not in gone]
+            keep[gid] = [self.gates.alive[gid][i] for i in kept_local]
+            self.gates.keep(gid, kept_local)
+        if keep:
+            self.slice_fn(self.module, self.groups, keep, self.optimizer)
+
+    def cut_closed(self) -> bool:
+        closed = self.gates.closed()
+        self.cut(closed)
+        return bool(closed)
+
+    def stop_pruning(self, model) -> None:
+        """Budgets are met: fold the gates into the producers' weights and train on without them."""
+        self.cut_closed()
+        self.gates.fold_into(self.module, model)
+        self.gates.uninstall(self.module)
+        self.gates.frozen = True
+        self.pruning = False
+
+    def cut_least_important(self) -> None:
+        """One more channel, where it saves most of the violated resources per unit of importance lost."""
+        hard = self.gates.hard_counts()
+        now = self.hard_resources()
+        best, best_score = None, -1.0
+        for gid, n in hard.items():
+            if n <= 1:
+                continue
+            after = {g: float(c) for g, c in hard.items()}
+            after[gid] = n - 1.0
+            res = self.rmodel.evaluate(after)
+            saved = sum(max(0.0, now[r] - float(res[r])) / limit for r, limit in self.budgets.items() if now[r] > limit)
+            imp = self.gates.importance[gid]
+            open_ = self.gates.gate(gid).detach() > 0
+            least = float(imp[open_].min()) if bool(open_.any()) else 0.0
+            score = saved / (least / (float(imp.mean()) + 1e-12) + 0.1)
+            if score > best_score:
+                best, best_score = gid, score
+        if best is None:
+            return
+        imp = self.gates.importance[best].clone()
+        imp[self.gates.gate(best).detach() <= 0] = float("inf")  # closed channels go anyway with cut_closed
+        self.cut({best: [int(torch.argmin(imp))]})
+
+
+def task_loss(kind: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    if kind == "mse":
+        return nn.functional.mse_loss(output, target)
+    return nn.functional.cross_entropy(output, target)
+
+
+def run_epochs(
+    module: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: np.ndarray,
+    y: np.ndarray,
+    epochs: int,
+    config: TrainConfig,
+    *,
+    phase: str = "train",
+    pruner: Pruner | None = None,
+    model=None,
+    first_epoch: int = 0,
+    log: list[EpochLog] | None = None,
+) -> list[EpochLog]:
+    """Train ``module`` for ``epochs`` epochs; with ``pruner`` under resource pressure until budgets are met."""
+    from tqdm.auto import tqdm
+
+    log = [] if log is None else log
+    device = torch.device(config.device)
+    xs = torch.from_numpy(x).to(device)
+    ys = torch.from_numpy(y).to(device)
+    generator = torch.Generator().manual_seed(config.seed + first_epoch)
+    step = 0
+    for epoch in range(first_epoch, first_epoch + epochs):
+        module.train()
+        current = "prune" if pruner is not None and pruner.pruning else phase
+        start = time.perf_counter()
+        total_loss = correct = seen = 0.0
+        batches = torch.randperm(len(ys), generator=generator).split(config.batch_size)
+        bar = tqdm(batches, desc=f"epoch {epoch + 1} {current}", leave=False, disable=not config.progress)
+        for index in bar:
+            index = index.to(device)
+            optimizer.zero_grad(set_to_none=True)
+            output = module(xs[index])
+            loss = task_loss(config.loss, output, ys[index])
+            loss.backward()
+            if pruner is not None and pruner.pruning:
+                _gate_step(pruner, config)
+            optimizer.step()
+            step += 1
+            if pruner is not None and pruner.pruning and step % config.prune_every == 0:
+                pruner.cut_closed()
+                if pruner.budgets_met():
+                    pruner.stop_pruning(model)
+            total_loss += float(loss) * len(index)
+            seen += len(index)
+            if config.loss == "ce":
+                correct += float((output.argmax(1) == ys[index]).sum())
+            if config.progress:
+                bar.set_postfix_str(_postfix(total_loss / seen, correct / seen if config.loss == "ce" else None, pruner))
+        resources = pruner.hard_resources() if pruner is not None else {}
+        channels = sum(pruner.gates.hard_counts().values()) if pruner is not None else 0
+        entry = EpochLog(
+            epoch=epoch + 1, phase=current, seconds=time.perf_counter() - start, loss=total_loss / max(seen, 1),
+            accuracy=correct / seen if config.loss == "ce" and seen else None, resources=resources, channels=channels,
+        )
+        log.append(entry)
+        if config.progress:
+            tqdm.write(_line(entry, pruner))
+    return log
+
+
+def _gate_step(pruner: Pruner, config: TrainConfig) -> None:
+    """Importance from the task gradient, then a projected step on the gates along task + normalised penalty."""
+    gates = pruner.gates
+    gates.accumulate_importance()
+    penalty = pruner.penalty()
+    params = [gates.gate(gid) for gid in gates.groups]
+    if penalty.requires_grad and float(penalty) > 0:
+        grads = torch.autograd.grad(penalty, params, allow_unused=True)
+        largest = max((float(g.abs().max()) for g in grads if g is not None and g.numel()), default=0.0)
+        if largest > 0:
+            for p, g in zip(params, grads, strict=True):
+                if g is None:
+                    continue
+                scaled = (config.penalty / largest) * g.to(p.dtype)
+                p.grad = scaled if p.grad is None else p.grad + scaled
+    gates.step(config.gate_lr)
+
+
+def _postfix(loss: float, accuracy: float | None, pruner: Pruner | None) -> str:
+    parts = [f"loss {loss:.3f}"]
+    if accuracy is not None:
+        parts.append(f"acc {accuracy:.3f}")
+    if pruner is not None:
+        now = pruner.hard_resources()
+        parts += [f"{r} {format_amount(r, now[r])}/{format_amount(r, limit)}" for r, limit in pruner.budgets.items()]
+    return " ".join(parts)
+
+
+def _line(entry: EpochLog, pruner: Pruner | None) -> str:
+    text = f"epoch {entry.epoch:3d} {entry.phase:<8} {entry.seconds:6.2f}s loss {entry.loss:.4f}"
+    if entry.accuracy is not None:
+        text += f" acc {entry.accuracy:.3f}"
+    if pruner is not None:
+        text += f" channels {entry.channels}"
+        for r, limit in pruner.budgets.items():
+            text += f" {r} {format_amount(r, entry.resources[r])}/{format_amount(r, limit)}"
+    return text
