@@ -6,15 +6,18 @@ flash and MACs, prune it, schedule it for minimal peak SRAM and export int8 TFLi
 
 from mcugraph.errors import MCUGraphError
 from mcugraph.load import load, save
+from mcugraph.optimize import OptimizeResult, optimize
 from mcugraph.pipeline import CANONICALIZE, run_pipeline
 from mcugraph.registry import build_pipeline, known_passes, register
 
 __all__ = [
     "CANONICALIZE",
     "MCUGraphError",
+    "OptimizeResult",
     "build_pipeline",
     "known_passes",
     "load",
+    "optimize",
     "register",
     "run_pipeline",
     "save",

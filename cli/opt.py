@@ -1,0 +1,122 @@
+"""``mcugraph opt IN.onnx -o OUT.tflite``: canonicalise, schedule, plan, calibrate, export int8 TFLite, verify.
+
+The .tflite is written (atomically) only after it ran in TFLite Micro and LiteRT on held-out samples and matched
+onnxruntime above ``--verify-min-sqnr``. ``--json`` alone prints the report as JSON on stdout instead of the table;
+``--json FILE`` writes it and still prints the table. ``run`` is a straight line: options -> optimise -> write ->
+print, so a new step (pruning) is one more option and one more entry in ``Options.transforms``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from mcugraph.cli.common import add_model_arguments, add_pipeline_arguments, parse_input_shape
+from mcugraph.export.calibrate import METHODS
+from mcugraph.pipeline import CANONICALIZE
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("opt", help="export a verified int8 (or float32) .tflite for TFLite Micro")
+    parser.add_argument("model", help="the model: an .onnx file (float, or QDQ with its own scales)")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.tflite", help="where to write the .tflite")
+    parser.add_argument(
+        "--calib", metavar="DATA",
+        help="calibration samples: FILE.npz (key x or input names), FILE.npy, digits, random:LO,HI[,N]",
+    )
+    parser.add_argument("--calib-method", choices=METHODS, default="minmax", help="onnxruntime calibrator")
+    parser.add_argument("--io", choices=("int8", "float32"), default="int8", help="dtype of model inputs/outputs")
+    parser.add_argument("--float32", action="store_true", help="no quantisation: a float32 .tflite")
+    parser.add_argument(
+        "--input-layout", choices=("nhwc", "nchw"), default="nhwc",
+        help="layout of 4-D .tflite inputs (nhwc: what TFLM users feed; nchw: keep the ONNX layout)",
+    )
+    parser.add_argument(
+        "--verify-min-sqnr", type=float, default=None, metavar="DB",
+        help="fail below this SQNR vs onnxruntime (default 10 dB int8, 40 dB float32)",
+    )
+    parser.add_argument("--no-verify", action="store_true", help="skip running the result in TFLM/LiteRT")
+    parser.add_argument("--no-inplace", action="store_true", help="plan the arena without in-place reuse")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar while calibrating")
+    parser.add_argument(
+        "--json", nargs="?", const="-", default=None, metavar="FILE",
+        help="write the report as JSON to FILE (stdout, without the table, when FILE is omitted)",
+    )
+    add_model_arguments(parser)
+    add_pipeline_arguments(parser, CANONICALIZE)
+    parser.set_defaults(func=run)
+
+
+def options_from_args(args: argparse.Namespace):
+    from mcugraph.optimize import Options
+
+    return Options(
+        calib=args.calib,
+        calib_method=args.calib_method,
+        quantize=not args.float32,
+        io_dtype=args.io,
+        input_layout=args.input_layout,
+        verify=not args.no_verify,
+        min_sqnr_db=args.verify_min_sqnr,
+        inplace=not args.no_inplace,
+        pipeline=args.pipeline,
+        input_shapes=dict(parse_input_shape(s) for s in args.input_shape),
+        print_between_passes=args.print_between_passes,
+        time_passes=args.time_passes,
+        progress=False if args.no_progress else None,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from mcugraph.atomic import atomic_write_bytes, atomic_write_text
+    from mcugraph.optimize import run as optimize
+
+    options = options_from_args(args)
+    result = optimize(args.model, options)  # raises before anything is written if verification fails
+    result.report["model"] = Path(args.model).stem
+    atomic_write_bytes(args.output, result.tflite)
+    if args.json == "-":
+        print(json.dumps(result.report, indent=2))
+        return 0
+    print(format_summary(result.report, args.output))
+    if args.json:
+        atomic_write_text(args.json, json.dumps(result.report, indent=2) + "\n")
+    return 0
+
+
+def format_summary(report: dict, output: str) -> str:
+    """The table ``mcugraph opt`` prints: sizes, arena, compute, accuracy against onnxruntime, time."""
+    verification = report.get("verification") or {}
+    predicted = report.get("predicted_arena_bytes")
+    top1 = verification.get("top1_agreement")
+    rows = [
+        ("output", f"{output} ({report['dtype']}, io {report['io_dtype']}, {report['input_layout']})"),
+        ("flash bytes (.tflite)", f"{report['flash_bytes']:,}"),
+        ("TFLM arena head bytes", f"{report['arena_head_bytes']:,}"),
+        ("predicted arena bytes", f"{predicted:,}" if predicted is not None else "n/a"),
+        ("MACs", f"{report['macs']:,}"),
+        ("calibration", _calibration(report["calibration"])),
+    ]
+    if verification:
+        rows += [
+            ("SQNR TFLM / LiteRT", f"{verification['sqnr_db']:.1f} / {verification['litert_sqnr_db']:.1f} dB "
+                                   f"(min {verification['min_sqnr_db']:g}, {verification['samples']} held-out)"),
+            ("max abs error", f"{verification['max_abs_error']:.4g}"),
+            ("top-1 agreement", f"{100 * top1:.1f} %" if top1 is not None else "n/a"),
+        ]
+    else:
+        rows.append(("verification", "skipped (--no-verify)"))
+    rows.append(("time", f"{sum(report['seconds'].values()):.2f} s (" + ", ".join(
+        f"{k} {v:.2f}" for k, v in report["seconds"].items()) + ")"))
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def _calibration(calib: dict) -> str:
+    if calib["source"] is None:
+        return "none (float32)"
+    if calib["method"] is None:
+        return str(calib["source"])
+    note = "" if calib["representative"] else ", NOT representative"
+    return f"{calib['method']} on {calib['samples']} sample(s) of {calib['source']}{note}"

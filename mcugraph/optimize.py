@@ -1,0 +1,237 @@
+"""``mcugraph.optimize``: ONNX in, a verified int8 (or float32) .tflite for TFLite Micro out.
+
+The default pipeline, one small function per step so that a step can be added (pruning) without reading the rest:
+
+1. load (static shapes), remember the model as the verification reference;
+2. canonicalise (``mcugraph.CANONICALIZE``); a QDQ model then loses its activation Q/DQ pairs and keeps their scales;
+3. kernel view -> memory-optimal schedule -> arena plan (``mcugraph.memory``), written as TFLM's offline plan;
+4. calibrate (onnxruntime calibrators) unless the model brought its own scales or float32 was asked for;
+5. export (``mcugraph.export.writer``);
+6. verify in TFLM and LiteRT on held-out samples against onnxruntime; below the SQNR threshold -> ``ExportError``.
+
+Nothing is written to disk here: the caller gets bytes only after verification passed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import onnx
+import onnx_ir as ir
+
+from mcugraph.errors import DataError
+from mcugraph.pipeline import CANONICALIZE
+
+VERIFY_RANDOM_SAMPLES = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizeResult:
+    tflite: bytes
+    report: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    calib: Any = None  # see mcugraph.export.calib_data; None is allowed for float32 and QDQ models
+    calib_method: str = "minmax"
+    quantize: bool = True  # False: float32 model, no calibration
+    io_dtype: str = "int8"  # "float32": float inputs/outputs around an int8 model
+    input_layout: str = "nhwc"
+    verify: bool = True
+    min_sqnr_db: float | None = None  # None: mcugraph.export.verify.DEFAULT_MIN_SQNR_DB for the dtype
+    inplace: bool = True
+    pipeline: str = CANONICALIZE
+    input_shapes: Mapping[str, Sequence[int]] | None = None
+    print_between_passes: bool = False
+    time_passes: bool = False
+    progress: bool | None = None  # tqdm bar while calibrating; None: only on a terminal
+    # Model-to-model steps run after canonicalisation (pruning plugs in here). With any, verification compares
+    # against the model they return instead of the loaded one, since they change what the model computes.
+    transforms: Sequence[Callable[[ir.Model], ir.Model]] = ()
+    warn: Callable[[str], None] | None = None  # where warnings go (stderr by default)
+
+
+def optimize(model: Any, **options: Any) -> OptimizeResult:
+    """Optimise ``model`` (anything :func:`mcugraph.load` takes) for TFLM; options are the fields of :class:`Options`.
+
+    ``report`` holds ``flash_bytes``, ``arena_head_bytes`` (TFLM), ``predicted_arena_bytes``, ``macs``,
+    ``verification`` (SQNR dB, max abs error, top-1 agreement), ``calibration`` and ``seconds`` per step.
+    """
+    return run(model, Options(**options))
+
+
+def run(model: Any, opts: Options) -> OptimizeResult:
+    timer = _Timer()
+    with timer("load"):
+        ir_model = _load(model, opts)
+        reference = ir.serde.serialize_model(ir_model)
+    with timer("canonicalize"):
+        ir_model, qdq_params = _canonicalize(ir_model, opts)
+    for transform in opts.transforms:
+        with timer(getattr(transform, "__name__", "transform")):
+            ir_model = transform(ir_model)
+        reference = ir.serde.serialize_model(ir_model)
+    with timer("schedule"):
+        memory = _schedule(ir_model, opts)
+    with timer("calibrate"):
+        data = _samples(ir_model, opts, qdq_params)
+        activations = _activations(ir_model, opts, qdq_params, data)
+    with timer("export"):
+        exported = _export(ir_model, opts, activations, memory)
+    with timer("verify"):
+        verification = _verify(exported.data, reference, opts, data, memory)
+    report = _report(ir_model, exported.data, opts, memory, data, qdq_params, verification, timer.seconds)
+    return OptimizeResult(exported.data, report)
+
+
+def _load(model: Any, opts: Options) -> ir.Model:
+    from mcugraph.load import load
+
+    return load(model, input_shapes=opts.input_shapes)
+
+
+def _canonicalize(model: ir.Model, opts: Options) -> tuple[ir.Model, dict | None]:
+    from mcugraph.export.qdq import is_qdq_model, strip_activation_qdq
+    from mcugraph.pipeline import run_pipeline
+
+    qdq = is_qdq_model(model)
+    if opts.pipeline:
+        model = run_pipeline(
+            model, opts.pipeline, print_between=opts.print_between_passes, time_passes=opts.time_passes
+        ).model
+    # After canonicalisation, so the weights' DequantizeLinear nodes are already folded and names are final.
+    params = strip_activation_qdq(model) if qdq else None
+    return model, params
+
+
+@dataclasses.dataclass(frozen=True)
+class _Memory:
+    order: tuple[str, ...] | None
+    offsets: dict[str, int] | None
+    arena_bytes: int | None
+    peak_bytes: int | None
+    given_peak_bytes: int | None
+    note: str = ""
+
+
+def _schedule(model: ir.Model, opts: Options) -> _Memory:
+    """Memory-optimal kernel order and arena plan; empty when ``mcugraph.memory`` is not part of this build."""
+    try:
+        from mcugraph.memory.kernel_view import kernel_view
+        from mcugraph.memory.planner import plan_arena
+        from mcugraph.memory.schedule import schedule_min_peak
+    except ImportError as e:
+        return _Memory(None, None, None, None, None, note=f"no schedule/plan: {e}")
+    dtype = "int8" if opts.quantize else "float32"
+    graph = kernel_view(model, dtype)
+    schedule = schedule_min_peak(graph, inplace=opts.inplace)
+    plan = plan_arena(graph, schedule.order, inplace=opts.inplace)
+    return _Memory(
+        tuple(schedule.order), dict(plan.offsets), plan.arena_bytes, schedule.peak_bytes, schedule.given_peak_bytes
+    )
+
+
+def _samples(model: ir.Model, opts: Options, qdq_params: dict | None):
+    """Calibration + hold-out samples; without ``calib``, random verification samples where that is allowed."""
+    from mcugraph.export.calib_data import load_calib
+
+    if opts.calib is not None:
+        return load_calib(opts.calib, model, warn=opts.warn)
+    if opts.quantize and qdq_params is None:
+        raise DataError(
+            "int8 export needs calibration data: --calib FILE.npz|FILE.npy|digits|random:LO,HI "
+            "(or --float32, or a QDQ model that carries its own scales)"
+        )
+    spec = f"random:{_verify_range(model, qdq_params)},{VERIFY_RANDOM_SAMPLES}"
+    return load_calib(spec, model, warn=lambda _: None)  # only used to verify: no misleading calibration warning
+
+
+def _verify_range(model: ir.Model, qdq_params: dict | None) -> str:
+    """Random verification inputs cover the QDQ input range when there is one, else [-1, 1]."""
+    first = model.graph.inputs[0].name
+    if qdq_params and first in qdq_params:
+        low, high = qdq_params[first].range
+        return f"{low:.9g},{high:.9g}"
+    return "-1,1"
+
+
+def _activations(model: ir.Model, opts: Options, qdq_params: dict | None, data) -> dict | None:
+    from mcugraph.export.calibrate import calibrate
+
+    if not opts.quantize:
+        return None
+    if qdq_params is not None:
+        return qdq_params
+    return calibrate(model, data.calib, opts.calib_method, progress=opts.progress)
+
+
+def _export(model: ir.Model, opts: Options, activations: dict | None, memory: _Memory):
+    from mcugraph.export.writer import export_tflite
+
+    return export_tflite(
+        model, activations=activations, order=memory.order, offline_offsets=memory.offsets,
+        io_dtype=opts.io_dtype if opts.quantize else "float32", input_layout=opts.input_layout,
+    )
+
+
+def _verify(data: bytes, reference: onnx.ModelProto, opts: Options, samples, memory: _Memory):
+    from mcugraph.export.verify import DEFAULT_MIN_SQNR_DB, check, measure
+
+    if not opts.verify:
+        return None
+    threshold = opts.min_sqnr_db
+    if threshold is None:
+        threshold = DEFAULT_MIN_SQNR_DB["int8" if opts.quantize else "float32"]
+    result = measure(
+        data, reference, samples.holdout, min_sqnr_db=threshold, predicted_arena_bytes=memory.arena_bytes
+    )
+    check(result)
+    return result
+
+
+def _report(model, data, opts, memory, samples, qdq_params, verification, seconds) -> dict[str, Any]:
+    from mcugraph.analysis.report import analyze
+    from mcugraph.tflite.tflm import arena_head
+
+    quantized = "int8" if opts.quantize else "float32"
+    return {
+        "model": model.graph.name or "model",
+        "dtype": quantized,
+        "io_dtype": opts.io_dtype if opts.quantize else "float32",
+        "input_layout": opts.input_layout,
+        "flash_bytes": len(data),
+        "arena_head_bytes": verification.arena_head_bytes if verification else arena_head(data),
+        "predicted_arena_bytes": memory.arena_bytes,
+        "peak_bytes": memory.peak_bytes,
+        "given_order_peak_bytes": memory.given_peak_bytes,
+        "schedule_note": memory.note or None,
+        "macs": analyze(model, dtype=quantized).macs,
+        "calibration": {
+            "source": "QDQ scales" if qdq_params is not None else (samples.source if opts.quantize else None),
+            "method": opts.calib_method if opts.quantize and qdq_params is None else None,
+            "samples": samples.calib_count if opts.quantize and qdq_params is None else 0,
+            "representative": samples.representative,
+        },
+        "verification": verification.as_dict() if verification else None,
+        "seconds": seconds,
+    }
+
+
+class _Timer:
+    """Wall-clock seconds per pipeline step, for the report and the summary table."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, step: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[step] = round(time.perf_counter() - start, 4)
