@@ -110,10 +110,14 @@ class Pruner:
         self.gates.frozen = True
         self.pruning = False
 
-    def cut_least_important(self) -> None:
-        """One more channel, where it saves most of the violated resources per unit of importance lost."""
+    def cut_least_important(self, now: dict | None = None) -> None:
+        """One more channel, where it saves most of the violated resources per unit of importance lost.
+
+        ``now``: the resources to compare with the budgets (default: the resource model's, else the exact ones).
+        """
         hard = self.gates.hard_counts()
-        now = self.hard_resources()
+        model_now = self.hard_resources()
+        now = model_now if now is None else now
         best, best_score = None, -1.0
         for gid, n in hard.items():
             if n <= 1:
@@ -121,7 +125,9 @@ class Pruner:
             after = {g: float(c) for g, c in hard.items()}
             after[gid] = n - 1.0
             res = self.rmodel.evaluate(after)
-            saved = sum(max(0.0, now[r] - float(res[r])) / limit for r, limit in self.budgets.items() if now[r] > limit)
+            saved = sum(
+                max(0.0, model_now[r] - float(res[r])) / limit for r, limit in self.budgets.items() if now[r] > limit
+            )
             imp = self.gates.importance[gid]
             open_ = self.gates.gate(gid).detach() > 0
             least = float(imp[open_].min()) if bool(open_.any()) else 0.0

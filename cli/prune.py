@@ -1,0 +1,94 @@
+"""``mcugraph prune``: prune channels while training until the model fits SRAM / flash / MACs budgets."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from mcugraph.cli.common import add_model_arguments
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "prune", help="prune channels while training until SRAM/flash/MACs budgets are met",
+        description="Differentiable resource-aware pruning (Liberis & Lane): learnable channel gates, a "
+                    "differentiable SRAM/flash/MACs model, channels cut from the live model during training.",
+    )
+    parser.add_argument("model", help="input .onnx model")
+    parser.add_argument("-o", "--output", required=True, help="pruned .onnx model to write")
+    add_training_arguments(parser)
+    parser.add_argument("--json", nargs="?", const="-", metavar="FILE", help="write the report as JSON (stdout: -)")
+    add_model_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags ``mcugraph prune`` shares with ``mcugraph opt --prune``."""
+    group = parser.add_argument_group("pruning")
+    group.add_argument("--data", help="training data: an .npz with arrays x and y, or 'digits'")
+    group.add_argument("--val", help="validation .npz (accuracy before/after is reported)")
+    group.add_argument("--ram", help="peak SRAM budget, e.g. 48KiB (TFLM arena bytes)")
+    group.add_argument("--flash", help="flash budget for weights, e.g. 128KiB (int8 weights + int32 biases)")
+    group.add_argument("--macs", help="compute budget in multiply-accumulates, e.g. 2M")
+    group.add_argument("--epochs", type=int, default=20, help="epochs of prune-while-training (default 20)")
+    group.add_argument("--finetune-epochs", type=int, default=0, help="epochs after the cut (default 0)")
+    group.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    group.add_argument("--loss", choices=("ce", "mse"), default="ce", help="ce: classifier; mse: autoencoder")
+    group.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate of the weights (default 3e-3)")
+    group.add_argument("--batch-size", type=int, default=64, help="default 64")
+    group.add_argument("--seed", type=int, default=0)
+
+
+def prune_from_args(args: argparse.Namespace, model):
+    """Run :func:`mcugraph.prune.api.prune` with the flags of :func:`add_training_arguments`."""
+    from mcugraph.errors import DataError
+    from mcugraph.prune.api import prune
+
+    if not args.data:
+        raise DataError("pruning trains the model: give --data TRAIN.npz (arrays x, y) or --data digits")
+    return prune(
+        model, data=args.data, val=args.val, ram=args.ram, flash=args.flash, macs=args.macs,
+        epochs=args.epochs, finetune_epochs=args.finetune_epochs, device=args.device, loss=args.loss,
+        lr=args.lr, batch_size=args.batch_size, seed=args.seed, progress=sys.stderr.isatty(),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from mcugraph.atomic import atomic_write_text
+    from mcugraph.cli.common import load_model
+    from mcugraph.load import save
+
+    result = prune_from_args(args, load_model(args))
+    save(result.model, args.output)
+    report = result.report
+    if args.json == "-":
+        print(json.dumps(report, indent=2))
+        return 0
+    if args.json:
+        atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
+    print(format_report(report))
+    print(f"wrote {args.output}")
+    return 0
+
+
+def format_report(report: dict) -> str:
+    """Channels per group and resources before/after, as plain text tables."""
+    from mcugraph.prune.budgets import format_amount
+
+    lines = [f"{'group':>5} {'channels':>9} {'after':>6}  producers"]
+    for row in report["groups"]:
+        if row["prunable"]:
+            lines.append(f"{row['id']:>5} {row['before']:>9} {row['after']:>6}  {', '.join(row['producers'])}")
+    lines.append("")
+    lines.append(f"{'resource':<9} {'before':>12} {'after':>12} {'budget':>12} {'ratio':>7}")
+    for r in ("ram", "flash", "macs"):
+        before, after = report["before"][r], report["after"][r]
+        budget = report["budgets"].get(r)
+        shown = format_amount(r, budget) if budget is not None else "-"
+        lines.append(f"{r:<9} {format_amount(r, before):>12} {format_amount(r, after):>12} {shown:>12} "
+                     f"{before / max(after, 1):>6.1f}x")
+    if "val_accuracy" in report:
+        acc = report["val_accuracy"]
+        lines.append(f"validation accuracy {acc['before']:.4f} -> {acc['after']:.4f}")
+    return "\n".join(lines)
