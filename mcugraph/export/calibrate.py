@@ -98,7 +98,14 @@ def _sample_count(model: ir.Model, samples: Mapping[str, np.ndarray]) -> int:
     for value in model.graph.inputs:
         if value.name not in samples:
             raise DataError(f"no calibration samples for model input '{value.name}'")
-        counts.add(len(samples[value.name]))
+        array = samples[value.name]
+        expected = tuple(value.shape)[1:]
+        if array.ndim == 0 or tuple(array.shape[1:]) != expected:
+            raise DataError(
+                f"calibration samples for input '{value.name}' have shape {array.shape}, "
+                f"expected (N, {', '.join(map(str, expected))})"
+            )
+        counts.add(len(array))
     if not counts or 0 in counts:
         raise DataError("the calibration set is empty; give at least one sample")
     if len(counts) != 1:
