@@ -1,0 +1,260 @@
+"""Lowerings of the weighted and windowed ops: Conv, Gemm/MatMul, pools, means.
+
+Each function has the signature ``fn(cx, node, out, act)``: ``out`` is the kernel's final ONNX value (after any
+fused activation) and ``act`` the TFLite fused activation name ("NONE", "RELU", "RELU6", "RELU_N1_TO_1").
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import onnx_ir as ir
+
+from mcugraph.errors import ExportError
+from mcugraph.export import layout
+from mcugraph.export.context import Lowering
+from mcugraph.export.flatbuffer import ACTIVATIONS
+from mcugraph.export.quant_params import quantize_bias, quantize_weights
+from mcugraph.tflite.schema import schema
+
+
+def _ints(node: ir.Node, name: str, default: list[int]) -> list[int]:
+    attr = node.attributes.get(name)
+    return list(attr.as_ints()) if attr is not None else list(default)
+
+
+def _same_pads(size: int, k: int, stride: int, dilation: int) -> tuple[int, int]:
+    """TFLite SAME padding (before, after) for one spatial axis: the extra pixel goes after, as TF does."""
+    out = math.ceil(size / stride)
+    total = max((out - 1) * stride + (k - 1) * dilation + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+def onnx_pads(node: ir.Node, hw: tuple[int, int], kernel: list[int], strides: list[int], dil: list[int]) -> list[int]:
+    """ONNX pads as [top, left, bottom, right], with auto_pad resolved."""
+    auto = node.attributes.get("auto_pad")
+    mode = auto.as_string() if auto is not None else "NOTSET"
+    if mode == "VALID":
+        return [0, 0, 0, 0]
+    if mode in ("SAME_UPPER", "SAME_LOWER"):
+        (t, b), (l_, r) = (_same_pads(hw[i], kernel[i], strides[i], dil[i]) for i in range(2))
+        return [t, l_, b, r] if mode == "SAME_UPPER" else [b, r, t, l_]
+    return _ints(node, "pads", [0, 0, 0, 0])
+
+
+def window_padding(
+    cx: Lowering, node: ir.Node, x: ir.Value, index: int, kernel: list[int], strides: list[int], dil: list[int],
+    pad_value: float | None = 0.0,
+) -> tuple[int, int]:
+    """(TFLite padding enum, input tensor): SAME or VALID when they match ONNX's pads, else an explicit PAD + VALID.
+
+    ``pad_value`` None means the explicit padding cannot be expressed exactly (AveragePool without
+    count_include_pad); then only SAME/VALID are accepted.
+    """
+    hw = (int(x.shape[2]), int(x.shape[3]))
+    pads = onnx_pads(node, hw, kernel, strides, dil)
+    if not any(pads):
+        return schema.Padding.VALID, index
+    same = [_same_pads(hw[i], kernel[i], strides[i], dil[i]) for i in range(2)]
+    if pads == [same[0][0], same[1][0], same[0][1], same[1][1]]:
+        return schema.Padding.SAME, index
+    if pad_value is None:
+        raise ExportError(
+            f"node '{node.name}' ({node.op_type}): padding {pads} is neither SAME nor VALID and cannot be made "
+            "explicit exactly (count_include_pad=0); use symmetric SAME padding"
+        )
+    shape = [int(d) for d in cx.fm.tensors[index].shape]
+    padded = [shape[0], shape[1] + pads[0] + pads[2], shape[2] + pads[1] + pads[3], shape[3]]
+    out = cx.temp(f"{node.name}/pad", padded, cx.tensor_param(index))
+    paddings = cx.int32("paddings", [[0, 0], [pads[0], pads[2]], [pads[1], pads[3]], [0, 0]])
+    if pad_value == 0.0:
+        cx.fm.op("PAD", [index, paddings], [out], schema.PadOptionsT())
+    else:
+        param = cx.tensor_param(index)
+        value = np.array([pad_value], dtype=np.float32)
+        if param is not None:  # int8: the lowest code; max pooling then never picks a padded element
+            value = np.array([param.range[0]], dtype=np.float32)
+        const = cx.float_const("pad_value", value.reshape(()), param)
+        cx.fm.op("PADV2", [index, paddings, const], [out], schema.PadV2OptionsT())
+    return schema.Padding.VALID, out
+
+
+def _check_shape(cx: Lowering, node: ir.Node, out_index: int, tfl_shape: list[int]) -> None:
+    got = [int(d) for d in cx.fm.tensors[out_index].shape]
+    if got != tfl_shape:
+        raise ExportError(
+            f"node '{node.name}' ({node.op_type}): TFLite would compute shape {tfl_shape}, ONNX says {got} "
+            "(ceil_mode or asymmetric padding TFLite cannot express); export with ceil_mode=0"
+        )
+
+
+def _out_hw(size: int, k: int, stride: int, dil: int, padding: int) -> int:
+    if padding == schema.Padding.SAME:
+        return math.ceil(size / stride)
+    return (size - (k - 1) * dil - 1) // stride + 1
+
+
+def _weights(cx: Lowering, name: str, w: np.ndarray, axis: int, input_index: int) -> int:
+    if not cx.int8:
+        return cx.fm.tensor(name, w.shape, np.float32, data=w.astype(np.float32))
+    q, scales = quantize_weights(w, axis)
+    return cx.fm.tensor(name, w.shape, np.int8, data=q, quant=(scales, np.zeros(len(scales)), axis))
+
+
+def _bias(cx: Lowering, name: str, b: np.ndarray, weight_index: int, input_index: int) -> int:
+    if not cx.int8:
+        return cx.fm.tensor(name, b.shape, np.float32, data=b.astype(np.float32))
+    w_scales = np.asarray(cx.fm.tensors[weight_index].quantization.scale, dtype=np.float32)
+    in_param = cx.tensor_param(input_index)
+    q, scales = quantize_bias(b, in_param.scale, w_scales)
+    return cx.fm.tensor(name, b.shape, np.int32, data=q, quant=(scales, np.zeros(len(scales)), 0))
+
+
+def _const_input(cx: Lowering, node: ir.Node, i: int, what: str) -> np.ndarray:
+    value = node.inputs[i] if i < len(node.inputs) else None
+    array = cx.const(value)
+    if array is None:
+        raise ExportError(
+            f"node '{node.name}' ({node.op_type}): {what} is not a constant; TFLite needs constant weights "
+            "(run the canonicalize pipeline to fold them)"
+        )
+    return array.astype(np.float32)
+
+
+def conv(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    x = node.inputs[0]
+    w = _const_input(cx, node, 1, "the weight")
+    o, per_group, kh, kw = w.shape
+    channels = int(x.shape[1])
+    group = node.attributes["group"].as_int() if "group" in node.attributes else 1
+    bias = _const_input(cx, node, 2, "the bias") if len(node.inputs) > 2 and node.inputs[2] is not None else None
+    bias = np.zeros(o, np.float32) if bias is None else bias
+    strides = _ints(node, "strides", [1, 1])
+    dil = _ints(node, "dilations", [1, 1])
+    index = cx.input(x, layout.NHWC)
+    padding, index = window_padding(cx, node, x, index, [kh, kw], strides, dil)
+    if group == 1:
+        builtin, weights, axis = "CONV_2D", w.transpose(0, 2, 3, 1), 0  # OIHW -> OHWI
+        options = schema.Conv2DOptionsT()
+    elif group == channels and per_group == 1:
+        builtin, weights, axis = "DEPTHWISE_CONV_2D", w.transpose(1, 2, 3, 0), 3  # (C*m)1HW -> 1HW(C*m)
+        options = schema.DepthwiseConv2DOptionsT()
+        options.depthMultiplier = o // channels
+    else:
+        raise ExportError(f"node '{node.name}' (Conv): grouped convolution (group={group}) has no TFLM kernel")
+    options.padding = padding
+    options.strideH, options.strideW = strides
+    options.dilationHFactor, options.dilationWFactor = dil
+    options.fusedActivationFunction = ACTIVATIONS[act]
+    w_index = _weights(cx, f"{node.name}/weights", weights, axis, index)
+    b_index = _bias(cx, f"{node.name}/bias", bias, w_index, index)
+    out_index = cx.output(out, layout.NHWC)
+    in_shape = [int(d) for d in cx.fm.tensors[index].shape]
+    hw = [_out_hw(in_shape[1 + i], [kh, kw][i], strides[i], dil[i], padding) for i in range(2)]
+    _check_shape(cx, node, out_index, [in_shape[0], *hw, o])
+    cx.fm.op(builtin, [index, w_index, b_index], [out_index], options)
+
+
+def gemm(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    if "transA" in node.attributes and node.attributes["transA"].as_int():
+        raise ExportError(f"node '{node.name}' (Gemm): transA=1 has no TFLite equivalent; transpose the input")
+    w = _const_input(cx, node, 1, "B (the weight)")
+    if not ("transB" in node.attributes and node.attributes["transB"].as_int()):
+        w = w.T
+    alpha = node.attributes["alpha"].as_float() if "alpha" in node.attributes else 1.0
+    beta = node.attributes["beta"].as_float() if "beta" in node.attributes else 1.0
+    bias = np.zeros(w.shape[0], np.float32)
+    if len(node.inputs) > 2 and node.inputs[2] is not None:
+        c = _const_input(cx, node, 2, "C (the bias)")
+        bias = np.broadcast_to(c.reshape(-1) if c.size == w.shape[0] else c, (w.shape[0],)).astype(np.float32)
+    fully_connected(cx, node, node.inputs[0], w * alpha, bias * beta, out, act)
+
+
+def matmul(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    w = _const_input(cx, node, 1, "the second operand")
+    if w.ndim != 2:
+        raise ExportError(f"node '{node.name}' (MatMul): a batched constant operand has no FULLY_CONNECTED form")
+    fully_connected(cx, node, node.inputs[0], w.T, np.zeros(w.shape[1], np.float32), out, act)
+
+
+def fully_connected(
+    cx: Lowering, node: ir.Node, a: ir.Value, w: np.ndarray, bias: np.ndarray, out: ir.Value, act: str
+) -> None:
+    """FULLY_CONNECTED with weight ``w`` of shape (outputs, features)."""
+    slot = cx.slot(a)
+    if slot.feature_order is not None:
+        w = w[:, slot.feature_order]  # the flatten kept TFLite's (H, W, C) order: match it in the columns
+        index = slot.index
+    else:
+        index = cx.input(a, layout.identity(len(a.shape)))
+    options = schema.FullyConnectedOptionsT()
+    options.fusedActivationFunction = ACTIVATIONS[act]
+    options.keepNumDims = len(out.shape) > 2
+    w_index = _weights(cx, f"{node.name}/weights", np.ascontiguousarray(w), 0, index)
+    b_index = _bias(cx, f"{node.name}/bias", bias, w_index, index)
+    out_index = cx.output(out, layout.identity(len(out.shape)))
+    cx.fm.op("FULLY_CONNECTED", [index, w_index, b_index], [out_index], options)
+
+
+def _pool(cx: Lowering, node: ir.Node, out: ir.Value, act: str, builtin: str) -> None:
+    x = node.inputs[0]
+    kernel = _ints(node, "kernel_shape", [])
+    strides = _ints(node, "strides", [1, 1])
+    if _ints(node, "dilations", [1, 1]) != [1, 1]:
+        raise ExportError(f"node '{node.name}' ({node.op_type}): dilated pooling has no TFLM kernel")
+    index = cx.input(x, layout.NHWC)
+    if builtin == "MAX_POOL_2D":
+        pad_value: float | None = float(np.finfo(np.float32).min)
+    else:
+        include = node.attributes.get("count_include_pad")
+        pad_value = 0.0 if include is not None and include.as_int() else None
+    padding, index = window_padding(cx, node, x, index, kernel, strides, [1, 1], pad_value)
+    options = schema.Pool2DOptionsT()
+    options.padding = padding
+    options.strideH, options.strideW = strides
+    options.filterHeight, options.filterWidth = kernel
+    options.fusedActivationFunction = ACTIVATIONS[act]
+    out_index = cx.output(out, layout.NHWC)
+    in_shape = [int(d) for d in cx.fm.tensors[index].shape]
+    hw = [_out_hw(in_shape[1 + i], kernel[i], strides[i], 1, padding) for i in range(2)]
+    _check_shape(cx, node, out_index, [in_shape[0], *hw, in_shape[3]])
+    cx.fm.op(builtin, [index], [out_index], options)
+
+
+def max_pool(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    _pool(cx, node, out, act, "MAX_POOL_2D")
+
+
+def average_pool(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    _pool(cx, node, out, act, "AVERAGE_POOL_2D")
+
+
+def _mean(cx: Lowering, node: ir.Node, out: ir.Value, axes: list[int], keepdims: bool) -> None:
+    x = node.inputs[0]
+    slot = cx.slot(x)
+    rank = len(x.shape)
+    axes = sorted({a % rank for a in axes})
+    tfl_axes = sorted(slot.perm.index(a) for a in axes)
+    if keepdims:
+        out_perm = slot.perm
+    else:  # the kept TFLite axes, renumbered as ONNX output axes
+        kept = [p for p in slot.perm if p not in axes]
+        out_perm = tuple(sorted(kept).index(p) for p in kept)
+    options = schema.ReducerOptionsT()
+    options.keepDims = keepdims
+    out_index = cx.output(out, out_perm)
+    cx.fm.op("MEAN", [slot.index, cx.int32("axes", tfl_axes)], [out_index], options)
+
+
+def global_average_pool(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    _mean(cx, node, out, list(range(2, len(node.inputs[0].shape))), keepdims=True)
+
+
+def reduce_mean(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    if len(node.inputs) > 1 and node.inputs[1] is not None:
+        axes = [int(a) for a in _const_input(cx, node, 1, "axes")]
+    else:
+        axes = _ints(node, "axes", list(range(len(node.inputs[0].shape))))
+    keep = node.attributes.get("keepdims")
+    _mean(cx, node, out, axes, keepdims=keep is None or bool(keep.as_int()))

@@ -1,0 +1,181 @@
+"""Lowerings of element-wise ops, activations, Softmax and Concat (same signature as ``lower_conv``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx_ir as ir
+
+from mcugraph.errors import ExportError
+from mcugraph.export import layout
+from mcugraph.export.context import Lowering
+from mcugraph.export.flatbuffer import ACTIVATIONS
+from mcugraph.tflite.schema import schema
+
+MAX_CONCAT_INPUTS = 10  # TFLM's concatenation kernel (kMaxInputNum)
+
+
+def _operand(cx: Lowering, value: ir.Value, perm: tuple[int, ...], base: str) -> int:
+    """An input of a broadcasting op in the output's layout; a constant is padded to the output rank first."""
+    array = cx.const(value)
+    if array is not None:
+        array = array.astype(np.float32)
+        array = array.reshape((1,) * (len(perm) - array.ndim) + array.shape).transpose(perm)
+        return cx.float_const(f"{base}/const", array)
+    if len(value.shape) != len(perm):
+        raise ExportError(
+            f"value '{value.name}' (rank {len(value.shape)}) broadcasts against rank {len(perm)}; "
+            "TFLite needs equal ranks there: add an explicit Reshape/Unsqueeze before the op"
+        )
+    return cx.input(value, perm)
+
+
+def _binary(builtin: str, options_cls: type):
+    def lower(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+        perm = layout.default_perm(len(out.shape))
+        inputs = [_operand(cx, v, perm, node.name) for v in node.inputs]
+        options = options_cls()
+        options.fusedActivationFunction = ACTIVATIONS[act]
+        cx.fm.op(builtin, inputs, [cx.output(out, perm)], options)
+
+    lower.__name__ = builtin.lower()
+    return lower
+
+
+add = _binary("ADD", schema.AddOptionsT)
+sub = _binary("SUB", schema.SubOptionsT)
+mul = _binary("MUL", schema.MulOptionsT)
+
+
+def clip_bounds(node: ir.Node) -> tuple[float | None, float | None]:
+    """(min, max) of a Clip from its inputs (opset >= 11) or attributes; None where unbounded."""
+    bounds: list[float | None] = [None, None]
+    for i, attr in ((1, "min"), (2, "max")):
+        if len(node.inputs) > i and node.inputs[i] is not None:
+            array = Lowering.const(node.inputs[i])
+            if array is None:
+                raise ExportError(f"node '{node.name}' (Clip): its bounds must be constants for TFLite")
+            bounds[i - 1] = float(array)
+        elif attr in node.attributes:
+            bounds[i - 1] = node.attributes[attr].as_float()
+    return bounds[0], bounds[1]
+
+
+def activation_name(node: ir.Node) -> str | None:
+    """The TFLite fused-activation name ``node`` equals, or None when it cannot be fused."""
+    if node.op_type == "Relu":
+        return "RELU"
+    if node.op_type != "Clip":
+        return None
+    try:
+        bounds = clip_bounds(node)
+    except ExportError:
+        return None
+    return {(0.0, 6.0): "RELU6", (0.0, None): "RELU", (-1.0, 1.0): "RELU_N1_TO_1"}.get(bounds)
+
+
+def _unary(cx: Lowering, node: ir.Node, out: ir.Value, builtin: str, options: object = None) -> None:
+    slot = cx.slot(node.inputs[0])
+    index = cx.input(node.inputs[0])
+    cx.fm.op(builtin, [index], [cx.output(out, slot.perm)], options)
+
+
+def relu(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    name = activation_name(node)
+    if name is None:
+        raise ExportError(
+            f"node '{node.name}' (Clip): only Clip(0, 6), Clip(0, inf) and Clip(-1, 1) have TFLM kernels"
+        )
+    _unary(cx, node, out, name)
+
+
+def leaky_relu(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    options = schema.LeakyReluOptionsT()
+    options.alpha = node.attributes["alpha"].as_float() if "alpha" in node.attributes else 0.01
+    _unary(cx, node, out, "LEAKY_RELU", options)
+
+
+def sigmoid(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    _unary(cx, node, out, "LOGISTIC")
+
+
+def tanh(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    _unary(cx, node, out, "TANH")
+
+
+def hard_swish(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    _unary(cx, node, out, "HARD_SWISH", schema.HardSwishOptionsT())
+
+
+def hard_sigmoid(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    """max(0, min(1, alpha*x + beta)) as MUL, ADD with fused RELU, MINIMUM(1): TFLite has no HARD_SIGMOID."""
+    alpha = node.attributes["alpha"].as_float() if "alpha" in node.attributes else 0.2
+    beta = node.attributes["beta"].as_float() if "beta" in node.attributes else 0.5
+    x = node.inputs[0]
+    slot = cx.slot(x)
+    index = cx.input(x)
+    shape = [int(d) for d in cx.fm.tensors[index].shape]
+    scaled_param = shifted_param = None
+    if cx.int8:
+        from mcugraph.export.quant_params import param_from_range
+
+        lo, hi = cx.tensor_param(index).range
+        scaled_param = param_from_range(min(alpha * lo, alpha * hi), max(alpha * lo, alpha * hi))
+        shifted_param = param_from_range(0.0, max(1.0, *scaled_param.range) + beta)
+    scaled = cx.temp(f"{node.name}/scaled", shape, scaled_param)
+    cx.fm.op("MUL", [index, cx.float_const(f"{node.name}/alpha", np.full((1,) * len(shape), alpha))], [scaled],
+             schema.MulOptionsT())
+    shifted = cx.temp(f"{node.name}/shifted", shape, shifted_param)
+    options = schema.AddOptionsT()
+    options.fusedActivationFunction = ACTIVATIONS["RELU"]
+    cx.fm.op("ADD", [scaled, cx.float_const(f"{node.name}/beta", np.full((1,) * len(shape), beta))], [shifted],
+             options)
+    out_index = cx.output(out, slot.perm)
+    one = cx.float_const(f"{node.name}/one", np.ones((1,) * len(shape)), cx.tensor_param(shifted))
+    cx.fm.op("MINIMUM", [shifted, one], [out_index], schema.MaximumMinimumOptionsT())
+
+
+def softmax(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    x = node.inputs[0]
+    slot = cx.slot(x)
+    rank = len(x.shape)
+    axis = (node.attributes["axis"].as_int() if "axis" in node.attributes else -1) % rank
+    if slot.perm.index(axis) != rank - 1:
+        raise ExportError(
+            f"node '{node.name}' (Softmax): axis {axis} is not the last TFLite axis; TFLite's SOFTMAX only "
+            "normalises the last axis"
+        )
+    options = schema.SoftmaxOptionsT()
+    options.beta = 1.0
+    _unary(cx, node, out, "SOFTMAX", options)
+
+
+def concat(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    """CONCATENATION; TFLM requires one scale/zero point for all inputs and the output, and <= 10 inputs."""
+    rank = len(out.shape)
+    perm = layout.default_perm(rank)
+    axis = perm.index(node.attributes["axis"].as_int() % rank)
+    param = cx.param(out.name) if cx.int8 else None
+    inputs = []
+    for v in node.inputs:
+        array = cx.const(v)
+        if array is not None:
+            inputs.append(cx.float_const(f"{node.name}/const", array.astype(np.float32).transpose(perm), param))
+        else:
+            inputs.append(cx.requantized(cx.input(v, perm), param, v.name) if param else cx.input(v, perm))
+    out_index = cx.output(out, perm)
+    # More than 10 inputs: concatenate the first 10 into a partial tensor, then that plus the next 9, ...
+    while len(inputs) > MAX_CONCAT_INPUTS:
+        head, inputs = inputs[:MAX_CONCAT_INPUTS], inputs[MAX_CONCAT_INPUTS:]
+        shape = [int(d) for d in cx.fm.tensors[head[0]].shape]
+        shape[axis] = sum(int(cx.fm.tensors[i].shape[axis]) for i in head)
+        partial = cx.temp(f"{out.name}/partial", shape, param)
+        _concat_op(cx, head, partial, axis, "NONE")
+        inputs = [partial, *inputs]
+    _concat_op(cx, inputs, out_index, axis, act)
+
+
+def _concat_op(cx: Lowering, inputs: list[int], out: int, axis: int, act: str) -> None:
+    options = schema.ConcatenationOptionsT()
+    options.axis = axis
+    options.fusedActivationFunction = ACTIVATIONS[act]
+    cx.fm.op("CONCATENATION", inputs, [out], options)

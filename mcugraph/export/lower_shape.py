@@ -1,0 +1,169 @@
+"""Lowerings of data-movement ops: Reshape family, Transpose, Pad, Slice, Split, Resize (signature as ``lower_conv``).
+
+All of them copy int8 codes without rescaling, so TFLM needs equal input and output parameters; the parameter
+resolution in ``mcugraph.export.lower`` guarantees that.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx_ir as ir
+
+from mcugraph.errors import ExportError
+from mcugraph.export import layout
+from mcugraph.export.context import Lowering
+from mcugraph.tflite.schema import schema
+
+
+def _feeds_only_fully_connected(cx: Lowering, value: ir.Value) -> bool:
+    if value.is_graph_output():
+        return False
+    uses = [use.node for use in value.uses()]
+    return bool(uses) and all(
+        n.op_type in ("Gemm", "MatMul") and n.inputs[0] is value and cx.const(n.inputs[1]) is not None for n in uses
+    )
+
+
+def reshape(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    """Reshape, Flatten, Squeeze, Unsqueeze: RESHAPE, with TRANSPOSEs only where the byte order really changes."""
+    x = node.inputs[0]
+    slot = cx.slot(x)
+    in_shape = tuple(int(d) for d in x.shape)
+    out_perm = layout.default_perm(len(out.shape))
+    if (
+        slot.perm == layout.NHWC
+        and len(out.shape) == 2
+        and in_shape[0] == 1
+        and not layout.keeps_memory_order(in_shape, layout.NHWC)
+        and _feeds_only_fully_connected(cx, out)
+    ):
+        # Flatten after conv layers: keep TFLite's (H, W, C) order and permute the FC weight columns instead.
+        order = layout.flatten_feature_order(*in_shape[1:])
+        cx.op_reshape(slot.index, cx.output(out, out_perm, feature_order=order))
+        return
+    same_bytes = layout.keeps_memory_order(in_shape, slot.perm)
+    src = cx.input(x, slot.perm if same_bytes else layout.identity(len(in_shape)))
+    if layout.keeps_memory_order(tuple(out.shape), out_perm):
+        cx.op_reshape(src, cx.output(out, out_perm))
+        return
+    param = cx.param(out.name) if cx.int8 else None
+    mid = cx.temp(out.name, [int(d) for d in out.shape], param)
+    cx.op_reshape(src, mid)
+    cx.op_transpose(mid, cx.output(out, out_perm), out_perm)
+
+
+def transpose(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    """A Transpose that only undoes the layout change disappears; any other is a TRANSPOSE."""
+    x = node.inputs[0]
+    slot = cx.slot(x)
+    rank = len(x.shape)
+    attr = node.attributes.get("perm")
+    t = tuple(attr.as_ints()) if attr is not None else tuple(reversed(range(rank)))
+    out_perm = layout.default_perm(rank)
+    needed = tuple(t[i] for i in out_perm)  # the layout of x that already is out's layout
+    if needed == slot.perm and not out.is_graph_output():
+        cx.alias(out, slot)
+        return
+    cx.op_transpose(slot.index, cx.output(out, out_perm), layout.transpose_between(slot.perm, needed))
+
+
+def identity(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    x = node.inputs[0]
+    if out.is_graph_output():
+        slot = cx.slot(x)
+        cx.op_reshape(slot.index, cx.output(out, slot.perm))
+        return
+    cx.alias(out, cx.slot(x))
+
+
+def pad(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    mode = node.attributes.get("mode")
+    if mode is not None and mode.as_string() != "constant":
+        raise ExportError(f"node '{node.name}' (Pad): mode '{mode.as_string()}' has no TFLM kernel; use constant")
+    x = node.inputs[0]
+    slot = cx.slot(x)
+    rank = len(x.shape)
+    pads = cx.const(node.inputs[1]) if len(node.inputs) > 1 else None
+    pads = [int(p) for p in pads] if pads is not None else list(node.attributes["pads"].as_ints())
+    if len(node.inputs) > 3 and node.inputs[3] is not None:
+        raise ExportError(f"node '{node.name}' (Pad): the axes input is not supported; pad every axis")
+    if any(p < 0 for p in pads):
+        raise ExportError(f"node '{node.name}' (Pad): negative pads (cropping) are not supported; use Slice")
+    value = cx.const(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] is not None else None
+    value = float(value) if value is not None else 0.0
+    paddings = cx.int32("paddings", [[pads[p], pads[p + rank]] for p in slot.perm])
+    out_index = cx.output(out, slot.perm)
+    if value == 0.0:
+        cx.fm.op("PAD", [slot.index, paddings], [out_index], schema.PadOptionsT())
+        return
+    const = cx.float_const(f"{node.name}/value", np.array(value, np.float32), cx.tensor_param(slot.index))
+    cx.fm.op("PADV2", [slot.index, paddings, const], [out_index], schema.PadV2OptionsT())
+
+
+def slice_(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    x = node.inputs[0]
+    slot = cx.slot(x)
+    shape = [int(d) for d in x.shape]
+    rank = len(shape)
+    arrays = [cx.const(v) if v is not None else None for v in list(node.inputs[1:]) + [None] * 4][:4]
+    if arrays[0] is None or arrays[1] is None:
+        raise ExportError(f"node '{node.name}' (Slice): starts and ends must be constants for TFLite")
+    starts, ends = arrays[0].tolist(), arrays[1].tolist()
+    axes = arrays[2].tolist() if arrays[2] is not None else list(range(len(starts)))
+    steps = arrays[3].tolist() if arrays[3] is not None else [1] * len(starts)
+    begin, end, strides = [0] * rank, list(shape), [1] * rank
+    for s, e, a, st in zip(starts, ends, axes, steps, strict=True):
+        a %= rank
+        if st <= 0:
+            raise ExportError(f"node '{node.name}' (Slice): step {st} on axis {a}; only positive steps are supported")
+        dim = shape[a]
+        begin[a] = min(max(s + dim if s < 0 else s, 0), dim)
+        end[a] = min(max(e + dim if e < 0 else e, 0), dim)
+        strides[a] = st
+    inputs = [slot.index] + [cx.int32(n, [v[p] for p in slot.perm]) for n, v in
+                             (("begin", begin), ("end", end), ("strides", strides))]
+    cx.fm.op("STRIDED_SLICE", inputs, [cx.output(out, slot.perm)], schema.StridedSliceOptionsT())
+
+
+def split(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    x = node.inputs[0]
+    slot = cx.slot(x)
+    rank = len(x.shape)
+    axis = (node.attributes["axis"].as_int() if "axis" in node.attributes else 0) % rank
+    sizes = [int(o.shape[axis]) for o in node.outputs]
+    tfl_axis = slot.perm.index(axis)
+    outputs = [cx.output(o, slot.perm) for o in node.outputs]
+    if len(set(sizes)) == 1:
+        options = schema.SplitOptionsT()
+        options.numSplits = len(sizes)
+        cx.fm.op("SPLIT", [cx.int32("axis", np.array(tfl_axis)), slot.index], outputs, options)
+        return
+    options = schema.SplitVOptionsT()
+    options.numSplits = len(sizes)
+    cx.fm.op("SPLIT_V", [slot.index, cx.int32("sizes", sizes), cx.int32("axis", np.array(tfl_axis))], outputs,
+             options)
+
+
+def resize(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    """Nearest-neighbour resize by integer factors: RESIZE_NEAREST_NEIGHBOR picks input floor(out / factor)."""
+    x = node.inputs[0]
+    n, c, h, w = (int(d) for d in x.shape)
+    _, _, ho, wo = (int(d) for d in out.shape)
+    mode = node.attributes["mode"].as_string() if "mode" in node.attributes else "nearest"
+    coord = node.attributes.get("coordinate_transformation_mode")
+    coord = coord.as_string() if coord is not None else "half_pixel"
+    nearest = node.attributes.get("nearest_mode")
+    nearest = nearest.as_string() if nearest is not None else "round_prefer_floor"
+    # For integer factors these ONNX conventions all pick floor(out / factor), exactly what TFLite does.
+    exact = (coord == "asymmetric" and nearest == "floor") or (
+        coord in ("half_pixel", "pytorch_half_pixel") and nearest in ("round_prefer_floor", "round_prefer_ceil")
+    )
+    if mode != "nearest" or ho % h or wo % w or not exact or tuple(out.shape[:2]) != (n, c):
+        raise ExportError(
+            f"node '{node.name}' (Resize): only nearest resizing of H and W by integer factors "
+            f"(asymmetric/floor or half_pixel) maps to TFLite; got mode={mode}, {h}x{w} -> {ho}x{wo}, {coord}/{nearest}"
+        )
+    options = schema.ResizeNearestNeighborOptionsT()
+    index = cx.input(x, layout.NHWC)
+    out_index = cx.output(out, layout.NHWC)
+    cx.fm.op("RESIZE_NEAREST_NEIGHBOR", [index, cx.int32("size", [ho, wo])], [out_index], options)

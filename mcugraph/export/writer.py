@@ -1,0 +1,112 @@
+"""Write an onnx-ir model as a TFLite flatbuffer for TFLite Micro: float32, or int8 with given activation ranges.
+
+Layouts follow ``mcugraph.export.layout`` (NHWC activations, OHWI / 1HWO weights, no runtime TRANSPOSE in conv
+nets); int8 follows the TFLite quantisation spec (``mcugraph.export.quant_params``), with the parameter constraints
+of TFLM's kernels enforced by ``mcugraph.export.lower.resolve_params``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+from collections.abc import Sequence
+
+import numpy as np
+import onnx_ir as ir
+
+from mcugraph.errors import ExportError
+from mcugraph.export import layout
+from mcugraph.export.context import Lowering, Slot
+from mcugraph.export.flatbuffer import FlatModel
+from mcugraph.export.lower import LOWERINGS, check_supported, resolve_params, steps
+from mcugraph.export.quant_params import QuantParam
+
+INPUT_LAYOUTS = ("nhwc", "nchw")
+IO_DTYPES = ("int8", "float32")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportResult:
+    data: bytes  # the .tflite flatbuffer
+    tensor_index: dict[str, int]  # ONNX value name -> TFLite tensor index holding it (at the model's dtype)
+    kernel_order: tuple[str, ...]  # kernel names in the order their operators were written
+
+
+def export_tflite(
+    model: ir.Model,
+    *,
+    activations: dict[str, QuantParam] | None,
+    order: Sequence[str] | None = None,
+    offline_offsets: dict[str, int] | None = None,
+    io_dtype: str = "int8",
+    input_layout: str = "nhwc",
+) -> ExportResult:
+    """The model as TFLite: float32 when ``activations`` is None, else int8 with those per-value parameters.
+
+    ``order``: kernel names (``mcugraph.memory.kernel_view``) in the execution order to write (default: stored).
+    ``offline_offsets``: value name -> arena offset in bytes, written as ``OfflineMemoryAllocation`` metadata so
+    TFLM uses that plan. ``io_dtype="float32"`` on an int8 model adds QUANTIZE after the inputs and DEQUANTIZE
+    before the outputs. ``input_layout``: "nhwc" (default) makes rank-4 inputs NHWC, what TFLM applications feed;
+    "nchw" keeps the ONNX input shape and adds one TRANSPOSE after the input. Rank-4 outputs are NHWC.
+    Raises UnsupportedOpError (listing every unsupported node) before anything is built.
+    """
+    if input_layout not in INPUT_LAYOUTS:
+        raise ExportError(f"input_layout must be one of {INPUT_LAYOUTS}, got '{input_layout}'")
+    if io_dtype not in IO_DTYPES:
+        raise ExportError(f"io_dtype must be one of {IO_DTYPES}, got '{io_dtype}'")
+    check_supported(model)
+    plan = steps(model, order)
+    params = resolve_params(model, plan, activations) if activations is not None else None
+    fm = FlatModel()
+    cx = Lowering(fm, params)
+    inputs = [_graph_input(cx, v, input_layout, io_dtype) for v in model.graph.inputs]
+    for step in plan:
+        try:
+            LOWERINGS[step.node.op_type](cx, step.node, step.out, step.act)
+        except ExportError:
+            raise
+        except Exception as e:  # a bug or an unforeseen attribute: name the node, keep the cause
+            raise ExportError(f"exporting node '{step.name}' ({step.node.op_type}) failed: {e}") from e
+    outputs = [_graph_output(cx, v, io_dtype) for v in model.graph.outputs]
+    tensor_index = {name: slot.index for name, slot in cx.slots.items()}
+    if offline_offsets is not None:
+        fm.add_metadata("OfflineMemoryAllocation", offline_plan_words(fm, tensor_index, offline_offsets))
+    return ExportResult(fm.finish(inputs, outputs), tensor_index, tuple(s.name for s in plan))
+
+
+def _graph_input(cx: Lowering, value: ir.Value, input_layout: str, io_dtype: str) -> int:
+    rank = len(value.shape)
+    nhwc_already = layout.input_is_nhwc(value)
+    perm = layout.NHWC if rank == 4 and input_layout == "nhwc" and not nhwc_already else layout.identity(rank)
+    index = cx.output(value, perm)
+    if not cx.int8 or io_dtype == "int8":
+        return index
+    shape = layout.permute_shape(value.shape, perm)
+    outer = cx.fm.tensor(f"{value.name}/float", shape, np.float32)
+    cx.fm.op("QUANTIZE", [outer], [index])
+    return outer
+
+
+def _graph_output(cx: Lowering, value: ir.Value, io_dtype: str) -> int:
+    slot = cx.slot(value)
+    if slot.feature_order is not None:
+        raise ExportError(f"output '{value.name}' was left in TFLite feature order (an exporter bug)")
+    if not cx.int8 or io_dtype == "int8":
+        return slot.index
+    shape = [int(d) for d in cx.fm.tensors[slot.index].shape]
+    outer = cx.fm.tensor(f"{value.name}/float", shape, np.float32)
+    cx.fm.op("DEQUANTIZE", [slot.index], [outer])
+    return outer
+
+
+def offline_plan_words(fm: FlatModel, tensor_index: dict[str, int], offsets: dict[str, int]) -> bytes:
+    """TFLM's OfflineMemoryAllocation buffer: int32 [version 1, subgraph 0, N, offset per tensor], -1 = not planned."""
+    words = [-1] * len(fm.tensors)
+    for name, offset in offsets.items():
+        if name not in tensor_index:
+            raise ExportError(f"offline_offsets names '{name}', which is not a tensor of the exported model")
+        words[tensor_index[name]] = int(offset)
+    return struct.pack(f"<{3 + len(words)}i", 1, 0, len(words), *words)
+
+
+__all__ = ["ExportResult", "QuantParam", "Slot", "export_tflite"]
