@@ -1,0 +1,334 @@
+"""The IR as TFLite Micro will run it: one :class:`~mcugraph.kernel_graph.Kernel` per TFLite operator.
+
+This is the single place that decides what becomes a kernel; the exporter lowers exactly these kernels, in the
+order the scheduler picks. The rules, in the order they are applied to each node:
+
+1. **Constants take no kernel.** Initializers, ``Constant`` nodes, nodes whose inputs are all constant and
+   ``Shape``/``Size`` (shapes are static) produce constants: weights and biases in flash, 0 bytes of SRAM.
+2. **Aliases take no kernel and no bytes**; the output is a second name for the input:
+   ``Identity``/``Dropout``; the tf2onnx layout ``Transpose(perm=[0,3,1,2])`` right after a graph input (the
+   NHWC model input); an NCHW<->NHWC ``Transpose`` of a 4-D tensor with 1x1 spatial dims whose readers are all
+   ``Reshape``/``Flatten``; a ``QuantizeLinear`` whose readers are all ``DequantizeLinear`` (QDQ models): every
+   DequantizeLinear output aliases the QuantizeLinear input.
+3. **Fusion** (TFLite ``fused_activation_function``): after a Conv, Gemm/MatMul, Add, Sub or Mul, a following
+   ``Relu``, ``Clip(0,6)`` (RELU6) or ``Clip(-1,1)`` (RELU_N1_TO_1) joins the kernel; so do a ``BatchNormalization``
+   after a Conv/Gemm (what ``fold-bn`` does) and a constant bias ``Add`` after a MatMul. A node is absorbed only
+   when the value before it is read by that node alone and is not a graph output. ``Kernel.nodes`` lists the main
+   node first, then the absorbed ones; the kernel writes the last node's output.
+4. **Op names** are TFLite builtins: Conv -> ``CONV_2D``, or ``DEPTHWISE_CONV_2D`` when group == input channels
+   and output channels are a multiple of it (other grouped convs are refused); Gemm and MatMul with a constant
+   second input -> ``FULLY_CONNECTED`` (two activations: ``BATCH_MATMUL``); GlobalAveragePool/ReduceMean ->
+   ``MEAN``; Reshape/Flatten/Squeeze/Unsqueeze -> ``RESHAPE``; the rest by :data:`OPS`. A ``Concat`` of more than
+   10 inputs becomes a chain of ``CONCATENATION`` kernels of at most 10 inputs each (TFLM's limit), the partial
+   results named ``<output>/part<i>``. Any other op is refused, all offenders listed in one error.
+
+Sizes: ``dtype="int8"`` (default) stores float activations in 1 byte, except the float side of an explicit
+``QUANTIZE``/``DEQUANTIZE`` kernel (4 bytes); ``dtype="float32"`` keeps 4. Integer tensors keep their width
+(int32 stays 4; int64 becomes TFLite's int32, 4). Conv/FC biases are int32 (4 bytes) in int8 mode.
+"""
+
+from __future__ import annotations
+
+import math
+
+import onnx_ir as ir
+
+from mcugraph.errors import ShapeError, UnsupportedOpError, unsupported_ops_error
+from mcugraph.kernel_graph import Kernel, KernelGraph, TensorInfo
+
+# ONNX op -> TFLite builtin, for the ops that map one to one.
+OPS = {
+    "Add": "ADD", "Sub": "SUB", "Mul": "MUL", "Div": "DIV", "Max": "MAXIMUM", "Min": "MINIMUM",
+    "MaxPool": "MAX_POOL_2D", "AveragePool": "AVERAGE_POOL_2D",
+    "GlobalAveragePool": "MEAN", "ReduceMean": "MEAN", "GlobalMaxPool": "REDUCE_MAX", "ReduceMax": "REDUCE_MAX",
+    "Reshape": "RESHAPE", "Flatten": "RESHAPE", "Squeeze": "RESHAPE", "Unsqueeze": "RESHAPE",
+    "Softmax": "SOFTMAX", "Sigmoid": "LOGISTIC", "Tanh": "TANH", "Relu": "RELU", "LeakyRelu": "LEAKY_RELU",
+    "HardSwish": "HARD_SWISH", "PRelu": "PRELU", "Pad": "PAD", "Slice": "STRIDED_SLICE", "Split": "SPLIT",
+    "Transpose": "TRANSPOSE", "QuantizeLinear": "QUANTIZE", "DequantizeLinear": "DEQUANTIZE",
+    "ArgMax": "ARG_MAX", "ConvTranspose": "TRANSPOSE_CONV",
+}
+FUSES_ACTIVATION = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL")
+MAX_CONCAT_INPUTS = 10  # TFLM's concatenation kernel takes at most this many inputs
+_ALIAS_OPS = ("Identity", "Dropout")
+_SHAPE_OPS = ("Shape", "Size")
+_WITH_BIAS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
+
+
+def kernel_view(model: ir.Model, dtype: str = "int8") -> KernelGraph:
+    """The kernels and tensors of ``model`` as TFLM runs them (rules in the module docstring)."""
+    if dtype not in ("int8", "float32"):
+        raise ValueError(f"dtype must be 'int8' or 'float32', got {dtype!r}")
+    return _Builder(model.graph, dtype).build()
+
+
+class _Builder:
+    def __init__(self, graph: ir.Graph, dtype: str):
+        self.graph = graph
+        self.dtype = dtype
+        self.alias: dict[str, str] = {}
+        self.constant: set[str] = set()
+        self.absorbed: set[int] = set()  # id() of nodes already part of a kernel or vanished
+        self.kernels: list[Kernel] = []
+        self.extra: dict[str, TensorInfo] = {}  # tensors that have no IR value (Concat chain parts)
+        self.float_io: set[str] = set()  # float side of QUANTIZE/DEQUANTIZE: stays float32 in int8 mode
+        self.bias: set[str] = set()
+        self.names: set[str] = set()
+
+    def build(self) -> KernelGraph:
+        for name, value in self.graph.initializers.items():
+            if value.const_value is not None or not value.is_graph_input():
+                self.constant.add(name)
+        bad: list[tuple[str, str]] = []
+        for node in self.graph:
+            if id(node) in self.absorbed:
+                continue
+            try:
+                self._visit(node)
+            except UnsupportedOpError as e:
+                bad.extend(e.nodes)
+        if bad:
+            raise unsupported_ops_error(
+                bad, "have no TFLite Micro kernel",
+                "run the canonicalize pipeline (mcugraph.CANONICALIZE) or replace them with supported ops",
+            )
+        return self._graph()
+
+    # --- classification -------------------------------------------------------------------------------------
+
+    def _visit(self, node: ir.Node) -> None:
+        inputs = [v for v in node.inputs if v is not None]
+        if node.op_type == "Constant" or node.op_type in _SHAPE_OPS or (
+            inputs and all(self._name(v) in self.constant for v in inputs)
+        ):
+            self.constant.update(v.name for v in node.outputs)
+            return
+        if node.op_type in _ALIAS_OPS or self._is_layout_transpose(node):
+            self._alias(node.outputs[0], inputs[0])
+            return
+        if node.op_type == "QuantizeLinear" and self._is_qdq_pair(node):
+            for use in node.outputs[0].uses():
+                self.absorbed.add(id(use.node))
+                self._alias(use.node.outputs[0], inputs[0])
+            return
+        if node.op_type == "Concat" and len(inputs) > MAX_CONCAT_INPUTS:
+            self._concat_chain(node, inputs)
+            return
+        op = self._op(node)
+        if op is None:
+            raise UnsupportedOpError("", [(node.name or "?", node.op_type)])
+        nodes, main_inputs = [node], inputs
+        if node.op_type == "Clip" or op in ("RELU", "RELU6", "RELU_N1_TO_1"):
+            main_inputs = inputs[:1]  # Clip's min/max are operator options in TFLite
+        out = node.outputs[0]
+        if op in _WITH_BIAS and (bn := self._sole_reader(out, ("BatchNormalization",))):
+            nodes.append(bn)
+            out = bn.outputs[0]
+        if node.op_type == "MatMul" and op == "FULLY_CONNECTED" and (add := self._sole_reader(out, ("Add",))):
+            bias = [v for v in add.inputs if v is not None and v is not out]
+            if len(bias) == 1 and self._name(bias[0]) in self.constant and len(bias[0].shape or ()) <= 2:
+                nodes.append(add)
+                out = add.outputs[0]
+                main_inputs = main_inputs + bias
+        if op in FUSES_ACTIVATION and (act := self._sole_reader(out, ("Relu", "Clip"))):
+            if self._activation(act) is not None:
+                nodes.append(act)
+                out = act.outputs[0]
+        self.absorbed.update(id(n) for n in nodes)
+        outputs = [out] if len(nodes) > 1 else list(node.outputs)
+        self._emit(node, op, [self._name(v) for v in main_inputs], [v.name for v in outputs if v is not None],
+                   tuple(n.name for n in nodes))
+
+    def _op(self, node: ir.Node) -> str | None:
+        kind = node.op_type
+        if node.domain not in ("", "ai.onnx"):
+            return None
+        if kind == "Conv":
+            return self._conv_op(node)
+        if kind == "Gemm":
+            return "FULLY_CONNECTED"
+        if kind == "MatMul":
+            return "FULLY_CONNECTED" if self._name(node.inputs[1]) in self.constant else "BATCH_MATMUL"
+        if kind == "Concat":
+            return "CONCATENATION"
+        if kind in ("Clip", "Relu"):
+            return self._activation(node)
+        if kind == "Resize":
+            mode = node.attributes.get("mode")
+            return "RESIZE_BILINEAR" if mode is not None and mode.value == "linear" else "RESIZE_NEAREST_NEIGHBOR"
+        return OPS.get(kind)
+
+    def _conv_op(self, node: ir.Node) -> str | None:
+        group = node.attributes.get("group")
+        groups = int(group.value) if group is not None else 1
+        if groups == 1:
+            return "CONV_2D"
+        x, w = node.inputs[0], node.inputs[1]
+        in_channels = int(x.shape[1]) if x.shape is not None and len(x.shape) > 1 else -1
+        out_channels = int(w.shape[0]) if w.shape is not None else -1
+        if groups == in_channels and out_channels % groups == 0:
+            return "DEPTHWISE_CONV_2D"
+        return None  # a grouped (not depthwise) convolution has no TFLM kernel
+
+    def _activation(self, node: ir.Node) -> str | None:
+        """RELU / RELU6 / RELU_N1_TO_1 for a Relu or a Clip with those constant bounds, else None."""
+        if node.op_type == "Relu":
+            return "RELU"
+        bounds = self._clip_bounds(node)
+        return {(0.0, 6.0): "RELU6", (-1.0, 1.0): "RELU_N1_TO_1"}.get(bounds)
+
+    def _clip_bounds(self, node: ir.Node) -> tuple[float, float] | None:
+        if "min" in node.attributes or "max" in node.attributes:  # opset < 11
+            lo, hi = node.attributes.get("min"), node.attributes.get("max")
+            return (float(lo.value) if lo else -math.inf, float(hi.value) if hi else math.inf)
+        values = []
+        for position, default in ((1, -math.inf), (2, math.inf)):
+            v = node.inputs[position] if len(node.inputs) > position else None
+            if v is None:
+                values.append(default)
+                continue
+            tensor = v.const_value
+            if tensor is None and v.producer() is not None and v.producer().op_type == "Constant":
+                tensor = v.producer().attributes["value"].as_tensor()
+            if tensor is None:
+                return None
+            values.append(float(tensor.numpy().reshape(-1)[0]))
+        return (values[0], values[1])
+
+    def _sole_reader(self, value: ir.Value, op_types: tuple[str, ...]) -> ir.Node | None:
+        """The node reading ``value`` when it is the only reader, of one of ``op_types``, and value is internal."""
+        if value.is_graph_output():
+            return None
+        uses = list(value.uses())
+        if len(uses) != 1 or uses[0].node.op_type not in op_types:
+            return None
+        return uses[0].node
+
+    def _is_layout_transpose(self, node: ir.Node) -> bool:
+        if node.op_type != "Transpose" or node.outputs[0].is_graph_output():
+            return False
+        perm = node.attributes.get("perm")
+        perm = list(perm.value) if perm is not None else []
+        x = node.inputs[0]
+        if perm == [0, 3, 1, 2] and x.is_graph_input():
+            return True  # tf2onnx's NHWC model input: the exporter keeps the input NHWC
+        shape = list(x.shape) if x.shape is not None else []
+        if len(shape) != 4 or perm not in ([0, 2, 3, 1], [0, 3, 1, 2]):
+            return False
+        spatial = shape[2:4] if perm == [0, 2, 3, 1] else shape[1:3]
+        readers = [u.node.op_type for u in node.outputs[0].uses()]
+        return spatial == [1, 1] and bool(readers) and all(r in ("Reshape", "Flatten") for r in readers)
+
+    def _is_qdq_pair(self, node: ir.Node) -> bool:
+        out = node.outputs[0]
+        uses = list(out.uses())
+        return not out.is_graph_output() and bool(uses) and all(
+            u.node.op_type == "DequantizeLinear" and u.idx == 0 for u in uses
+        )
+
+    # --- emission -------------------------------------------------------------------------------------------
+
+    def _name(self, value: ir.Value) -> str:
+        name = value.name
+        while name in self.alias:
+            name = self.alias[name]
+        return name
+
+    def _alias(self, out: ir.Value, source: ir.Value) -> None:
+        self.alias[out.name] = self._name(source)
+
+    def _kernel_name(self, node: ir.Node) -> str:
+        base = node.name or f"{node.op_type}_{len(self.kernels)}"
+        name, i = base, 1
+        while name in self.names:
+            name, i = f"{base}_{i}", i + 1
+        self.names.add(name)
+        return name
+
+    def _emit(self, node: ir.Node, op: str, inputs: list[str], outputs: list[str], nodes: tuple[str, ...],
+              name: str | None = None) -> None:
+        if op == "QUANTIZE":
+            self.float_io.update(inputs[:1])
+        if op == "DEQUANTIZE":
+            self.float_io.update(outputs[:1])
+        if op in _WITH_BIAS and len(inputs) > 2:
+            self.bias.add(inputs[2])
+        self.kernels.append(Kernel(name or self._kernel_name(node), op, tuple(inputs), tuple(outputs), nodes))
+
+    def _concat_chain(self, node: ir.Node, inputs: list[ir.Value]) -> None:
+        """TFLM concatenates at most 10 inputs: 10, then (previous part + 9 more), ... until all are joined."""
+        axis = int(node.attributes["axis"].value)
+        out = node.outputs[0]
+        rank = len(out.shape)
+        axis %= rank
+        names = [self._name(v) for v in inputs]
+        shapes = [tuple(int(d) for d in v.shape) for v in inputs]
+        base = self._kernel_name(node)
+        self.absorbed.add(id(node))
+        chunk, rest = names[:MAX_CONCAT_INPUTS], names[MAX_CONCAT_INPUTS:]
+        width = sum(s[axis] for s in shapes[:MAX_CONCAT_INPUTS])
+        done = MAX_CONCAT_INPUTS
+        part = 0
+        while rest:
+            tmp = f"{out.name}/part{part}"
+            shape = list(shapes[0])
+            shape[axis] = width
+            self.extra[tmp] = TensorInfo(tmp, tuple(shape), self._itemsize(out))
+            self._emit(node, "CONCATENATION", chunk, [tmp], (node.name,), name=f"{base}/part{part}")
+            take = MAX_CONCAT_INPUTS - 1
+            chunk, rest = [tmp, *rest[:take]], rest[take:]
+            width += sum(s[axis] for s in shapes[done:done + take])
+            done += take
+            part += 1
+        self._emit(node, "CONCATENATION", chunk, [out.name], (node.name,), name=base)
+
+    def _itemsize(self, value: ir.Value) -> int:
+        dt = value.dtype
+        if dt is None:
+            raise ShapeError(f"value '{value.name}' has no dtype; load the model with mcugraph.load first")
+        if dt.is_floating_point():
+            return 1 if self.dtype == "int8" else 4
+        if dt in (ir.DataType.INT64, ir.DataType.UINT64):
+            return 4  # TFLite has no int64 activations: exporters write int32
+        return max(1, math.ceil(dt.itemsize))
+
+    def _info(self, value: ir.Value) -> TensorInfo:
+        name = self._name(value)
+        if value.shape is None or not all(isinstance(d, int) for d in value.shape):
+            raise ShapeError(
+                f"value '{value.name}' has no static shape ({value.shape}); load the model with mcugraph.load "
+                "(and --input-shape for dynamic inputs) first"
+            )
+        itemsize = self._itemsize(value)
+        if name in self.float_io and value.dtype is not None and value.dtype.is_floating_point():
+            itemsize = 4
+        if name in self.bias and self.dtype == "int8":
+            itemsize = 4
+        return TensorInfo(name, tuple(int(d) for d in value.shape), itemsize, name in self.constant)
+
+    def _graph(self) -> KernelGraph:
+        values: dict[str, ir.Value] = {}
+        for v in self.graph.inputs:
+            values.setdefault(v.name, v)
+        for v in self.graph.initializers.values():
+            values.setdefault(v.name, v)
+        for node in self.graph:
+            for v in (*node.inputs, *node.outputs):
+                if v is not None:
+                    values.setdefault(v.name, v)
+        tensors: dict[str, TensorInfo] = {}
+
+        def add(name: str) -> None:
+            if name in tensors:
+                return
+            tensors[name] = self.extra[name] if name in self.extra else self._info(values[name])
+
+        graph_inputs = tuple(dict.fromkeys(self._name(v) for v in self.graph.inputs if v.name not in self.constant))
+        for t in graph_inputs:
+            add(t)
+        for k in self.kernels:
+            for t in (*k.inputs, *k.outputs):
+                add(t)
+        graph_outputs = tuple(self._name(v) for v in self.graph.outputs)
+        for t in graph_outputs:
+            add(t)
+        return KernelGraph(tensors, tuple(self.kernels), graph_inputs, graph_outputs)

@@ -1,0 +1,242 @@
+"""Arena planning: a byte offset for every tensor so that no two tensors live at the same step overlap.
+
+``plan_arena`` tries several greedy first-fit placements (TFLM's own: largest buffer first; then by first use, by
+lifetime length, by size x lifetime) and, while the arena is above the lower bound, a bounded local search over the
+placement order; it keeps the smallest arena. The lower bound is the peak live bytes of the order
+(:func:`~mcugraph.memory.peak.peak_memory`): no plan can go below it, and first-fit usually reaches it on chains
+of kernels; interval-graph colouring in general is NP-hard, so the search is not guaranteed to. ``tflm_greedy_plan``
+reproduces TFLM's ``GreedyMemoryPlanner`` (no in-place, buffers added in tensor order, stable sort by size) so
+its ``arena_bytes`` is TFLM's "Arena allocation head"; ``plan_linear`` is the no-reuse baseline.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import random
+import time
+from collections.abc import Sequence
+
+from mcugraph.errors import ExportError
+from mcugraph.kernel_graph import KernelGraph
+from mcugraph.memory.inplace import arena_bytes
+from mcugraph.memory.liveness import lifetimes, ordered_kernels
+from mcugraph.memory.peak import Buffer, buffers, inplace_pairs, peak_memory
+
+
+@dataclasses.dataclass(frozen=True)
+class ArenaPlan:
+    offsets: dict[str, int]  # tensor -> byte offset in the arena
+    sizes: dict[str, int]  # tensor -> bytes it occupies (16-byte rounded)
+    arena_bytes: int  # max(offset + size): the arena TFLM needs for activations
+    lower_bound_bytes: int  # peak live bytes of this order: no plan of this order can be smaller
+    order: tuple[str, ...]  # the kernel order the plan is valid for
+    aliases: dict[str, str] = dataclasses.field(default_factory=dict)  # in-place: output -> input sharing bytes
+    method: str = ""  # which placement won
+
+
+def _first_fit(bufs: Sequence[Buffer], ranking: Sequence[int]) -> list[int]:
+    """TFLM's placement: each buffer, in ``ranking`` order, goes into the lowest gap among time-overlapping ones."""
+    offsets = [0] * len(bufs)
+    placed: list[tuple[int, int, int]] = []  # (offset, end, buffer index), sorted by offset
+    for i in ranking:
+        b = bufs[i]
+        candidate = 0
+        for offset, end, j in placed:
+            other = bufs[j]
+            if other.first > b.last or b.first > other.last:
+                continue
+            if offset - candidate >= b.nbytes:
+                break
+            candidate = max(candidate, end)
+        offsets[i] = candidate
+        bisect.insort_right(placed, (candidate, candidate + b.nbytes, i), key=lambda e: e[0])
+    return offsets
+
+
+def _arena(bufs: Sequence[Buffer], offsets: Sequence[int]) -> int:
+    return max((o + b.nbytes for o, b in zip(offsets, bufs, strict=True)), default=0)
+
+
+def _tflm_ranking(bufs: Sequence[Buffer]) -> list[int]:
+    # TFLM fills its sort array from the tail (last added buffer first), then sorts it by size with a stable
+    # bubble sort: so among equal sizes the buffer added LAST (highest tensor index) is placed first.
+    return sorted(range(len(bufs)), key=lambda i: (-bufs[i].nbytes, -i))
+
+
+_RANKINGS = {
+    "greedy-by-size": lambda b: (-b.nbytes,),
+    "greedy-by-size-last-first": lambda b: (-b.nbytes, -b.first),
+    "greedy-by-size-then-first-use": lambda b: (-b.nbytes, b.first),
+    "greedy-by-first-use": lambda b: (b.first, -b.nbytes),
+    "greedy-by-lifetime": lambda b: (-(b.last - b.first), -b.nbytes),
+    "greedy-by-area": lambda b: (-b.nbytes * (b.last - b.first + 1), b.first),
+    "greedy-by-last-use": lambda b: (-b.last, -b.nbytes),
+}
+
+
+def _plan(graph: KernelGraph, order, bufs, offsets, lower_bound, aliases, method) -> ArenaPlan:
+    result_offsets, sizes = {}, {}
+    for b, offset in zip(bufs, offsets, strict=True):
+        for t in b.tensors:
+            result_offsets[t] = offset
+            sizes[t] = b.nbytes
+    return ArenaPlan(
+        offsets=result_offsets, sizes=sizes, arena_bytes=_arena(bufs, offsets), lower_bound_bytes=lower_bound,
+        order=tuple(k.name for k in ordered_kernels(graph, order)), aliases=aliases, method=method,
+    )
+
+
+def plan_arena(
+    graph: KernelGraph,
+    order: Sequence[str] | None = None,
+    inplace: bool = True,
+    time_limit_s: float = 0.5,
+    seed: int = 0,
+) -> ArenaPlan:
+    """The smallest arena found for ``order``: best of several greedy placements, then local search (seconds)."""
+    bufs = buffers(graph, order, inplace)
+    aliases = inplace_pairs(graph, order) if inplace else {}
+    lower_bound = peak_memory(graph, order, inplace).peak_bytes
+    best_method, best_ranking, best_offsets, best = "", [], [], None
+    for method, key in _RANKINGS.items():
+        ranking = sorted(range(len(bufs)), key=lambda i: key(bufs[i]))
+        offsets = _first_fit(bufs, ranking)
+        arena = _arena(bufs, offsets)
+        if best is None or arena < best:
+            best_method, best_ranking, best_offsets, best = method, ranking, offsets, arena
+    # Local search on the placement order: move one buffer earlier; keep moves that do not grow the arena.
+    rng = random.Random(seed)
+    deadline = time.perf_counter() + time_limit_s
+    improved = False
+    while best is not None and best > lower_bound and len(bufs) > 1 and time.perf_counter() < deadline:
+        ranking = list(best_ranking)
+        i, j = sorted(rng.sample(range(len(ranking)), 2))
+        ranking.insert(i, ranking.pop(j))
+        offsets = _first_fit(bufs, ranking)
+        arena = _arena(bufs, offsets)
+        if arena <= best:
+            improved |= arena < best
+            best_ranking, best_offsets, best = ranking, offsets, arena
+    method = f"{best_method}+local-search" if improved else best_method
+    return _plan(graph, order, bufs, best_offsets, lower_bound, aliases, method)
+
+
+def tflm_greedy_plan(graph: KernelGraph, order: Sequence[str] | None = None) -> ArenaPlan:
+    """What TFLM's GreedyMemoryPlanner computes without an offline plan: its arena is TFLM's "head" bytes."""
+    bufs = buffers(graph, order, inplace=False)
+    planned = {t for b in bufs for t in b.tensors}
+    # TFLM also plans tensors no operator touches, all at the pseudo-step -1 (they overlap only each other);
+    # they must take their place in tensor order for the tie-break of the size sort to match.
+    index = {t: i for i, t in enumerate(graph.tensors)}
+    orphans = [
+        Buffer((t,), arena_bytes(info.nbytes), -1, -1)
+        for t, info in graph.tensors.items()
+        if t not in planned and not info.constant and info.nbytes > 0
+    ]
+    bufs = sorted(bufs + orphans, key=lambda b: index[b.tensors[0]])
+    offsets = _first_fit(bufs, _tflm_ranking(bufs))
+    lower_bound = peak_memory(graph, order, inplace=False).peak_bytes
+    return _plan(graph, order, bufs, offsets, lower_bound, {}, "tflm-greedy")
+
+
+def plan_linear(graph: KernelGraph, order: Sequence[str] | None = None) -> ArenaPlan:
+    """The baseline without reuse: every tensor its own slot, one after the other in tensor order."""
+    bufs = buffers(graph, order, inplace=False)
+    offsets, end = [], 0
+    for b in bufs:
+        offsets.append(end)
+        end += b.nbytes
+    lower_bound = peak_memory(graph, order, inplace=False).peak_bytes
+    return _plan(graph, order, bufs, offsets, lower_bound, {}, "linear")
+
+
+def check_plan(plan: ArenaPlan, graph: KernelGraph) -> None:
+    """Raise :class:`ExportError` if a tensor lacks a slot or two tensors live at the same step share bytes.
+
+    Only an in-place pair that :func:`inplace_pairs` allows for ``plan.order`` may share bytes, and only at the same
+    offset. O(steps x live tensors^2).
+    """
+    live = lifetimes(graph, plan.order)
+    allowed = inplace_pairs(graph, plan.order)
+    for out, source in plan.aliases.items():
+        if allowed.get(out) != source:
+            raise ExportError(
+                f"arena plan lets '{out}' overwrite '{source}', which is not an allowed in-place pair for this "
+                "order; plan again with plan_arena"
+            )
+    for t in live:
+        if t not in plan.offsets:
+            raise ExportError(f"arena plan has no offset for tensor '{t}'; plan again with plan_arena")
+        need = arena_bytes(graph.tensors[t].nbytes)
+        if plan.sizes.get(t, 0) < need or plan.offsets[t] < 0 or plan.offsets[t] + need > plan.arena_bytes:
+            raise ExportError(
+                f"arena plan gives tensor '{t}' bytes [{plan.offsets[t]}, {plan.offsets[t] + plan.sizes.get(t, 0)})"
+                f" but it needs {need} bytes inside an arena of {plan.arena_bytes}; plan again with plan_arena"
+            )
+
+    def chain(t: str) -> str:
+        while t in plan.aliases:
+            t = plan.aliases[t]
+        return t
+
+    steps = len(plan.order)
+    at_step: list[list[str]] = [[] for _ in range(max(steps, 1))]
+    for t, (first, last) in live.items():
+        for step in range(first, min(last, steps - 1) + 1):
+            at_step[step].append(t)
+    for step, tensors in enumerate(at_step):
+        for i, a in enumerate(tensors):
+            a_start, a_end = plan.offsets[a], plan.offsets[a] + arena_bytes(graph.tensors[a].nbytes)
+            for b in tensors[i + 1:]:
+                b_start, b_end = plan.offsets[b], plan.offsets[b] + arena_bytes(graph.tensors[b].nbytes)
+                if a_start >= b_end or b_start >= a_end:
+                    continue
+                if chain(a) == chain(b) and a_start == b_start:
+                    continue
+                raise ExportError(
+                    f"arena plan overlaps live tensors '{a}' [{a_start}, {a_end}) and '{b}' [{b_start}, {b_end}) "
+                    f"at step {step} ({plan.order[step] if step < steps else '-'}); plan again with plan_arena"
+                )
+
+
+def _ordinal(i: int) -> str:
+    alphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    return alphabet[i] if i < len(alphabet) else "*"
+
+
+def format_plan(plan: ArenaPlan, graph: KernelGraph, width: int = 80) -> str:
+    """ASCII picture of ``plan`` like TFLM's PrintMemoryPlan: one row per step, one character per buffer.
+
+    An in-place chain shares its first tensor's character; ``!`` marks bytes claimed twice at one step (a bug).
+    """
+    live = lifetimes(graph, plan.order)
+    names = [t for t in graph.tensors if t in live and t in plan.offsets]
+
+    def root(t: str) -> str:
+        while t in plan.aliases:
+            t = plan.aliases[t]
+        return t
+
+    roots = list(dict.fromkeys(root(t) for t in names))
+    char = {r: _ordinal(i) for i, r in enumerate(roots)}
+    scale = max(plan.arena_bytes, 1)
+    lines = [f"arena {plan.arena_bytes} B (lower bound {plan.lower_bound_bytes} B, {plan.method or 'plan'})"]
+    for t in names:
+        first, last = live[t]
+        alias = f" reuses {plan.aliases[t]}" if t in plan.aliases else ""
+        lines.append(f"  {char[root(t)]} {t}: {plan.sizes[t]} B at {plan.offsets[t]}, steps {first}..{last}{alias}")
+    kernels = {k.name: k for k in graph.kernels}
+    for step, kernel_name in enumerate(plan.order):
+        row = ["."] * width
+        used: dict[str, int] = {}
+        for t in names:
+            first, last = live[t]
+            if not first <= step <= last:
+                continue
+            start, size, ch = plan.offsets[t], plan.sizes[t], char[root(t)]
+            used[root(t)] = max(used.get(root(t), 0), size)  # an in-place pair counts once
+            for c in range(start * width // scale, (start + size) * width // scale):
+                row[c] = ch if row[c] in (".", ch) else "!"
+        lines.append(f"{step:>3}: {''.join(row)} {sum(used.values()):>8} B  {kernels[kernel_name].op}")
+    return "\n".join(lines)
