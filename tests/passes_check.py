@@ -41,3 +41,4 @@ def unchanged(pass_name: str, m: ir.Model, **options) -> None:
 
 def ops(m: ir.Model) -> list[str]:
     return [node.op_type for node in m.graph]
+

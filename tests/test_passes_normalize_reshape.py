@@ -1,0 +1,64 @@
+"""normalize-reshape: Flatten/Squeeze/Unsqueeze/Reshape become one Reshape with a static int64 shape."""
+
+import numpy as np
+from passes_check import model, ops, rewrites, unchanged
+
+
+def _shape_of(node):
+    return node.inputs[1].const_value.numpy().tolist()
+
+
+def test_flatten_becomes_static_reshape():
+    """Flatten becomes Reshape to its output shape."""
+    m = model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[1, 4, 2, 2] x) => (float[1, 16] y)
+        { a = Relu(x)  y = Flatten(a) }
+    """)
+    m = rewrites("normalize-reshape", m)
+    assert ops(m) == ["Relu", "Reshape"]
+    assert _shape_of(m.graph.node(1)) == [1, 16] and m.graph.node(1).outputs[0].name == "y"
+
+
+def test_reshape_minus_one_made_static():
+    """A Reshape with -1 and 0 gets the fully static shape."""
+    m = model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[2, 3, 4] x) => (float[2, 12] y) <int64[2] s = {0, -1}>
+        { y = Reshape(x, s) }
+    """)
+    m = rewrites("normalize-reshape", m)
+    assert _shape_of(m.graph.node(0)) == [2, 12]
+    assert m.graph.node(0).inputs[1].const_value.numpy().dtype == np.int64
+
+
+def test_chain_of_reshapes_merged():
+    """Unsqueeze -> Flatten -> Squeeze collapse into one Reshape of the first input."""
+    m = model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[2, 6] x) => (float[12] y) <int64[1] ax = {0}>
+        { a = Unsqueeze(x, ax)  b = Flatten <axis = 0> (a)  y = Squeeze(b, ax) }
+    """)
+    m = rewrites("normalize-reshape", m)
+    assert ops(m) == ["Reshape"]
+    assert _shape_of(m.graph.node(0)) == [12] and m.graph.node(0).inputs[0].name == "x"
+
+
+def test_reshape_to_same_shape_removed():
+    """Squeeze then Unsqueeze back to the input's shape is removed entirely."""
+    m = model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[1, 6] x) => (float[1, 6] y) <int64[1] ax = {0}>
+        { a = Relu(x)  b = Squeeze(a, ax)  c = Unsqueeze(b, ax)  y = Sigmoid(c) }
+    """)
+    assert ops(rewrites("normalize-reshape", m)) == ["Relu", "Sigmoid"]
+
+
+def test_canonical_reshape_unchanged():
+    """A Reshape that already has the static int64 shape is left alone."""
+    m = model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[2, 3, 4] x) => (float[6, 4] y) <int64[2] s = {6, 4}>
+        { y = Reshape(x, s) }
+    """)
+    unchanged("normalize-reshape", m)

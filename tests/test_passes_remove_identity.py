@@ -1,0 +1,45 @@
+"""remove-identity: Identity and inference Dropout disappear; graph output names stay."""
+
+from passes_check import model, ops, rewrites, unchanged
+
+
+def test_identity_and_dropout_removed():
+    """Identity and a Dropout with unused mask between two ops are removed."""
+    m = model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[2, 4] x) => (float[2, 4] y)
+        { a = Relu(x)  b = Identity(a)  c = Dropout(b)  y = Sigmoid(c) }
+    """)
+    assert ops(rewrites("remove-identity", m)) == ["Relu", "Sigmoid"]
+
+
+def test_identity_before_graph_output_keeps_output_name():
+    """When an Identity produces a graph output, its input takes over the output's name."""
+    m = model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[2, 4] x) => (float[2, 4] y)
+        { a = Relu(x)  y = Identity(a) }
+    """)
+    m = rewrites("remove-identity", m)
+    assert ops(m) == ["Relu"]
+    assert m.graph.node(0).outputs[0].name == "y"
+
+
+def test_dropout_with_used_mask_kept():
+    """A Dropout whose mask output is read stays."""
+    m = model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[2, 4] x) => (float[2, 4] y, bool[2, 4] mask)
+        { y, mask = Dropout(x) }
+    """)
+    unchanged("remove-identity", m)
+
+
+def test_identity_from_input_to_output_kept():
+    """An Identity from a graph input straight to a graph output cannot go: both names are fixed."""
+    m = model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[2, 4] x) => (float[2, 4] y)
+        { y = Identity(x) }
+    """)
+    unchanged("remove-identity", m)
