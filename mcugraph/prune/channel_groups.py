@@ -31,7 +31,8 @@ class ChannelUse:
 @dataclasses.dataclass(frozen=True)
 class ChannelGroup:
     """``weights``: initializer slices; ``activations``: values carrying the group; ``shapes``: Reshape targets
-    (``axis`` = index in the int64 target vector, which shrinks by ``block`` per removed channel)."""
+    (``axis`` = index in the int64 target vector, which shrinks by ``block`` per removed channel);
+    ``depthwise``: depthwise Conv nodes whose ``group`` attribute shrinks by one per removed channel."""
 
     id: int
     size: int
@@ -40,6 +41,7 @@ class ChannelGroup:
     activations: tuple[ChannelUse, ...]
     producers: tuple[str, ...]
     shapes: tuple[ChannelUse, ...] = ()
+    depthwise: tuple[str, ...] = ()
 
 
 # (group element, offset, size, block)
@@ -64,6 +66,7 @@ class _Walker:
         self.producers: list[list[str]] = []
         self.weights: list[list[ChannelUse]] = []
         self.shapes: list[list[ChannelUse]] = []
+        self.depthwise: list[list[str]] = []
         self.layout: dict[str, tuple[int, list[Segment]]] = {}
 
     # --- union-find ---------------------------------------------------------------------------------------
@@ -74,6 +77,7 @@ class _Walker:
         self.producers.append([producer] if producer else [])
         self.weights.append([])
         self.shapes.append([])
+        self.depthwise.append([])
         return len(self.parent) - 1
 
     def find(self, g: int) -> int:
@@ -260,6 +264,8 @@ def _conv(w: _Walker, node: ir.Node, lay) -> None:
         w.weight(ins[1], segs, 0)
         if has_bias:
             w.weight(ins[2], segs, 0)
+        for g, *_ in segs:
+            w.depthwise[g].append(node.name)
         w.layout[out.name] = (1, list(segs))
         return None
     return w.unknown(node)
@@ -421,5 +427,6 @@ def channel_groups(model: ir.Model) -> tuple[ChannelGroup, ...]:
             activations=tuple(dict.fromkeys(activations[root])),
             producers=tuple(dict.fromkeys(p for g in gs for p in w.producers[g])),
             shapes=tuple(dict.fromkeys(u for g in gs for u in w.shapes[g])),
+            depthwise=tuple(dict.fromkeys(n for g in gs for n in w.depthwise[g])),
         ))
     return tuple(groups)

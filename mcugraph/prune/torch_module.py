@@ -78,6 +78,8 @@ class GraphModule(nn.Module):
         self._input_shapes = {v.name: tuple(v.shape) for v in graph.inputs if v.shape is not None}
         self.output_names = [v.name for v in graph.outputs]
         self._steps = self._compile(graph)
+        self._step_index = {step[0]: i for i, step in enumerate(self._steps)}
+        self._original_attrs = {step[0]: dict(step[4]) for step in self._steps}
 
     def _register_initializers(self, graph: ir.Graph) -> None:
         taken: set[str] = set()
@@ -134,6 +136,14 @@ class GraphModule(nn.Module):
     def set_constant(self, initializer_name: str, tensor: Tensor) -> None:
         """Replace an integer initializer's buffer (e.g. a Reshape target after slicing)."""
         setattr(self, f"const_{self._keys[initializer_name]}", tensor)
+
+    def set_attribute(self, node_name: str, attribute: str, value) -> None:
+        """Change an attribute the interpreter passes to a node's handler (a depthwise conv's ``group`` after slicing)."""
+        self._steps[self._step_index[node_name]][4][attribute] = value
+
+    def original_attribute(self, node_name: str, attribute: str):
+        """The attribute as the IR had it when this module was built."""
+        return self._original_attrs[node_name][attribute]
 
     def initializer_names(self) -> list[str]:
         return list(self._keys)
