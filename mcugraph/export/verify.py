@@ -69,7 +69,7 @@ def measure(
 ) -> VerifyResult:
     """Run ``data`` in TFLM and LiteRT and ``reference`` in onnxruntime on ``samples`` (model layout, float32)."""
     from mcugraph.runtime import run_onnx
-    from mcugraph.tflite.tflm import arena_head, run_litert, run_tflm_batch
+    from mcugraph.tflite.tflm import arena_head, run_tflm_batch
 
     ins, outs = tensor_io(data)
     names = [i.name for i in reference.graph.input if i.name not in {t.name for t in reference.graph.initializer}]
@@ -80,7 +80,7 @@ def measure(
     expected = [run_onnx(reference, f) for f in feeds]
     tflite_feeds = [[to_tflite(f[n], io) for n, io in zip(names, ins, strict=True)] for f in feeds]
     tflm = [_from_outputs(o, outs, e) for o, e in zip(run_tflm_batch(data, tflite_feeds), expected, strict=True)]
-    litert = [_from_outputs(run_litert(data, f), outs, e) for f, e in zip(tflite_feeds, expected, strict=True)]
+    litert = [_from_outputs(_quiet_litert(data, f), outs, e) for f, e in zip(tflite_feeds, expected, strict=True)]
     return VerifyResult(
         samples=count,
         sqnr_db=_worst_sqnr(expected, tflm),
@@ -92,6 +92,15 @@ def measure(
         arena_head_bytes=arena_head(data),
         predicted_arena_bytes=predicted_arena_bytes,
     )
+
+
+def _quiet_litert(data: bytes, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    """LiteRT announces its XNNPACK delegate on C stderr; keep that line out of the user's output."""
+    from mcugraph.tflite.tflm import _capture_fd2, run_litert
+
+    outputs: list[np.ndarray] = []
+    _capture_fd2(lambda: outputs.extend(run_litert(data, inputs)))
+    return outputs
 
 
 def check(result: VerifyResult, where: str = "exported model") -> None:
