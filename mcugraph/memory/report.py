@@ -76,10 +76,12 @@ def plan_header(plan: ArenaPlan, graph: KernelGraph, name: str = "model") -> str
     ])
 
 
-def format_schedule_table(rows: Sequence[dict[str, Any]]) -> str:
-    """A fixed-width table of schedule results: one dict per model with the keys of :data:`SCHEDULE_COLUMNS`."""
-    header = [title for title, _ in SCHEDULE_COLUMNS]
-    cells = [[_cell(row.get(key)) for _, key in SCHEDULE_COLUMNS] for row in rows]
+def format_schedule_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]] | None = None) -> str:
+    """A fixed-width table of schedule results: one dict per model, ``columns`` (title, key) default
+    :data:`SCHEDULE_COLUMNS`."""
+    columns = columns or SCHEDULE_COLUMNS
+    header = [title for title, _ in columns]
+    cells = [[_cell(row.get(key)) for _, key in columns] for row in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths, strict=True)))]
     lines.append("  ".join("-" * w for w in widths))
