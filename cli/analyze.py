@@ -29,6 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="write the report as JSON to FILE (stdout, without the table, when FILE is omitted)",
     )
     parser.add_argument("--plot", metavar="OUT.png", help="draw per-node MACs and weight bytes to an image")
+    parser.add_argument("--groups", action="store_true",
+                        help="also print the channel groups (what remove-channels / prune may remove together)")
     parser.set_defaults(func=run)
 
 
@@ -48,6 +50,10 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_json(), indent=2))
         return 0
     print(format_table(report))
+    if args.groups:
+        from mcugraph.prune.channel_groups import channel_groups, format_groups
+
+        print(format_groups(channel_groups(model)))
     if args.json:
         from mcugraph.atomic import atomic_write_text
 

@@ -430,3 +430,13 @@ def channel_groups(model: ir.Model) -> tuple[ChannelGroup, ...]:
             depthwise=tuple(dict.fromkeys(n for g in gs for n in w.depthwise[g])),
         ))
     return tuple(groups)
+
+
+def format_groups(groups: tuple[ChannelGroup, ...]) -> str:
+    """A table of the groups: id, channels, prunable, producers (node names)."""
+    lines = [f"{'group':>5}  {'channels':>8}  {'prunable':<8}  producers"]
+    for g in groups:
+        lines.append(f"{g.id:>5}  {g.size:>8}  {'yes' if g.prunable else 'no':<8}  {', '.join(g.producers) or '-'}")
+    prunable = [g for g in groups if g.prunable]
+    lines.append(f"{len(groups)} groups, {len(prunable)} prunable with {sum(g.size for g in prunable)} channels")
+    return "\n".join(lines)
