@@ -170,4 +170,5 @@ def _single_node_model(node: ir.Node, arrays: list[np.ndarray | None], model: ir
         [proto], "fold", [], [onnx.ValueInfoProto(name=n) for n in proto.output], initializers
     )
     imports = [onnx.helper.make_opsetid(domain, version) for domain, version in model.opset_imports.items()]
-    return onnx.helper.make_model(graph, opset_imports=imports, ir_version=model.ir_version or 8)
+    # ir_version 8 at least: the single-node model must load even when the original declares an older one.
+    return onnx.helper.make_model(graph, opset_imports=imports, ir_version=max(model.ir_version or 0, 8))
