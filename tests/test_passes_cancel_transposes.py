@@ -1,5 +1,7 @@
 """cancel-transposes: consecutive Transposes compose; identity permutations disappear."""
 
+from hypothesis import given
+from hypothesis import strategies as st
 from passes_check import model, ops, rewrites, unchanged
 
 
@@ -54,3 +56,24 @@ def test_single_transpose_unchanged():
         { y = Transpose <perm = [0, 3, 1, 2]> (x) }
     """)
     unchanged("cancel-transposes", m)
+
+
+@given(perms=st.lists(st.permutations(range(4)), min_size=1, max_size=3))
+def test_random_transpose_chains_keep_outputs(perms):
+    """Any chain of Transposes on a 4-D value computes the same after the pass, as at most one Transpose."""
+    shape = [2, 3, 4, 5]
+    body = []
+    for i, perm in enumerate(perms):
+        body.append(f"t{i + 1} = Transpose <perm = [{', '.join(map(str, perm))}]> (t{i})")
+        shape = [shape[p] for p in perm]
+    dims = ", ".join(map(str, shape))
+    m = model(f"""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[2, 3, 4, 5] x) => (float[{dims}] y)
+        {{ t0 = Relu(x)  {"  ".join(body)}  y = Sigmoid(t{len(perms)}) }}
+    """)
+    if len(perms) == 1 and perms[0] != list(range(4)):
+        unchanged("cancel-transposes", m)
+        return
+    m = rewrites("cancel-transposes", m)
+    assert ops(m).count("Transpose") <= 1

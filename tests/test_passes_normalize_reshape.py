@@ -1,6 +1,8 @@
 """normalize-reshape: Flatten/Squeeze/Unsqueeze/Reshape become one Reshape with a static int64 shape."""
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 from passes_check import model, ops, rewrites, unchanged
 
 
@@ -62,3 +64,26 @@ def test_canonical_reshape_unchanged():
         { y = Reshape(x, s) }
     """)
     unchanged("normalize-reshape", m)
+
+
+SHAPES = [(24,), (2, 12), (4, 6), (2, 3, 4), (1, 24), (2, 1, 12), (1, 2, 3, 4)]
+
+
+@given(chain=st.lists(st.tuples(st.sampled_from(SHAPES), st.integers(0, 3)), min_size=1, max_size=3))
+def test_random_reshape_chains_keep_outputs(chain):
+    """Any chain of Reshapes (with a -1 somewhere) becomes at most one static Reshape with the same result."""
+    inits, body = [], []
+    for i, (shape, wild) in enumerate(chain):
+        spec = [-1 if j == wild % len(shape) else d for j, d in enumerate(shape)]
+        inits.append(f"int64[{len(spec)}] s{i} = {{{', '.join(map(str, spec))}}}")
+        body.append(f"t{i + 1} = Reshape(t{i}, s{i})")
+    final = chain[-1][0]
+    m = model(f"""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[2, 3, 4] x) => (float[{', '.join(map(str, final))}] y) <{', '.join(inits)}>
+        {{ t0 = Relu(x)  {"  ".join(body)}  y = Sigmoid(t{len(chain)}) }}
+    """)
+    m = rewrites("normalize-reshape", m)
+    reshapes = [n for n in m.graph if n.op_type == "Reshape"]
+    assert len(reshapes) == (0 if final == (2, 3, 4) else 1)
+    assert all(_shape_of(n) == list(final) for n in reshapes)
