@@ -13,7 +13,7 @@ import numpy as np
 import onnx_ir as ir
 
 from mcugraph.errors import PipelineError
-from mcugraph.prune.channel_groups import ChannelGroup, channel_groups
+from mcugraph.prune.channel_groups import ChannelGroup, channel_groups, node_label
 from mcugraph.prune.slicing import (
     activation_uses,
     check_keep,
@@ -68,7 +68,7 @@ class RemoveChannelsPass(ir.passes.InPlacePass):
             target = value.const_value.numpy().copy()
             target.reshape(-1)[entry] -= delta
             value.const_value = ir.tensor(target, name=name)
-        nodes = {node.name: node for node in graph}
+        nodes = {node_label(node, i): node for i, node in enumerate(graph)}
         for name, delta in group_deltas(groups, changed).items():
             node = nodes[name]
             node.attributes["group"] = ir.AttrInt64("group", node.attributes["group"].value - delta)

@@ -55,6 +55,11 @@ _PER_CHANNEL = {
 _ELEMENTWISE = {"Add", "Sub", "Mul", "Div", "PRelu"}
 
 
+def node_label(node: ir.Node, index: int) -> str:
+    """How groups name a node: its name, or ``#index`` (position in the graph) when it has none."""
+    return node.name or f"#{index}"
+
+
 class _Walker:
     """Mutable state of the walk: a union-find over group elements and the uses recorded on each."""
 
@@ -68,6 +73,7 @@ class _Walker:
         self.shapes: list[list[ChannelUse]] = []
         self.depthwise: list[list[str]] = []
         self.layout: dict[str, tuple[int, list[Segment]]] = {}
+        self.label = {id(node): node_label(node, i) for i, node in enumerate(model.graph)}
 
     # --- union-find ---------------------------------------------------------------------------------------
     def new(self, size: int, prunable: bool, producer: str | None = None) -> int:
@@ -233,9 +239,10 @@ def _visit(w: _Walker, node: ir.Node) -> None:
     return w.unknown(node)
 
 
-def _channel_input(w: _Walker, lay: tuple[int, list[Segment]] | None, axis: int) -> list[Segment] | None:
-    """The input's segments when its channels sit on ``axis`` (block 1); otherwise they are frozen and None."""
-    if lay is not None and lay[0] == axis and all(k == 1 for *_, k in lay[1]):
+def _channel_input(w: _Walker, lay: tuple[int, list[Segment]] | None, axis: int, blocks: bool = False
+                   ) -> list[Segment] | None:
+    """The input's segments when its channels sit on ``axis`` (block 1 unless ``blocks``); else frozen, None."""
+    if lay is not None and lay[0] == axis and (blocks or all(k == 1 for *_, k in lay[1])):
         return lay[1]
     if lay is not None:
         w.freeze(lay[1])  # the tracked dim lands in a spatial/batch axis of the weight op: keep it whole
@@ -254,7 +261,7 @@ def _conv(w: _Walker, node: ir.Node, lay) -> None:
     if group == 1:
         if segs is not None:
             w.weight(ins[1], segs, 1)
-        w.fresh(out, prunable=True, producer=node.name)
+        w.fresh(out, prunable=True, producer=w.label[id(node)])
         new = w.layout[out.name][1]
         w.weight(ins[1], new, 0)
         if has_bias:
@@ -265,7 +272,7 @@ def _conv(w: _Walker, node: ir.Node, lay) -> None:
         if has_bias:
             w.weight(ins[2], segs, 0)
         for g, *_ in segs:
-            w.depthwise[g].append(node.name)
+            w.depthwise[g].append(w.label[id(node)])
         w.layout[out.name] = (1, list(segs))
         return None
     return w.unknown(node)
@@ -280,10 +287,10 @@ def _gemm(w: _Walker, node: ir.Node, lay) -> None:
     if weight is None or weight.ndim != 2 or attrs.get("transA", 0) or (has_c and bias is None):
         return w.unknown(node)
     trans_b = attrs.get("transB", 0)
-    segs = _channel_input(w, lay, 1)
+    segs = _channel_input(w, lay, 1, blocks=True)
     if segs is not None:
         w.weight(ins[1], segs, 1 if trans_b else 0)
-    w.fresh(out, prunable=True, producer=node.name)
+    w.fresh(out, prunable=True, producer=w.label[id(node)])
     new = w.layout[out.name][1]
     w.weight(ins[1], new, 0 if trans_b else 1)
     if bias is not None and bias.ndim >= 1 and bias.shape[-1] == out.shape[1] and bias.shape[-1] > 1:
