@@ -7,7 +7,7 @@ order the scheduler picks. The rules, in the order they are applied to each node
    ``Shape``/``Size`` (shapes are static) produce constants: weights and biases in flash, 0 bytes of SRAM.
 2. **Aliases take no kernel and no bytes**; the output is a second name for the input:
    ``Identity``/``Dropout``; the tf2onnx layout ``Transpose(perm=[0,3,1,2])`` right after a graph input (the
-   NHWC model input); an NCHW<->NHWC ``Transpose`` of a 4-D tensor with 1x1 spatial dims whose readers are all
+   NHWC model input), or the ``Reshape`` tf2onnx writes instead when that transpose moves only a size-1 dim; an NCHW<->NHWC ``Transpose`` of a 4-D tensor with 1x1 spatial dims whose readers are all
    ``Reshape``/``Flatten``; a ``QuantizeLinear`` whose readers are all ``DequantizeLinear`` (QDQ models): every
    DequantizeLinear output aliases the QuantizeLinear input.
 3. **Fusion** (TFLite ``fused_activation_function``): after a Conv, Gemm/MatMul, Add, Sub or Mul, a following
@@ -34,6 +34,7 @@ import math
 import onnx_ir as ir
 
 from mcugraph.errors import ShapeError, UnsupportedOpError, unsupported_ops_error
+from mcugraph.export.lower_conv import explicit_pads
 from mcugraph.kernel_graph import Kernel, KernelGraph, TensorInfo
 
 # ONNX op -> TFLite builtin, for the ops that map one to one.
@@ -52,6 +53,7 @@ MAX_CONCAT_INPUTS = 10  # TFLM's concatenation kernel takes at most this many in
 _ALIAS_OPS = ("Identity", "Dropout")
 _SHAPE_OPS = ("Shape", "Size")
 _WITH_BIAS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
+_WINDOWED = ("CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D")
 
 
 def kernel_view(model: ir.Model, dtype: str = "int8") -> KernelGraph:
@@ -135,8 +137,17 @@ class _Builder:
                 out = act.outputs[0]
         self.absorbed.update(id(n) for n in nodes)
         outputs = [out] if len(nodes) > 1 else list(node.outputs)
-        self._emit(node, op, [self._name(v) for v in main_inputs], [v.name for v in outputs if v is not None],
-                   tuple(n.name for n in nodes))
+        names, kernel = [self._name(v) for v in main_inputs], None
+        if op in _WINDOWED and (pads := explicit_pads(node)) is not None:
+            # Padding SAME/VALID cannot express (PyTorch's stride-2 pad 1): the exporter writes a PAD kernel first.
+            kernel = self._kernel_name(node)
+            n, c, h, w = (int(d) for d in node.inputs[0].shape)
+            padded = f"{kernel}/pad"
+            shape = (n, c, h + pads[0] + pads[2], w + pads[1] + pads[3])
+            self.extra[padded] = TensorInfo(padded, shape, self._itemsize(node.inputs[0]))
+            self._emit(node, "PAD", names[:1], [padded], (node.name,), name=padded)
+            names[0] = padded
+        self._emit(node, op, names, [v.name for v in outputs if v is not None], tuple(n.name for n in nodes), kernel)
 
     def _op(self, node: ir.Node) -> str | None:
         kind = node.op_type
@@ -204,8 +215,10 @@ class _Builder:
         return uses[0].node
 
     def _is_layout_transpose(self, node: ir.Node) -> bool:
-        if node.op_type != "Transpose" or node.outputs[0].is_graph_output():
+        if node.op_type not in ("Transpose", "Reshape") or node.outputs[0].is_graph_output():
             return False
+        if node.op_type == "Reshape":
+            return self._is_layout_reshape(node)
         perm = node.attributes.get("perm")
         perm = list(perm.value) if perm is not None else []
         x = node.inputs[0]
@@ -217,6 +230,14 @@ class _Builder:
         spatial = shape[2:4] if perm == [0, 2, 3, 1] else shape[1:3]
         readers = [u.node.op_type for u in node.outputs[0].uses()]
         return spatial == [1, 1] and bool(readers) and all(r in ("Reshape", "Flatten") for r in readers)
+
+    def _is_layout_reshape(self, node: ir.Node) -> bool:
+        """tf2onnx writes the NHWC->NCHW input Transpose as a Reshape when it moves only a size-1 dim."""
+        x, out = node.inputs[0], node.outputs[0]
+        if not x.is_graph_input() or x.shape is None or out.shape is None or len(x.shape) != 4:
+            return False
+        n, h, w, c = (int(d) for d in x.shape)
+        return [int(d) for d in out.shape] == [n, c, h, w] and (c == 1 or h * w == 1)
 
     def _is_qdq_pair(self, node: ir.Node) -> bool:
         out = node.outputs[0]

@@ -1,0 +1,162 @@
+"""Liveness, peak memory and in-place pairs on tiny hand-built kernel graphs (TFLM's rules, 16-byte rounding)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mcugraph.errors import InvalidModelError
+from mcugraph.kernel_graph import Kernel, KernelGraph, TensorInfo
+from mcugraph.memory.inplace import INPLACE_OPS, arena_bytes
+from mcugraph.memory.liveness import lifetimes
+from mcugraph.memory.peak import inplace_pairs, peak_memory
+
+
+def r16(n: int) -> int:
+    return -(-n // 16) * 16
+
+
+def graph(tensors: dict[str, tuple], kernels: list[tuple], inputs=("x",), outputs=None) -> KernelGraph:
+    """tensors: name -> shape (or (shape, constant)); kernels: (name, op, inputs, outputs)."""
+    infos = {}
+    for name, spec in tensors.items():
+        shape, constant = (spec, False) if not spec or isinstance(spec[0], int) else spec
+        infos[name] = TensorInfo(name, tuple(shape), 1, constant)
+    ks = tuple(Kernel(n, op, tuple(i), tuple(o)) for n, op, i, o in kernels)
+    return KernelGraph(infos, ks, tuple(inputs), tuple(outputs or ks[-1].outputs))
+
+
+def chain() -> KernelGraph:
+    # x: 300 B -> conv -> a: 800 B -> conv -> y: 50 B
+    return graph(
+        {"x": (1, 10, 10, 3), "w": ((3, 3), True), "a": (1, 10, 10, 8), "y": (1, 50)},
+        [("c1", "CONV_2D", ["x", "w"], ["a"]), ("c2", "CONV_2D", ["a", "w"], ["y"])],
+    )
+
+
+def residual() -> KernelGraph:
+    # x -> conv -> y; add(x, y) -> z: all 1x8x8x4 = 256 B
+    return graph(
+        {"x": (1, 8, 8, 4), "w": ((4, 4), True), "y": (1, 8, 8, 4), "z": (1, 8, 8, 4)},
+        [("conv", "CONV_2D", ["x", "w"], ["y"]), ("add", "ADD", ["x", "y"], ["z"])],
+    )
+
+
+def test_arena_bytes_rounds_up_to_16():
+    """TFLM's buffer alignment: 1 -> 16, 16 -> 16, 17 -> 32, 0 -> 0."""
+    assert [arena_bytes(n) for n in (0, 1, 16, 17, 300)] == [0, 16, 16, 32, 304]
+
+
+def test_lifetimes_of_a_chain():
+    """Graph input from step 0; each tensor to its last reader; the graph output to the last step; no constants."""
+    assert lifetimes(chain()) == {"x": (0, 0), "a": (0, 1), "y": (1, 1)}
+
+
+def test_graph_output_lives_to_the_last_step():
+    """A graph output written early stays live to the end even though nobody reads it."""
+    g = graph(
+        {"x": (1, 16), "a": (1, 16), "b": (1, 16)},
+        [("k1", "RELU", ["x"], ["a"]), ("k2", "RELU", ["x"], ["b"])],
+        outputs=("a", "b"),
+    )
+    assert lifetimes(g)["a"] == (0, 1)
+
+
+def test_unread_output_lives_one_step():
+    """A tensor nobody reads and that is no graph output is live only while its kernel runs."""
+    g = graph(
+        {"x": (1, 16), "dead": (1, 64), "y": (1, 16)},
+        [("k1", "SPLIT", ["x"], ["dead", "y"]), ("k2", "RELU", ["y"], ["z"])],
+    )
+    g = KernelGraph({**g.tensors, "z": TensorInfo("z", (1, 16), 1)}, g.kernels, g.inputs, ("z",))
+    assert lifetimes(g)["dead"] == (0, 0)
+    assert peak_memory(g).live_bytes == (16 + 64 + 16, 16 + 16)
+
+
+def test_peak_of_a_chain_counts_inputs_and_outputs_together():
+    """Step 0 holds x and a, step 1 holds a and y, each rounded to 16 bytes."""
+    profile = peak_memory(chain())
+    assert profile.live_bytes == (r16(300) + r16(800), r16(800) + r16(50))
+    assert (profile.peak_bytes, profile.peak_step) == (r16(300) + r16(800), 0)
+    assert profile.live_tensors == (("x", "a"), ("a", "y"))
+
+
+def test_float32_itemsize_scales_bytes():
+    """A float32 tensor of 75 elements takes 300 bytes -> 304 in the arena."""
+    g = KernelGraph(
+        {"x": TensorInfo("x", (75,), 4), "y": TensorInfo("y", (75,), 4)},
+        (Kernel("k", "RELU", ("x",), ("y",)),), ("x",), ("y",),
+    )
+    assert peak_memory(g).peak_bytes == 2 * r16(300)
+
+
+def test_residual_add_overwrites_the_input_that_dies():
+    """ADD of equal shapes reuses x (dies there): 256 + 256 instead of 3 x 256 at the ADD step."""
+    g = residual()
+    assert inplace_pairs(g) == {"z": "x"}
+    assert peak_memory(g, inplace=False).peak_bytes == 3 * 256
+    assert peak_memory(g, inplace=True).peak_bytes == 2 * 256
+
+
+def test_no_inplace_when_the_input_is_read_later():
+    """An ADD input still needed by a later kernel is never overwritten."""
+    g = graph(
+        {"x": (1, 64), "y": (1, 64), "z": (1, 64), "w": (1, 64)},
+        [("add", "ADD", ["x", "y"], ["z"]), ("mul", "MUL", ["z", "x"], ["w"])],
+        inputs=("x", "y"),
+    )
+    assert inplace_pairs(g) == {"z": "y", "w": "z"}
+
+
+def test_no_inplace_for_broadcasting_add():
+    """ADD with a broadcast input reads it many times: no in-place."""
+    g = graph(
+        {"x": (1, 8, 8, 4), "b": (1, 1, 1, 4), "z": (1, 8, 8, 4)},
+        [("add", "ADD", ["x", "b"], ["z"])],
+        inputs=("x", "b"),
+    )
+    assert inplace_pairs(g) == {}
+
+
+def test_no_inplace_over_a_graph_output():
+    """A graph output must survive: a RESHAPE never overwrites it."""
+    g = graph({"x": (1, 64), "a": (1, 64), "b": (64,)},
+              [("k", "RELU", ["x"], ["a"]), ("r", "RESHAPE", ["a"], ["b"])], outputs=("a", "b"))
+    assert inplace_pairs(g) == {}
+
+
+def test_reshape_chain_shares_one_buffer():
+    """RESHAPE after RESHAPE: the whole chain is one buffer, counted once."""
+    g = graph(
+        {"x": (1, 64), "a": (1, 64), "b": (64,), "c": (8, 8)},
+        [("k", "RELU", ["x"], ["a"]), ("r1", "RESHAPE", ["a"], ["b"]), ("r2", "RESHAPE", ["b"], ["c"])],
+    )
+    assert inplace_pairs(g) == {"b": "a", "c": "b"}
+    assert peak_memory(g).live_bytes == (128, 64, 64)
+
+
+def test_inplace_table_lists_only_proven_ops():
+    """The in-place table holds exactly the kernels proven safe in TFLM."""
+    assert sorted(INPLACE_OPS) == ["ADD", "MUL", "RESHAPE", "SUB"]
+
+
+def test_order_changes_peak():
+    """Running the small branch first keeps fewer big tensors live (explicit order argument)."""
+    g = branches()
+    assert peak_memory(g).peak_bytes == 16 + 1008 + 1008
+    assert peak_memory(g, ["a1", "a2", "b1", "b2", "cat"]).peak_bytes == 16 + 1008 + 16
+
+
+def test_non_topological_order_is_refused():
+    """An order that reads a tensor before its kernel ran raises a one-line error naming both."""
+    with pytest.raises(InvalidModelError, match="reads tensor 'a' before it is written"):
+        peak_memory(chain(), ["c2", "c1"])
+
+
+def branches() -> KernelGraph:
+    # Two branches of a big (1000 B) then a small (16 B) tensor, concatenated; stored order interleaves them.
+    return graph(
+        {"x": (16,), "A": (1000,), "a": (16,), "B": (1000,), "b": (16,), "y": (32,)},
+        [("a1", "CONV_2D", ["x"], ["A"]), ("b1", "CONV_2D", ["x"], ["B"]),
+         ("a2", "CONV_2D", ["A"], ["a"]), ("b2", "CONV_2D", ["B"], ["b"]),
+         ("cat", "CONCATENATION", ["a", "b"], ["y"])],
+    )
