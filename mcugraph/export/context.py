@@ -38,6 +38,7 @@ class Lowering:
         self.slots: dict[str, Slot] = {}
         self._layouts: dict[tuple[str, tuple[int, ...]], int] = {}
         self._counter = 0
+        self.step = None  # the mcugraph.export.lower.Step being lowered (its absorbed affine, kernel or alias)
 
     @property
     def int8(self) -> bool:
@@ -128,6 +129,13 @@ class Lowering:
             quant = (np.array([param.scale]), np.array([param.zero_point]), 0)
         return self.fm.tensor(self.fresh(base), shape, self.dtype, quant=quant)
 
+    def named(self, name: str, shape: Sequence[int], param: QuantParam | None, perm: tuple[int, ...]) -> int:
+        """A tensor the kernel view names but no ONNX value does (``<kernel>/pad``, ``<output>/part<i>``)."""
+        index = self.temp(name, shape, param)
+        self.fm.tensors[index].name = name
+        self.slots[name] = Slot(index, perm)
+        return index
+
     def int32(self, base: str, values: Sequence[int] | np.ndarray) -> int:
         array = np.asarray(values, dtype=np.int32)
         return self.fm.tensor(self.fresh(base), array.shape, np.int32, data=array)
@@ -150,7 +158,9 @@ class Lowering:
 
     def requantized(self, index: int, param: QuantParam, base: str) -> int:
         """``index`` itself when it already has ``param``, else a QUANTIZE (int8 -> int8) copy that has it."""
-        if not self.int8 or self.tensor_param(index) == param:
+        have = self.tensor_param(index)
+        # Compare as stored: the flatbuffer holds float32 scales.
+        if not self.int8 or (have.zero_point == param.zero_point and np.float32(have.scale) == np.float32(param.scale)):
             return index
         shape = [int(d) for d in self.fm.tensors[index].shape]
         out = self.temp(base + "/requant", shape, param)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mcugraph.tflite.schema import pack, schema
+from mcugraph.tflite.schema import schema
 
 TENSOR_TYPES = {
     np.dtype(np.float32): schema.TensorType.FLOAT32,
@@ -29,7 +29,7 @@ ACTIVATIONS = {
 
 
 class FlatModel:
-    """One-subgraph TFLite model being assembled; :meth:`finish` serialises it (schema version 3)."""
+    """One-subgraph TFLite model being assembled; :meth:`finish` returns the ``ModelT`` (schema version 3)."""
 
     def __init__(self) -> None:
         self.buffers: list[schema.BufferT] = [schema.BufferT()]  # buffer 0: "no data", as the converter writes
@@ -37,7 +37,6 @@ class FlatModel:
         self.operators: list[schema.OperatorT] = []
         self.opcodes: dict[str, int] = {}
         self.opcode_list: list[schema.OperatorCodeT] = []
-        self.metadata: list[schema.MetadataT] = []
 
     def tensor(
         self,
@@ -87,16 +86,8 @@ class FlatModel:
             o.builtinOptions = options
         self.operators.append(o)
 
-    def add_metadata(self, name: str, data: bytes) -> None:
-        buf = schema.BufferT()
-        buf.data = np.frombuffer(bytes(data), dtype=np.uint8)
-        self.buffers.append(buf)
-        m = schema.MetadataT()
-        m.name = name
-        m.buffer = len(self.buffers) - 1
-        self.metadata.append(m)
-
-    def finish(self, inputs: Sequence[int], outputs: Sequence[int]) -> bytes:
+    def finish(self, inputs: Sequence[int], outputs: Sequence[int]) -> schema.ModelT:
+        """The model object (pack it with ``mcugraph.tflite.schema.pack``)."""
         sub = schema.SubGraphT()
         sub.tensors = self.tensors
         sub.operators = self.operators
@@ -109,5 +100,4 @@ class FlatModel:
         model.operatorCodes = self.opcode_list
         model.subgraphs = [sub]
         model.buffers = self.buffers
-        model.metadata = self.metadata or None
-        return pack(model)
+        return model

@@ -2,8 +2,9 @@
 
 ``LOWERINGS`` maps ONNX op types to functions ``fn(cx, node, out, act)`` (torch.fx interpreter style). The kernels,
 which ONNX nodes form one TFLM operator (a Conv and the Relu fused into it), come from
-``mcugraph.memory.kernel_view``; nodes that belong to no kernel (layout Transposes the exporter removes, Constant
-nodes) are lowered on demand, just before the first kernel that reads them.
+``mcugraph.memory.kernel_view`` (a BatchNormalization or bias Add it absorbs is folded into the weights here); nodes
+that belong to no kernel (layout Transposes, Identity) are lowered on demand, as aliases where possible, just before
+the first kernel that reads them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+import numpy as np
 import onnx_ir as ir
 
 from mcugraph.errors import ExportError, unsupported_ops_error
@@ -58,7 +60,6 @@ SAME_PARAMS = {
 }
 # TFLM's int8 kernels for these check a fixed output scale and zero point.
 FIXED_PARAMS = {"Softmax": "SOFTMAX", "Sigmoid": "LOGISTIC", "Tanh": "TANH"}
-FUSABLE = {"Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "MaxPool", "AveragePool", "Concat"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,10 +70,9 @@ class Step:
     node: ir.Node
     act: str
     out: ir.Value
-
-
-def node_name(node: ir.Node, index: int) -> str:
-    return node.name or f"{node.op_type}_{index}"
+    kernel: bool = True  # False: a node the kernel view turns into an alias (no operator unless unavoidable)
+    affine: tuple[np.ndarray, np.ndarray] | None = None  # absorbed BatchNormalization / bias Add: (scale, shift)
+    members: tuple[ir.Node, ...] = ()  # every node the kernel executes
 
 
 def _refusal(node: ir.Node) -> str | None:
@@ -94,58 +94,71 @@ def _refusal(node: ir.Node) -> str | None:
     return None
 
 
-def check_supported(model: ir.Model) -> None:
-    """Raise one UnsupportedOpError listing every node the exporter cannot lower."""
+def check_supported(plan: Sequence[Step]) -> None:
+    """Raise one UnsupportedOpError listing every node of ``plan`` the exporter cannot lower."""
     bad = []
-    for i, node in enumerate(model.graph):
-        if node.op_type == "Constant":
-            continue
-        reason = _refusal(node)
+    for step in plan:
+        reason = _refusal(step.node)
         if reason:
-            bad.append((node_name(node, i), f"{node.op_type}: {reason}"))
+            bad.append((step.name, f"{step.node.op_type}: {reason}"))
     if bad:
         raise unsupported_ops_error(
-            bad, "cannot be exported to TFLite", "rewrite them with supported ops (see mcugraph.export.lower)"
+            bad, "cannot be exported to TFLite",
+            "run mcugraph.CANONICALIZE first, or rewrite them with supported ops (see mcugraph.export.lower)",
         )
 
 
-def _fused_activation(node: ir.Node) -> str | None:
-    return lower_elementwise.activation_name(node)
+def _affine(extras: Sequence[ir.Node], out_channels: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(scale, shift) per output channel of the BatchNormalization / bias Add the kernel view absorbed."""
+    scale, shift = np.ones(out_channels, np.float64), np.zeros(out_channels, np.float64)
+    for node in extras:
+        if node.op_type == "BatchNormalization":
+            gamma, beta, mean, var = (Lowering.const(v).astype(np.float64) for v in node.inputs[1:5])
+            eps = node.attributes["epsilon"].as_float() if "epsilon" in node.attributes else 1e-5
+            k = gamma / np.sqrt(var + eps)
+            scale, shift = scale * k, shift * k + beta - mean * k
+        elif node.op_type == "Add":
+            bias = next(Lowering.const(v) for v in node.inputs if Lowering.const(v) is not None)
+            shift = shift + np.broadcast_to(bias.reshape(-1), (out_channels,))
+        else:
+            raise ExportError(f"node '{node.name}' ({node.op_type}) cannot be folded into the kernel before it")
+    return scale.astype(np.float32), shift.astype(np.float32)
 
 
-def default_kernels(model: ir.Model) -> list[tuple[str, list[ir.Node]]]:
-    """(kernel name, nodes) with a Relu/Clip fused into a single-use producer that supports fusion."""
-    kernels: list[tuple[str, list[ir.Node]]] = []
-    fused: set[int] = set()
+def _kernel_steps(model: ir.Model) -> list[tuple[str, Step | None]]:
+    """(kernel name, Step) per ``kernel_view`` kernel; None for helper kernels that the main node's lowering writes
+    itself: the partial kernels of a split Concat (tensors ``<output>/part<i>``) and the explicit PAD before a
+    Conv/pool whose padding TFLite cannot express (tensor ``<kernel>/pad``)."""
+    from mcugraph.memory.kernel_view import kernel_view
+
     nodes = list(model.graph)
-    for i, node in enumerate(nodes):
-        if id(node) in fused or node.op_type == "Constant":
+    by_name = {n.name: n for n in nodes if n.name}
+    producer = {v.name: n for n in nodes for v in n.outputs if v is not None}
+    result: list[tuple[str, Step | None]] = []
+    for k in kernel_view(model).kernels:
+        main = by_name.get(k.nodes[0]) if k.nodes else None
+        main = main or producer.get(k.outputs[0])
+        if main is None:
+            raise ExportError(f"kernel '{k.name}' names no node of the model; name every node before exporting")
+        group = members = [main] + [by_name[n] for n in k.nodes[1:]]
+        if k.outputs[0] not in {v.name for n in group for v in n.outputs}:
+            result.append((k.name, None))  # a helper kernel (explicit PAD, Concat part) the main lowering writes
             continue
-        group = [node]
-        out = node.outputs[0] if len(node.outputs) == 1 else None
-        if node.op_type in FUSABLE and out is not None and not out.is_graph_output():
-            users = [u.node for u in out.uses()]
-            if len(users) == 1 and _fused_activation(users[0]) is not None:
-                group.append(users[0])
-                fused.add(id(users[0]))
-        kernels.append((node_name(node, i), group))
-    return kernels
+        act = "NONE"
+        if len(group) > 1 and lower_elementwise.activation_name(group[-1]) is not None:
+            act = lower_elementwise.activation_name(group[-1])
+            group = group[:-1]
+        affine = _affine(group[1:], int(group[-1].outputs[0].shape[1])) if len(group) > 1 else None
+        out = by_name[k.nodes[-1]].outputs[0] if len(k.nodes) > 1 else main.outputs[0]
+        result.append((k.name, Step(k.name, main, act, out, True, affine, tuple(members))))
+    return result
 
 
-def kernels_of(model: ir.Model) -> list[tuple[str, list[ir.Node]]]:
-    """The kernels as the memory model sees them (``mcugraph.memory.kernel_view``), else :func:`default_kernels`."""
-    try:
-        from mcugraph.memory import kernel_view
-    except ImportError:
-        return default_kernels(model)
-    by_name = {node_name(n, i): n for i, n in enumerate(model.graph)}
-    graph = kernel_view(model)
-    return [(k.name, [by_name[n] for n in k.nodes]) for k in graph.kernels if k.nodes]
-
-
-def steps(model: ir.Model, order: Sequence[str] | None = None) -> list[Step]:
-    """Kernels in ``order`` (default: stored order) as Steps, with uncovered producers inserted before use."""
-    kernels = kernels_of(model)
+def steps(model: ir.Model, order: Sequence[str] | None = None) -> tuple[list[Step], tuple[str, ...]]:
+    """Kernels in ``order`` (default: the kernel view's order) as Steps; nodes that are no kernel (aliases such as
+    layout Transposes and Identity) are inserted as non-kernel Steps just before their first reader. Also returns
+    the kernel names in that order (with the partial kernels of a split Concat)."""
+    kernels = _kernel_steps(model)
     by_name = dict(kernels)
     if order is not None:
         unknown = [n for n in order if n not in by_name]
@@ -155,35 +168,27 @@ def steps(model: ir.Model, order: Sequence[str] | None = None) -> list[Step]:
                 f"{unknown or sorted(set(by_name) - set(order))[:5]}"
             )
         kernels = [(n, by_name[n]) for n in order]
-    covered = {id(n) for _, group in kernels for n in group}
-    names = {id(n): node_name(n, i) for i, n in enumerate(model.graph)}
+    covered = {id(n) for _, s in kernels if s is not None for n in s.members}
     done: set[int] = set()
     result: list[Step] = []
 
-    def visit_uncovered(node: ir.Node) -> None:
+    def visit(node: ir.Node) -> None:
         for value in node.inputs:
             producer = value.producer() if value is not None else None
             if producer is None or id(producer) in covered or id(producer) in done:
                 continue
-            if producer.op_type == "Constant":
+            if Lowering.const(value) is not None:
                 continue
-            visit_uncovered(producer)
+            visit(producer)
             done.add(id(producer))
-            result.append(Step(names[id(producer)], producer, "NONE", producer.outputs[0]))
+            result.append(Step(producer.name or producer.op_type, producer, "NONE", producer.outputs[0], False))
 
-    for name, group in kernels:
-        for node in group:
-            visit_uncovered(node)
-        act = "NONE"
-        for extra in group[1:]:
-            act = _fused_activation(extra) or ""
-            if not act:
-                raise ExportError(
-                    f"kernel '{name}': node '{extra.name}' ({extra.op_type}) cannot be fused into "
-                    f"'{group[0].op_type}' (TFLite fuses only Relu, Relu6, Relu-1..1)"
-                )
-        result.append(Step(name, group[0], act, group[-1].outputs[0]))
-    return result
+    for _, step in kernels:
+        if step is None:
+            continue
+        visit(step.node)
+        result.append(step)
+    return result, tuple(name for name, _ in kernels)
 
 
 class _Groups:

@@ -43,6 +43,27 @@ def onnx_pads(node: ir.Node, hw: tuple[int, int], kernel: list[int], strides: li
     return _ints(node, "pads", [0, 0, 0, 0])
 
 
+def explicit_pads(node: ir.Node) -> list[int] | None:
+    """ONNX pads [top, left, bottom, right] of a Conv/MaxPool/AveragePool that TFLite's SAME/VALID cannot express
+    (so an explicit PAD kernel runs first), or None. Pure: ``mcugraph.memory.kernel_view`` calls it too."""
+    x = node.inputs[0]
+    if x.shape is None or len(x.shape) != 4:
+        return None
+    if node.op_type == "Conv":
+        w = node.inputs[1]
+        kernel = [int(d) for d in w.shape[2:]] if w.shape is not None else _ints(node, "kernel_shape", [1, 1])
+    else:
+        kernel = _ints(node, "kernel_shape", [1, 1])
+    strides = _ints(node, "strides", [1, 1])
+    dil = _ints(node, "dilations", [1, 1])
+    hw = (int(x.shape[2]), int(x.shape[3]))
+    pads = onnx_pads(node, hw, kernel, strides, dil)
+    same = [_same_pads(hw[i], kernel[i], strides[i], dil[i]) for i in range(2)]
+    if not any(pads) or pads == [same[0][0], same[1][0], same[0][1], same[1][1]]:
+        return None
+    return pads
+
+
 def window_padding(
     cx: Lowering, node: ir.Node, x: ir.Value, index: int, kernel: list[int], strides: list[int], dil: list[int],
     pad_value: float | None = 0.0,
@@ -50,15 +71,14 @@ def window_padding(
     """(TFLite padding enum, input tensor): SAME or VALID when they match ONNX's pads, else an explicit PAD + VALID.
 
     ``pad_value`` None means the explicit padding cannot be expressed exactly (AveragePool without
-    count_include_pad); then only SAME/VALID are accepted.
+    count_include_pad); then only SAME/VALID are accepted. The PAD output is the tensor ``<kernel>/pad``, the name
+    the kernel view gives it.
     """
-    hw = (int(x.shape[2]), int(x.shape[3]))
-    pads = onnx_pads(node, hw, kernel, strides, dil)
-    if not any(pads):
-        return schema.Padding.VALID, index
-    same = [_same_pads(hw[i], kernel[i], strides[i], dil[i]) for i in range(2)]
-    if pads == [same[0][0], same[1][0], same[0][1], same[1][1]]:
-        return schema.Padding.SAME, index
+    pads = explicit_pads(node)
+    if pads is None:
+        hw = (int(x.shape[2]), int(x.shape[3]))
+        any_pad = any(onnx_pads(node, hw, kernel, strides, dil))
+        return (schema.Padding.SAME if any_pad else schema.Padding.VALID), index
     if pad_value is None:
         raise ExportError(
             f"node '{node.name}' ({node.op_type}): padding {pads} is neither SAME nor VALID and cannot be made "
@@ -66,7 +86,8 @@ def window_padding(
         )
     shape = [int(d) for d in cx.fm.tensors[index].shape]
     padded = [shape[0], shape[1] + pads[0] + pads[2], shape[2] + pads[1] + pads[3], shape[3]]
-    out = cx.temp(f"{node.name}/pad", padded, cx.tensor_param(index))
+    name = f"{cx.step.name}/pad" if cx.step is not None else cx.fresh(f"{node.name}/pad")
+    out = cx.named(name, padded, cx.tensor_param(index), layout.NHWC)
     paddings = cx.int32("paddings", [[0, 0], [pads[0], pads[2]], [pads[1], pads[3]], [0, 0]])
     if pad_value == 0.0:
         cx.fm.op("PAD", [index, paddings], [out], schema.PadOptionsT())
@@ -122,6 +143,15 @@ def _const_input(cx: Lowering, node: ir.Node, i: int, what: str) -> np.ndarray:
     return array.astype(np.float32)
 
 
+def _absorb(cx: Lowering, w: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fold the BatchNormalization / bias Add the kernel view put into this kernel (output channels on axis 0)."""
+    affine = getattr(cx.step, "affine", None)
+    if affine is None:
+        return w, bias
+    scale, shift = affine
+    return w * scale.reshape((-1,) + (1,) * (w.ndim - 1)), bias * scale + shift
+
+
 def conv(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     x = node.inputs[0]
     w = _const_input(cx, node, 1, "the weight")
@@ -130,6 +160,7 @@ def conv(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     group = node.attributes["group"].as_int() if "group" in node.attributes else 1
     bias = _const_input(cx, node, 2, "the bias") if len(node.inputs) > 2 and node.inputs[2] is not None else None
     bias = np.zeros(o, np.float32) if bias is None else bias
+    w, bias = _absorb(cx, w, bias)
     strides = _ints(node, "strides", [1, 1])
     dil = _ints(node, "dilations", [1, 1])
     index = cx.input(x, layout.NHWC)
@@ -182,6 +213,7 @@ def fully_connected(
     cx: Lowering, node: ir.Node, a: ir.Value, w: np.ndarray, bias: np.ndarray, out: ir.Value, act: str
 ) -> None:
     """FULLY_CONNECTED with weight ``w`` of shape (outputs, features)."""
+    w, bias = _absorb(cx, w, bias)
     slot = cx.slot(a)
     if slot.feature_order is not None:
         w = w[:, slot.feature_order]  # the flatten kept TFLite's (H, W, C) order: match it in the columns

@@ -163,14 +163,17 @@ def concat(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
         else:
             inputs.append(cx.requantized(cx.input(v, perm), param, v.name) if param else cx.input(v, perm))
     out_index = cx.output(out, perm)
-    # More than 10 inputs: concatenate the first 10 into a partial tensor, then that plus the next 9, ...
+    # More than 10 inputs: concatenate the first 10 into a partial tensor, then that plus the next 9, ... (the
+    # partial tensors are named as mcugraph.memory.kernel_view names them)
+    part = 0
     while len(inputs) > MAX_CONCAT_INPUTS:
         head, inputs = inputs[:MAX_CONCAT_INPUTS], inputs[MAX_CONCAT_INPUTS:]
         shape = [int(d) for d in cx.fm.tensors[head[0]].shape]
         shape[axis] = sum(int(cx.fm.tensors[i].shape[axis]) for i in head)
-        partial = cx.temp(f"{out.name}/partial", shape, param)
+        partial = cx.named(f"{out.name}/part{part}", shape, param, perm)
         _concat_op(cx, head, partial, axis, "NONE")
         inputs = [partial, *inputs]
+        part += 1
     _concat_op(cx, inputs, out_index, axis, act)
 
 

@@ -6,6 +6,8 @@ resolution in ``mcugraph.export.lower`` guarantees that.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import onnx_ir as ir
 
@@ -53,17 +55,20 @@ def reshape(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
 
 
 def transpose(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
-    """A Transpose that only undoes the layout change disappears; any other is a TRANSPOSE."""
+    """A Transpose the kernel view calls a layout change (no kernel) becomes an alias of its input with another
+    ``perm``; its readers transpose only if they really need to. A Transpose kernel is a TRANSPOSE."""
     x = node.inputs[0]
     slot = cx.slot(x)
     rank = len(x.shape)
     attr = node.attributes.get("perm")
     t = tuple(attr.as_ints()) if attr is not None else tuple(reversed(range(rank)))
-    out_perm = layout.default_perm(rank)
-    needed = tuple(t[i] for i in out_perm)  # the layout of x that already is out's layout
-    if needed == slot.perm and not out.is_graph_output():
-        cx.alias(out, slot)
+    inverse = tuple(t.index(i) for i in range(rank))
+    if not getattr(cx.step, "kernel", True) and not out.is_graph_output():
+        # out = x.transpose(t), so the tensor holding x.transpose(slot.perm) holds out.transpose(inverse[slot.perm]).
+        cx.alias(out, dataclasses.replace(slot, perm=tuple(inverse[p] for p in slot.perm)))
         return
+    out_perm = layout.default_perm(rank)
+    needed = tuple(t[i] for i in out_perm)  # the layout of x that is out's layout
     cx.op_transpose(slot.index, cx.output(out, out_perm), layout.transpose_between(slot.perm, needed))
 
 

@@ -8,7 +8,6 @@ of TFLM's kernels enforced by ``mcugraph.export.lower.resolve_params``.
 from __future__ import annotations
 
 import dataclasses
-import struct
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,6 +19,8 @@ from mcugraph.export.context import Lowering, Slot
 from mcugraph.export.flatbuffer import FlatModel
 from mcugraph.export.lower import LOWERINGS, check_supported, resolve_params, steps
 from mcugraph.export.quant_params import QuantParam
+from mcugraph.tflite.offline_plan import write_offline_plan
+from mcugraph.tflite.schema import pack
 
 INPUT_LAYOUTS = ("nhwc", "nchw")
 IO_DTYPES = ("int8", "float32")
@@ -54,13 +55,14 @@ def export_tflite(
         raise ExportError(f"input_layout must be one of {INPUT_LAYOUTS}, got '{input_layout}'")
     if io_dtype not in IO_DTYPES:
         raise ExportError(f"io_dtype must be one of {IO_DTYPES}, got '{io_dtype}'")
-    check_supported(model)
-    plan = steps(model, order)
+    plan, kernel_order = steps(model, order)
+    check_supported(plan)
     params = resolve_params(model, plan, activations) if activations is not None else None
     fm = FlatModel()
     cx = Lowering(fm, params)
     inputs = [_graph_input(cx, v, input_layout, io_dtype) for v in model.graph.inputs]
     for step in plan:
+        cx.step = step
         try:
             LOWERINGS[step.node.op_type](cx, step.node, step.out, step.act)
         except ExportError:
@@ -69,9 +71,10 @@ def export_tflite(
             raise ExportError(f"exporting node '{step.name}' ({step.node.op_type}) failed: {e}") from e
     outputs = [_graph_output(cx, v, io_dtype) for v in model.graph.outputs]
     tensor_index = {name: slot.index for name, slot in cx.slots.items()}
+    tflite = fm.finish(inputs, outputs)
     if offline_offsets is not None:
-        fm.add_metadata("OfflineMemoryAllocation", offline_plan_words(fm, tensor_index, offline_offsets))
-    return ExportResult(fm.finish(inputs, outputs), tensor_index, tuple(s.name for s in plan))
+        write_offline_plan(tflite, _offsets_per_tensor(len(fm.tensors), tensor_index, offline_offsets))
+    return ExportResult(pack(tflite), tensor_index, kernel_order)
 
 
 def _graph_input(cx: Lowering, value: ir.Value, input_layout: str, io_dtype: str) -> int:
@@ -99,14 +102,17 @@ def _graph_output(cx: Lowering, value: ir.Value, io_dtype: str) -> int:
     return outer
 
 
-def offline_plan_words(fm: FlatModel, tensor_index: dict[str, int], offsets: dict[str, int]) -> bytes:
-    """TFLM's OfflineMemoryAllocation buffer: int32 [version 1, subgraph 0, N, offset per tensor], -1 = not planned."""
-    words = [-1] * len(fm.tensors)
+def _offsets_per_tensor(count: int, tensor_index: dict[str, int], offsets: dict[str, int]) -> list[int]:
+    """One offset per TFLite tensor; tensors no ONNX value names (and constants) stay -1: TFLM plans them."""
+    words = [-1] * count
     for name, offset in offsets.items():
         if name not in tensor_index:
-            raise ExportError(f"offline_offsets names '{name}', which is not a tensor of the exported model")
+            raise ExportError(
+                f"offline_offsets names '{name}', which is not a value of the exported model; "
+                "plan the kernel graph of this same model"
+            )
         words[tensor_index[name]] = int(offset)
-    return struct.pack(f"<{3 + len(words)}i", 1, 0, len(words), *words)
+    return words
 
 
 __all__ = ["ExportResult", "QuantParam", "Slot", "export_tflite"]
