@@ -10,6 +10,12 @@ import argparse
 import json
 from pathlib import Path
 
+from mcugraph.cli.analyze_memory import (
+    add_memory_arguments,
+    is_tflite_file,
+    tflite_report,
+    with_memory_from_args,
+)
 from mcugraph.cli.common import (
     add_model_arguments,
     add_pipeline_arguments,
@@ -21,7 +27,7 @@ from mcugraph.pipeline import CANONICALIZE
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("analyze", help="MACs, flash bytes and parameters per node of a model")
-    parser.add_argument("model", help="the model: an .onnx file")
+    parser.add_argument("model", help="the model: an .onnx or .tflite file")
     add_model_arguments(parser)
     add_pipeline_arguments(parser, CANONICALIZE)
     parser.add_argument(
@@ -31,16 +37,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--plot", metavar="OUT.png", help="draw per-node MACs and weight bytes to an image")
     parser.add_argument("--groups", action="store_true",
                         help="also print the channel groups (what remove-channels / prune may remove together)")
+    add_memory_arguments(parser)  # --order, --dtype, --no-inplace, --plan-json, --plan-header (SRAM)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from mcugraph.analysis.report import analyze, format_table
 
-    model = load_model(args)
-    model = run_pipeline_from_args(model, args)
-    report = analyze(model, name=Path(args.model).stem)
-    panels: list = []  # extra --plot panels (e.g. the memory timeline)
+    if is_tflite_file(args.model):
+        model, (report, graph) = None, tflite_report(args)
+    else:
+        model = load_model(args)
+        model = run_pipeline_from_args(model, args)
+        report, graph = analyze(model, name=Path(args.model).stem, dtype=args.dtype), None
+    report, panels = with_memory_from_args(args, report, model, graph)  # panels: the memory timeline for --plot
 
     if args.plot:
         from mcugraph.analysis.plot import plot_report

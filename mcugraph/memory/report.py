@@ -11,6 +11,7 @@ arena (constants), i.e. exactly what TFLM's ``OfflineMemoryAllocation`` metadata
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -112,12 +113,59 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def timeline_panel(profile: MemoryProfile, graph: KernelGraph, steps: Sequence[int | None]):
+# TFLite builtins whose inputs 1 (weights) and 2 (bias) are parameters, and how many weight dims feed one output
+# element: CONV_2D [Cout, Kh, Kw, Cin] -> Kh*Kw*Cin; DEPTHWISE_CONV_2D [1, Kh, Kw, C] -> Kh*Kw; FULLY_CONNECTED
+# [out, in] -> in. Same MAC convention as mcugraph.analysis.costs (every other op: 0 MACs).
+_LAYER_MACS = {
+    "CONV_2D": lambda w: math.prod(w[1:]),
+    "DEPTHWISE_CONV_2D": lambda w: math.prod(w[1:3]),
+    "FULLY_CONNECTED": lambda w: w[-1],
+    "TRANSPOSE_CONV": lambda w: 0,
+}
+# Elementwise ops whose constant operands are parameters (not shapes or axes, which are operator metadata).
+_PARAM_OPERANDS = ("ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "PRELU", "SQUARED_DIFFERENCE")
+
+
+def report_from_kernel_graph(graph: KernelGraph, name: str):
+    """An analysis Report with one row per kernel (a .tflite operator): MACs, parameter bytes, output shape.
+
+    A constant shared by several kernels is counted once, on the first.
+    """
+    from mcugraph.analysis.report import OpRow, Report
+
+    seen: set[str] = set()
+    rows, total_bytes, total_params = [], 0, 0
+    for kernel in graph.kernels:
+        out = graph.tensors[kernel.outputs[0]].shape if kernel.outputs else ()
+        if kernel.op in _LAYER_MACS:
+            params = [t for t in kernel.inputs[1:3] if graph.tensors[t].constant]
+        elif kernel.op in _PARAM_OPERANDS:
+            params = [t for t in kernel.inputs if graph.tensors[t].constant]
+        else:
+            params = []
+        macs = 0
+        if kernel.op in _LAYER_MACS and len(kernel.inputs) > 1:
+            macs = math.prod(out) * _LAYER_MACS[kernel.op](graph.tensors[kernel.inputs[1]].shape)
+        fresh = [t for t in dict.fromkeys(params) if t not in seen]
+        seen.update(fresh)
+        weight_bytes = sum(graph.tensors[t].nbytes for t in fresh)
+        total_bytes += weight_bytes
+        total_params += sum(math.prod(graph.tensors[t].shape) for t in fresh)
+        rows.append(OpRow(kernel.name, kernel.op, tuple(out), macs, weight_bytes))
+    return Report(model=name, macs=sum(r.macs for r in rows), flash_bytes=total_bytes, params=total_params,
+                  ops=tuple(rows))
+
+
+def timeline_panel(
+    profile: MemoryProfile, graph: KernelGraph, steps: Sequence[int | None], aliases: dict[str, str] | None = None
+):
     """A ``(axes, report)`` panel for :func:`mcugraph.analysis.plot.plot_report`: stacked live tensors per row.
 
     ``steps[i]`` is the kernel step of report row ``i`` (None: the row runs in no kernel, e.g. a removed
-    transpose). Each tensor keeps one colour across rows; the peak step is marked with a red line.
+    transpose). Each tensor keeps one colour across rows; an in-place output (``aliases``: output -> input) live
+    with its input adds no height, so bars sum to the live bytes. The peak is marked with a red line.
     """
+    aliases = aliases or {}
     from mcugraph.memory.inplace import arena_bytes
 
     def panel(ax, report) -> None:
@@ -126,7 +174,10 @@ def timeline_panel(profile: MemoryProfile, graph: KernelGraph, steps: Sequence[i
             if step is None:
                 continue
             bottom = 0
+            live = set(profile.live_tensors[step])
             for t in profile.live_tensors[step]:
+                if aliases.get(t) in live:
+                    continue  # shares its input's bytes
                 size = arena_bytes(graph.tensors[t].nbytes)
                 ax.bar(x, size, bottom=bottom, color=colours[t], width=0.8, linewidth=0)
                 bottom += size
