@@ -50,7 +50,8 @@ def _subgraph(model: tfl.schema.ModelT, source: str) -> tfl.schema.SubGraphT:
     count = len(model.subgraphs or [])
     if count != 1:
         raise InvalidModelError(
-            f"{source}: has {count} subgraphs; only single-subgraph models (no IF/WHILE/CALL_ONCE) can be planned"
+            f"{source} is a TFLite flatbuffer with {count} subgraphs; only single-subgraph models (no IF/WHILE/"
+            "CALL_ONCE) can be planned"
         )
     return model.subgraphs[0]
 
