@@ -5,7 +5,8 @@ each output is dequantised and compared with onnxruntime's float output of the r
 
 - SQNR in dB, ``10 log10(sum(ref^2) / sum((ref - out)^2))`` over all samples, per output; the worst output counts.
 - max abs error, in the output's own units.
-- top-1 agreement (fraction of samples whose argmax matches) for classification outputs ``(1, K)``, K >= 2.
+- top-1 agreement (fraction of samples whose argmax matches) for classification outputs ``(1, K)``,
+  2 <= K <= 1000 and K smaller than the input.
 
 Thresholds (:data:`DEFAULT_MIN_SQNR_DB`): 10 dB for int8, 40 dB for float32 exports. A sound int8 export of a
 small CNN measures 20-40 dB (one 8-bit quantiser alone gives ~48 dB at full scale and each layer adds noise),
@@ -86,7 +87,7 @@ def measure(
         sqnr_db=_worst_sqnr(expected, tflm),
         litert_sqnr_db=_worst_sqnr(expected, litert),
         max_abs_error=max(float(np.max(np.abs(r - o))) for e, t in zip(expected, tflm, strict=True) for r, o in zip(e, t, strict=True)),
-        top1_agreement=_top1(expected, tflm),
+        top1_agreement=_top1(expected, tflm, sum(samples[n][0].size for n in names)),
         tflm_litert_max_diff=max(float(np.max(np.abs(a - b))) for x, y in zip(tflm, litert, strict=True) for a, b in zip(x, y, strict=True)),
         min_sqnr_db=float(min_sqnr_db),
         arena_head_bytes=arena_head(data),
@@ -190,9 +191,11 @@ def _worst_sqnr(expected: list[list[np.ndarray]], actual: list[list[np.ndarray]]
     return worst
 
 
-def _top1(expected: list[list[np.ndarray]], actual: list[list[np.ndarray]]) -> float | None:
+def _top1(expected: list[list[np.ndarray]], actual: list[list[np.ndarray]], input_size: int) -> float | None:
+    """Argmax agreement on the first output that looks like class scores: ``(1, K)``, 2 <= K <= 1000 and smaller
+    than the input (an autoencoder's ``(1, 640)`` reconstruction of a 640-value input is not a classification)."""
     for k, ref in enumerate(expected[0]):
-        if ref.ndim == 2 and ref.shape[0] == 1 and ref.shape[1] >= 2:
+        if ref.ndim == 2 and ref.shape[0] == 1 and 2 <= ref.shape[1] <= min(1000, input_size - 1):
             same = [int(np.argmax(e[k]) == np.argmax(a[k])) for e, a in zip(expected, actual, strict=True)]
             return sum(same) / len(same)
     return None
