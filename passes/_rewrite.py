@@ -25,10 +25,6 @@ def constant_array(value: ir.Value | None) -> np.ndarray | None:
     return None if tensor is None else tensor.numpy()
 
 
-def is_constant(value: ir.Value | None) -> bool:
-    return constant_array(value) is not None
-
-
 def unique_name(graph: ir.Graph, base: str) -> str:
     """``base`` or ``base_1``, ``base_2``, ... whichever no value or node of ``graph`` already uses."""
     taken = set(graph.initializers)
