@@ -4,10 +4,16 @@ Accepted: a path to a .onnx file, ``onnx.ModelProto``, ``onnx_ir.Model``, an onn
 ``torch.nn.Module`` together with ``example_inputs``. A symbolic batch dimension (dim 0) becomes 1; any other
 symbolic dimension must be given in ``input_shapes`` (``{"input": (1, 3, 96, 96)}``) or loading fails with a
 :class:`ShapeError` naming the input and dimension.
+
+The loaded model is also normalised so that later stages need not check: nodes in topological order, every node
+named (``Conv_3`` when the file has no name), weights not listed as graph inputs, external weight data read in.
+Refused with one line listing every offender: files that are not ONNX (text, TFLite, truncated), non-standard or
+control-flow ops, values read but never defined or written twice, cycles, NaN/Inf weights.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import warnings
@@ -36,10 +42,14 @@ def load(
     """Return ``model`` as an onnx-ir model with every value's shape and dtype static."""
     proto = _to_proto(model, example_inputs)
     where = _describe(model)
+    _name_nodes(proto)
+    _drop_initializer_inputs(proto)
     _check_ops(proto, where)
+    _check_structure(proto, where)
     _fix_input_shapes(proto, dict(input_shapes or {}), where)
     proto = _infer_shapes(proto)
     result = ir.serde.deserialize_model(proto)
+    _sort(result, where)
     _fill_missing_shapes(result, where)
     if check_weights:
         check_finite_weights(result, where)
@@ -139,12 +149,13 @@ def _export_torch(module: Any, example_inputs: Any) -> onnx.ModelProto:
             f"cannot export {type(module).__name__}: a torch module needs example_inputs, "
             "e.g. mcugraph.load(module, example_inputs=torch.randn(1, 3, 32, 32))"
         )
-    args = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
+    args = tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
     buf = io.BytesIO()
     was_training = module.training
     module.eval()
     try:
-        with warnings.catch_warnings():
+        # torch prints its whole IR graph on stdout when an op fails: keep stdout for the command's output.
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             # The TorchScript exporter: 30x faster than dynamo on small models and it keeps Conv/Gemm/Flatten as
             # single ONNX nodes, which is what the rest of mcugraph pattern-matches.
@@ -154,7 +165,11 @@ def _export_torch(module: Any, example_inputs: Any) -> onnx.ModelProto:
                 output_names=["output"],
             )
     except Exception as e:
-        raise ModelLoadError(f"torch.onnx.export failed for {type(module).__name__}: {e}") from e
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelLoadError(
+            f"torch.onnx.export failed for {type(module).__name__}: {reason}; "
+            "replace that layer or export the model to ONNX yourself"
+        ) from e
     finally:
         module.train(was_training)
     return onnx.ModelProto.FromString(buf.getvalue())
@@ -181,6 +196,61 @@ def _check_ops(proto: onnx.ModelProto, where: str) -> None:
             bad, f"in {where} are not standard ONNX ops (opset {opset})",
             "replace them with standard ONNX ops before using mcugraph",
         )
+
+
+def _name_nodes(proto: onnx.ModelProto) -> None:
+    """Give unnamed nodes unique names (``Conv_3``): every report, error and kernel refers to nodes by name."""
+    taken = {node.name for node in proto.graph.node}
+    for i, node in enumerate(proto.graph.node):
+        if node.name:
+            continue
+        name, k = f"{node.op_type}_{i}", 1
+        while name in taken:
+            name, k = f"{node.op_type}_{i}_{k}", k + 1
+        node.name = name
+        taken.add(name)
+
+
+def _drop_initializer_inputs(proto: onnx.ModelProto) -> None:
+    """Old exporters (IR < 4) list every weight as a graph input too; on a microcontroller weights are constants."""
+    weights = {t.name for t in proto.graph.initializer}
+    inputs = [v for v in proto.graph.input if v.name not in weights]
+    if len(inputs) != len(proto.graph.input):
+        del proto.graph.input[:]
+        proto.graph.input.extend(inputs)
+
+
+def _check_structure(proto: onnx.ModelProto, where: str) -> None:
+    """Every value read is defined once: by an input, an initializer or exactly one node. List all offenders."""
+    graph = proto.graph
+    defined = {v.name for v in graph.input} | {t.name for t in graph.initializer}
+    writer: dict[str, str] = {}
+    for node in graph.node:
+        for name in filter(None, node.output):
+            if name in defined or name in writer:
+                first = writer.get(name, "the graph's inputs/initializers")
+                raise InvalidModelError(
+                    f"{where}: value '{name}' is written by node '{node.name}' ({node.op_type}) and by {first}; "
+                    "every value must have one producer, re-export the model"
+                )
+            writer[name] = f"node '{node.name}'"
+    known = defined | set(writer)
+    dangling = [(node.name, name) for node in graph.node for name in node.input if name and name not in known]
+    dangling += [("graph output", v.name) for v in graph.output if v.name not in known]
+    if dangling:
+        listed = ", ".join(f"'{value}' read by {reader}" for reader, value in dangling[:10])
+        raise InvalidModelError(
+            f"{where}: {len(dangling)} value(s) read but never defined ({listed}); "
+            "the model is incomplete, re-export it"
+        )
+
+
+def _sort(model: ir.Model, where: str) -> None:
+    """Nodes in topological order: every analysis and the exporter walk the graph once, front to back."""
+    try:
+        model.graph.sort()
+    except ValueError as e:
+        raise InvalidModelError(f"{where}: the graph has a cycle ({e}); ONNX graphs must be acyclic") from e
 
 
 def _fix_input_shapes(proto: onnx.ModelProto, overrides: dict[str, Sequence[int]], where: str) -> None:

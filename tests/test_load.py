@@ -10,6 +10,7 @@ import torch
 
 import mcugraph
 from mcugraph import zoo
+from mcugraph.analysis import analyze
 from mcugraph.errors import InvalidModelError, ModelLoadError, ShapeError, UnsupportedOpError
 from mcugraph.runtime import input_feeds, run_onnx
 
@@ -97,6 +98,13 @@ def test_load_torch_module_keeps_training_mode():
     module = torch.nn.Sequential(torch.nn.Linear(4, 2)).train()
     mcugraph.load(module, example_inputs=torch.rand(1, 4))
     assert module.training
+
+
+def test_torch_export_failure_is_one_clean_error(capsys):
+    """An op torch cannot export gives a ModelLoadError naming the module, and torch's dump stays off stdout."""
+    with pytest.raises(ModelLoadError, match="torch.onnx.export failed for Bilinear"):
+        mcugraph.load(torch.nn.Bilinear(3, 2, 4), example_inputs=(torch.rand(1, 3), torch.rand(1, 2)))
+    assert capsys.readouterr().out == ""
 
 
 def test_load_torch_module_needs_example_inputs():
@@ -257,3 +265,67 @@ def test_save_round_trip(tmp_path):
     again = mcugraph.load(tmp_path / "out.onnx")
     feeds = input_feeds(model)
     np.testing.assert_array_equal(run_onnx(model, feeds)[0], run_onnx(again, feeds)[0])
+
+
+def parse(body: str, outputs: str = "float[1, 4] y") -> onnx.ModelProto:
+    return onnx.parser.parse_model(
+        f'<ir_version: 8, opset_import: ["" : 17]>\ng (float[1, 4] x) => ({outputs}) {body}'
+    )
+
+
+def test_value_read_but_never_defined():
+    """A node input no one produces is named with its reader, not reported as a shape problem."""
+    with pytest.raises(InvalidModelError, match="'ghost' read by Add_0"):
+        mcugraph.load(parse("{ y = Add(x, ghost) }"))
+
+
+def test_graph_output_never_produced():
+    """A graph output no node writes is refused."""
+    with pytest.raises(InvalidModelError, match="'z' read by graph output"):
+        mcugraph.load(parse("{ y = Relu(x) }", "float[1, 4] y, float[1, 4] z"))
+
+
+def test_value_written_twice():
+    """Two nodes writing one value are both named."""
+    with pytest.raises(InvalidModelError, match="'y' is written by node 'Neg_1' \\(Neg\\) and by node 'Relu_0'"):
+        mcugraph.load(parse("{ y = Relu(x) y = Neg(x) }"))
+
+
+def test_cycle_is_refused():
+    """A graph with a cycle is refused."""
+    with pytest.raises(InvalidModelError, match="cycle"):
+        mcugraph.load(parse("{ y = Relu(a) a = Neg(y) }"))
+
+
+def test_nodes_are_sorted_topologically():
+    """Nodes stored out of order come back in topological order."""
+    model = mcugraph.load(parse("{ y = Relu(a) a = Neg(x) }"))
+    assert [n.op_type for n in model.graph] == ["Neg", "Relu"]
+
+
+def test_unnamed_nodes_get_unique_names():
+    """Unnamed nodes are named op_index, without clashing with an existing name."""
+    proto = parse("{ a = Neg(x) y = Relu(a) }")
+    proto.graph.node[1].name = "Neg_0"
+    assert [n.name for n in mcugraph.load(proto).graph] == ["Neg_0_1", "Neg_0"]
+
+
+def test_initializers_listed_as_inputs_become_constants():
+    """Old-style models listing weights as graph inputs load with only the real input left."""
+    proto = tiny()
+    proto.graph.input.extend(
+        onnx.helper.make_tensor_value_info(t.name, t.data_type, t.dims) for t in proto.graph.initializer)
+    model = mcugraph.load(proto)
+    assert [v.name for v in model.graph.inputs] == ["x"]
+    assert analyze(model).params == 4 * 3 * 3 * 3 + 4
+
+
+class TwoInputs(torch.nn.Module):
+    def forward(self, a, b):
+        return a.sum(dim=1, keepdim=True) * b
+
+
+def test_torch_example_inputs_as_list():
+    """example_inputs may be a list of tensors as well as a tuple."""
+    model = mcugraph.load(TwoInputs(), example_inputs=[torch.rand(1, 3), torch.rand(1, 2)])
+    assert [tuple(v.shape) for v in model.graph.inputs] == [(1, 3), (1, 2)]

@@ -98,7 +98,7 @@ def macs(node: ir.Node) -> int:
 
 def constant_values(graph: ir.Graph) -> set[ir.Value]:
     """Values known before inference: initializers and outputs of nodes whose inputs are all constant."""
-    constant = {v for v in graph.initializers.values() if v.const_value is not None and not v.is_graph_input()}
+    constant = {v for v in graph.initializers.values() if v.const_value is not None}
     for node in graph:  # graph order is topological
         if _folds_away(node, constant):
             constant.update(node.outputs)
