@@ -32,6 +32,17 @@ def reshape(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     slot = cx.slot(x)
     in_shape = tuple(int(d) for d in x.shape)
     out_perm = layout.default_perm(len(out.shape))
+    tfl_shape = layout.permute_shape(in_shape, slot.perm)
+    if (
+        not getattr(cx.step, "kernel", True)
+        and not out.is_graph_output()
+        and tfl_shape == layout.permute_shape(out.shape, out_perm)
+        and layout.keeps_memory_order(in_shape, slot.perm)
+        and layout.keeps_memory_order(tuple(out.shape), out_perm)
+    ):
+        # The kernel view made this Reshape no kernel (tf2onnx's C == 1 "transpose"): same bytes, same tensor.
+        cx.alias(out, dataclasses.replace(slot, perm=out_perm))
+        return
     if (
         slot.perm == layout.NHWC
         and len(out.shape) == 2
