@@ -2,7 +2,7 @@
 
 TFLM never writes an output over an input by itself; mcugraph makes an output share its input's bytes through an
 offline arena plan, and only for the kernels below, whose TFLM reference code reads element ``i`` of the input
-before it writes element ``i`` of the output (proofs: ``mcugraph/tflite`` tests by the .tflite engineer):
+before it writes element ``i`` of the output (proved bit-exact in TFLM, float32 and int8: ``tests/test_inplace_tflm.py``):
 
 - ``ADD``/``SUB``/``MUL`` when every input has exactly the output's shape (no broadcasting): either input;
 - ``RESHAPE``: the data input (input 0); the bytes are the same, only the shape changes.
