@@ -135,8 +135,6 @@ def evaluate(node: ir.Node, arrays: list[np.ndarray | None], model: ir.Model) ->
     onnxruntime is the reference every rewrite is checked against, so a folded constant is bit-identical to what
     it computed at run time; onnx's ReferenceEvaluator is the fallback for the few op/dtype pairs it lacks.
     """
-    from onnx.reference import ReferenceEvaluator
-
     from mcugraph.runtime import run_onnx
 
     proto = _single_node_model(node, arrays, model)
@@ -144,6 +142,8 @@ def evaluate(node: ir.Node, arrays: list[np.ndarray | None], model: ir.Model) ->
         return [np.asarray(a) for a in run_onnx(proto, {})]
     except Exception:  # noqa: BLE001 - any failure means "try the other evaluator"
         pass
+    from onnx.reference import ReferenceEvaluator  # slow to import, rarely needed
+
     try:
         return [np.asarray(a) for a in ReferenceEvaluator(proto).run(None, {})]
     except Exception:  # noqa: BLE001 - an op neither can run on constants stays a node
