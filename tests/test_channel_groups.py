@@ -10,6 +10,7 @@ import onnx.parser
 import onnx_ir as ir
 import pytest
 import torch
+import torch.nn.functional as F
 from conftest import MLPERF, zoo_onnx
 from torch import nn
 
@@ -136,6 +137,42 @@ def test_gemm_feeding_a_gemm_is_a_prunable_group():
     group = group_of(channel_groups(model), first.name)
     assert group.prunable and group.size == 5
     assert ChannelUse(second.inputs[1].name, axis=1) in group.weights
+
+
+class MixedNet(nn.Module):
+    """Squeeze-excite Mul, Pad, nearest Resize, Slice + Concat along H, PReLU, LeakyReLU, Flatten -> Gemm."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 6, 3, padding=1)
+        self.se1, self.se2 = nn.Conv2d(6, 3, 1), nn.Conv2d(3, 6, 1)
+        self.prelu = nn.PReLU(6)
+        self.conv2 = nn.Conv2d(6, 4, 3)
+        self.fc = nn.Linear(4 * 18 * 18, 3)
+
+    def forward(self, x):
+        y = F.hardswish(self.conv1(x))
+        y = y * torch.sigmoid(self.se2(torch.relu(self.se1(y.mean((2, 3), keepdim=True)))))
+        y = F.interpolate(F.pad(y, (1, 1, 1, 1)), scale_factor=2, mode="nearest")
+        y = self.prelu(torch.cat([y[:, :, 4:], y[:, :, :4]], dim=2))
+        return self.fc(torch.flatten(F.leaky_relu(self.conv2(y), 0.1), 1))
+
+
+def mixed_net() -> ir.Model:
+    torch.manual_seed(0)
+    model = mcugraph.load(MixedNet().eval(), example_inputs=torch.rand(1, 3, 8, 8))
+    return mcugraph.run_pipeline(model, mcugraph.CANONICALIZE).model
+
+
+def test_squeeze_excite_and_spatial_ops_keep_one_group():
+    """SE's Mul joins conv1 and se2; Pad, Resize, Slice/Concat along H and PReLU carry that group unchanged."""
+    model = mixed_net()
+    group = group_of(channel_groups(model), "/conv1/Conv")
+    assert group.prunable and set(group.producers) == {"/conv1/Conv", "/se2/Conv"}
+    carried = {n.op_type for n in model.graph for v in n.outputs if any(u.tensor == v.name for u in group.activations)}
+    assert {"Mul", "Pad", "Resize", "Slice", "Concat", "PRelu"} <= carried
+    prelu = next(n for n in model.graph if n.op_type == "PRelu")
+    assert ChannelUse(prelu.inputs[1].name, axis=0) in group.weights
 
 
 def test_unknown_op_makes_its_groups_unprunable():

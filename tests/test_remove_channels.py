@@ -11,6 +11,7 @@ import onnx_ir as ir
 import pytest
 import torch
 from conftest import MLPERF, zoo_onnx
+from test_channel_groups import mixed_net
 from torch import nn
 
 import mcugraph
@@ -143,6 +144,12 @@ def test_flatten_gemm_model_prunes_blocks_and_reshape_target():
     pruned = RemoveChannelsPass(keep={group.id: (1, 2)})(copy_of(model)).model
     target = pruned.graph.initializers[group.shapes[0].tensor].const_value.numpy()
     assert target.tolist() == [1, 18]
+
+
+def test_mixed_ops_model_prunes_like_the_sliced_module():
+    """SE, Pad, Resize, Slice/Concat, PReLU and Flatten->Gemm all prune consistently in IR and torch."""
+    for seed in range(3):
+        check_prune_matches_slice(mixed_net(), seed)
 
 
 @pytest.mark.parametrize(("keep", "message"), [
