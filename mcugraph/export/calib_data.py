@@ -10,8 +10,9 @@ Sources (``--calib`` on the command line, ``calib=`` in Python):
 - In Python also a numpy array or a ``{input name: array}`` dict.
 
 Layout rule: a sample array is taken as is when its per-sample shape equals the model input's shape without the batch
-dimension (the ONNX layout, NCHW for torch models). Otherwise a rank-4 array whose per-sample shape is the NHWC
-permutation of an NCHW model input is transposed to NCHW. When both readings fit (H == W == C), the model layout wins.
+dimension (the ONNX layout: NCHW for torch models, NHWC for tf2onnx models, whose input feeds a Transpose to NCHW).
+Otherwise a rank-4 array in the other layout (NHWC samples for an NCHW model, NCHW samples for an NHWC one) is
+recognised by its shape and transposed. When both readings fit (H == W == C), the model layout wins.
 
 Dtype rule: floating arrays (float16/32/64) are used as float32 with their values unchanged: give exactly what the
 ONNX model takes, preprocessing included. Integer arrays (uint8 images...) are refused rather than guessed at: scale
@@ -35,6 +36,7 @@ import numpy as np
 import onnx_ir as ir
 
 from mcugraph.errors import DataError, ShapeError
+from mcugraph.export.layout import input_is_nhwc
 
 HOLDOUT_FRACTION = 0.2
 RANDOM_SAMPLES = 40
@@ -90,7 +92,8 @@ def load_calib(
             "'random:LO,HI', 'digits', a numpy array or a dict of arrays"
         )
     where = str(spec) if isinstance(spec, (str, Path)) else "calibration data"
-    checked = {name: _check(arrays, name, shape, where) for name, shape in inputs.items()}
+    nhwc = {v.name for v in model.graph.inputs if input_is_nhwc(v)}
+    checked = {name: _check(arrays, name, shape, where, name in nhwc) for name, shape in inputs.items()}
     return _split(checked, where, representative)
 
 
@@ -163,7 +166,9 @@ def _read_file(path: Path, inputs: dict[str, tuple[int, ...]]) -> dict[str, np.n
         return {name: loaded[name] for name in inputs}
 
 
-def _check(arrays: Mapping[str, np.ndarray], name: str, shape: tuple[int, ...], where: str) -> np.ndarray:
+def _check(
+    arrays: Mapping[str, np.ndarray], name: str, shape: tuple[int, ...], where: str, model_nhwc: bool
+) -> np.ndarray:
     if name not in arrays:
         raise DataError(f"{where}: no samples for model input '{name}'; keys given: {list(arrays)}")
     array = np.asarray(arrays[name])
@@ -175,23 +180,28 @@ def _check(arrays: Mapping[str, np.ndarray], name: str, shape: tuple[int, ...], 
     if array.ndim == 0 or len(array) == 0:
         raise DataError(f"{where}: the calibration set for input '{name}' is empty; give at least one sample")
     sample = tuple(array.shape[1:])
+    other, perm, label = _other_layout(shape, model_nhwc)
     if sample == shape[1:]:
         result = array
-    elif len(shape) == 4 and sample == _nhwc(shape):
-        result = array.transpose(0, 3, 1, 2)  # NHWC samples for an NCHW model
+    elif other and sample == other:
+        result = array.transpose(perm)
     else:
         layouts = f"(N, {', '.join(map(str, shape[1:]))})"
-        if len(shape) == 4:
-            layouts += f" or NHWC (N, {', '.join(map(str, _nhwc(shape)))})"
+        if other:
+            layouts += f" or {label} (N, {', '.join(map(str, other))})"
         raise ShapeError(f"{where}: input '{name}' samples have shape {array.shape}, expected {layouts}")
     if not np.all(np.isfinite(result)):
         raise DataError(f"{where}: input '{name}' samples contain NaN/Inf; remove or fix those samples")
     return np.ascontiguousarray(result, dtype=np.float32)
 
 
-def _nhwc(shape: tuple[int, ...]) -> tuple[int, ...]:
-    """Per-sample NHWC shape of an NCHW input shape ``(1, C, H, W)``."""
-    return (shape[2], shape[3], shape[1])
+def _other_layout(shape: tuple[int, ...], model_nhwc: bool) -> tuple[tuple[int, ...], tuple[int, ...], str]:
+    """(per-sample shape in the other 4-D layout, the transpose back to the model's, its name); empty if not 4-D."""
+    if len(shape) != 4:
+        return (), (), ""
+    if model_nhwc:  # model (1, H, W, C); samples (N, C, H, W)
+        return (shape[3], shape[1], shape[2]), (0, 2, 3, 1), "NCHW"
+    return (shape[2], shape[3], shape[1]), (0, 3, 1, 2), "NHWC"  # model (1, C, H, W); samples (N, H, W, C)
 
 
 def _split(arrays: dict[str, np.ndarray], where: str, representative: bool) -> CalibData:

@@ -37,7 +37,6 @@ LOWERINGS = {
     "Sigmoid": lower_elementwise.sigmoid,
     "Tanh": lower_elementwise.tanh,
     "HardSwish": lower_elementwise.hard_swish,
-    "HardSigmoid": lower_elementwise.hard_sigmoid,
     "Softmax": lower_elementwise.softmax,
     "Concat": lower_elementwise.concat,
     "Reshape": lower_shape.reshape,
@@ -54,9 +53,10 @@ LOWERINGS = {
 }
 
 # TFLM copies int8 codes through these ops without rescaling: inputs and outputs must share scale and zero point.
+# (A standalone Clip is RELU6 / RELU_N1_TO_1, which clamp codes in the input's domain; RELU itself requantises.)
 SAME_PARAMS = {
     "MaxPool", "AveragePool", "Pad", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Identity",
-    "Dropout", "Slice", "Split", "Resize", "Concat",
+    "Dropout", "Slice", "Split", "Resize", "Concat", "Clip",
 }
 # TFLM's int8 kernels for these check a fixed output scale and zero point.
 FIXED_PARAMS = {"Softmax": "SOFTMAX", "Sigmoid": "LOGISTIC", "Tanh": "TANH"}

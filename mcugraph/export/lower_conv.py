@@ -59,7 +59,12 @@ def explicit_pads(node: ir.Node) -> list[int] | None:
     hw = (int(x.shape[2]), int(x.shape[3]))
     pads = onnx_pads(node, hw, kernel, strides, dil)
     same = [_same_pads(hw[i], kernel[i], strides[i], dil[i]) for i in range(2)]
-    if not any(pads) or pads == [same[0][0], same[1][0], same[0][1], same[1][1]]:
+    if not any(pads):
+        return None
+    include = node.attributes.get("count_include_pad")
+    if node.op_type == "AveragePool" and include is not None and include.as_int():
+        return pads  # TFLite's SAME average ignores the padding; counting it needs real zeros
+    if pads == [same[0][0], same[1][0], same[0][1], same[1][1]]:
         return None
     return pads
 

@@ -106,34 +106,6 @@ def hard_swish(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     _unary(cx, node, out, "HARD_SWISH", schema.HardSwishOptionsT())
 
 
-def hard_sigmoid(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
-    """max(0, min(1, alpha*x + beta)) as MUL, ADD with fused RELU, MINIMUM(1): TFLite has no HARD_SIGMOID."""
-    alpha = node.attributes["alpha"].as_float() if "alpha" in node.attributes else 0.2
-    beta = node.attributes["beta"].as_float() if "beta" in node.attributes else 0.5
-    x = node.inputs[0]
-    slot = cx.slot(x)
-    index = cx.input(x)
-    shape = [int(d) for d in cx.fm.tensors[index].shape]
-    scaled_param = shifted_param = None
-    if cx.int8:
-        from mcugraph.export.quant_params import param_from_range
-
-        lo, hi = cx.tensor_param(index).range
-        scaled_param = param_from_range(min(alpha * lo, alpha * hi), max(alpha * lo, alpha * hi))
-        shifted_param = param_from_range(0.0, max(1.0, *scaled_param.range) + beta)
-    scaled = cx.temp(f"{node.name}/scaled", shape, scaled_param)
-    cx.fm.op("MUL", [index, cx.float_const(f"{node.name}/alpha", np.full((1,) * len(shape), alpha))], [scaled],
-             schema.MulOptionsT())
-    shifted = cx.temp(f"{node.name}/shifted", shape, shifted_param)
-    options = schema.AddOptionsT()
-    options.fusedActivationFunction = ACTIVATIONS["RELU"]
-    cx.fm.op("ADD", [scaled, cx.float_const(f"{node.name}/beta", np.full((1,) * len(shape), beta))], [shifted],
-             options)
-    out_index = cx.output(out, slot.perm)
-    one = cx.float_const(f"{node.name}/one", np.ones((1,) * len(shape)), cx.tensor_param(shifted))
-    cx.fm.op("MINIMUM", [shifted, one], [out_index], schema.MaximumMinimumOptionsT())
-
-
 def softmax(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     x = node.inputs[0]
     slot = cx.slot(x)

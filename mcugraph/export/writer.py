@@ -91,14 +91,12 @@ def _graph_input(cx: Lowering, value: ir.Value, input_layout: str, io_dtype: str
 
 
 def _graph_output(cx: Lowering, value: ir.Value, io_dtype: str) -> int:
-    slot = cx.slot(value)
-    if slot.feature_order is not None:
-        raise ExportError(f"output '{value.name}' was left in TFLite feature order (an exporter bug)")
+    index = cx.input(value, layout.default_perm(len(value.shape)))  # rank 4: NHWC, else ONNX order
     if not cx.int8 or io_dtype == "int8":
-        return slot.index
-    shape = [int(d) for d in cx.fm.tensors[slot.index].shape]
+        return index
+    shape = [int(d) for d in cx.fm.tensors[index].shape]
     outer = cx.fm.tensor(f"{value.name}/float", shape, np.float32)
-    cx.fm.op("DEQUANTIZE", [slot.index], [outer])
+    cx.fm.op("DEQUANTIZE", [index], [outer])
     return outer
 
 

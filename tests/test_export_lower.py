@@ -1,0 +1,93 @@
+"""Each ONNX op alone, exported to TFLite: TFLM (and LiteRT) must agree with onnxruntime, float32 and int8."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from export_check import check_export, one_node, operators, weights
+
+X = (1, 4, 8, 8)  # the NCHW activation most cases use
+
+CASES = {
+    "conv_same": (lambda: one_node("Conv", {"x": X}, {"w": weights(6, 4, 3, 3), "b": weights(6)}, pads=[1] * 4),
+                  ["CONV_2D"]),
+    "conv_stride2_explicit_pad": (
+        lambda: one_node("Conv", {"x": X}, {"w": weights(6, 4, 3, 3)}, pads=[1] * 4, strides=[2, 2]),
+        ["PAD", "CONV_2D"]),
+    "conv_valid_dilated": (
+        lambda: one_node("Conv", {"x": X}, {"w": weights(5, 4, 3, 3)}, dilations=[2, 2]), ["CONV_2D"]),
+    "conv_asymmetric_kernel": (
+        lambda: one_node("Conv", {"x": (1, 1, 49, 10)}, {"w": weights(8, 1, 10, 4)}, pads=[4, 1, 5, 1],
+                         strides=[2, 2]), ["CONV_2D"]),
+    "depthwise_multiplier_2": (
+        lambda: one_node("Conv", {"x": X}, {"w": weights(8, 1, 3, 3), "b": weights(8)}, group=4, pads=[1] * 4),
+        ["DEPTHWISE_CONV_2D"]),
+    "gemm_transb": (lambda: one_node("Gemm", {"x": (1, 16)}, {"w": weights(10, 16), "b": weights(10)}, transB=1),
+                    ["FULLY_CONNECTED"]),
+    "gemm_alpha_beta": (
+        lambda: one_node("Gemm", {"x": (1, 16)}, {"w": weights(16, 10), "b": weights(1, 10)}, alpha=0.5, beta=2.0),
+        ["FULLY_CONNECTED"]),
+    "matmul": (lambda: one_node("MatMul", {"x": (1, 16)}, {"w": weights(16, 7)}), ["FULLY_CONNECTED"]),
+    "add_channel_constant": (lambda: one_node("Add", {"x": X}, {"c": weights(4, 1, 1)}), ["ADD"]),
+    "add_two_activations": (lambda: one_node("Add", {"x": X, "z": X}), ["ADD"]),
+    "sub_constant_first": (lambda: one_node("Sub", {"x": X}, {"c": weights(1, 4, 1, 1)}, order=["c", "x"]), ["SUB"]),
+    "mul_scalar": (lambda: one_node("Mul", {"x": (1, 10)}, {"c": np.array(0.75, np.float32)}), ["MUL"]),
+    "concat_channels": (lambda: one_node("Concat", {"x": X, "z": (1, 2, 8, 8)}, axis=1), ["CONCATENATION"]),
+    "concat_12_inputs": (
+        lambda: one_node("Concat", {f"x{i}": (1, 2, 4, 4) for i in range(12)}, axis=1),
+        ["CONCATENATION", "CONCATENATION"]),
+    "max_pool": (lambda: one_node("MaxPool", {"x": X}, kernel_shape=[2, 2], strides=[2, 2]), ["MAX_POOL_2D"]),
+    "max_pool_same": (lambda: one_node("MaxPool", {"x": X}, kernel_shape=[3, 3], pads=[1] * 4), ["MAX_POOL_2D"]),
+    "max_pool_explicit_pad": (
+        lambda: one_node("MaxPool", {"x": X}, kernel_shape=[3, 3], strides=[2, 2], pads=[1] * 4),
+        ["PADV2", "MAX_POOL_2D"]),
+    "average_pool": (
+        lambda: one_node("AveragePool", {"x": X}, kernel_shape=[2, 2], strides=[2, 2]), ["AVERAGE_POOL_2D"]),
+    "average_pool_count_pad": (
+        lambda: one_node("AveragePool", {"x": X}, kernel_shape=[3, 3], pads=[1] * 4, count_include_pad=1),
+        ["PAD", "AVERAGE_POOL_2D"]),
+    "global_average_pool": (lambda: one_node("GlobalAveragePool", {"x": X}), ["MEAN"]),
+    "reduce_mean_drop_axes": (lambda: one_node("ReduceMean", {"x": X}, axes=[2, 3], keepdims=0), ["MEAN"]),
+    "relu": (lambda: one_node("Relu", {"x": X}), ["RELU"]),
+    "clip_0_6": (
+        lambda: one_node("Clip", {"x": X}, {"lo": np.array(0.0, np.float32), "hi": np.array(6.0, np.float32)}),
+        ["RELU6"]),
+    "leaky_relu": (lambda: one_node("LeakyRelu", {"x": X}, alpha=0.1), ["LEAKY_RELU"]),
+    "sigmoid": (lambda: one_node("Sigmoid", {"x": X}), ["LOGISTIC"]),
+    "tanh": (lambda: one_node("Tanh", {"x": X}), ["TANH"]),
+    "hard_swish": (lambda: one_node("HardSwish", {"x": X}), ["HARD_SWISH"]),
+    "softmax": (lambda: one_node("Softmax", {"x": (1, 10)}), ["SOFTMAX"]),
+    "pad": (lambda: one_node("Pad", {"x": X}, {"p": np.array([0, 0, 1, 2, 0, 0, 2, 1])}), ["PAD"]),
+    "pad_value": (lambda: one_node("Pad", {"x": X}, {"p": np.array([0, 0, 1, 1, 0, 0, 1, 1]),
+                                                     "v": np.array(0.25, np.float32)}), ["PADV2"]),
+    "flatten_to_output": (lambda: one_node("Flatten", {"x": X}), ["TRANSPOSE", "RESHAPE"]),
+    "reshape_1x1_spatial": (lambda: one_node("Reshape", {"x": (1, 6, 1, 1)}, {"s": np.array([1, 6])}), ["RESHAPE"]),
+    "unsqueeze": (lambda: one_node("Unsqueeze", {"x": (1, 6)}, {"a": np.array([2])}), ["RESHAPE"]),
+    "transpose_hw": (lambda: one_node("Transpose", {"x": X}, perm=[0, 1, 3, 2]), ["TRANSPOSE"]),
+    "resize_nearest_2x": (
+        lambda: one_node("Resize", {"x": X}, {"roi": np.zeros(0, np.float32), "s": np.array([1, 1, 2, 2], np.float32)},
+                         mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor"),
+        ["RESIZE_NEAREST_NEIGHBOR"]),
+    "slice_channels_and_width": (
+        lambda: one_node("Slice", {"x": X}, {"s": np.array([1, 2]), "e": np.array([3, 100]), "a": np.array([1, 3])}),
+        ["STRIDED_SLICE"]),
+    "split_equal": (lambda: one_node("Split", {"x": X}, {"s": np.array([2, 2])}, axis=1, outputs=2), ["SPLIT"]),
+    "split_unequal": (lambda: one_node("Split", {"x": X}, {"s": np.array([3, 5])}, axis=2, outputs=2),
+                      ["SPLIT_V"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_float32_matches_onnxruntime(case):
+    """The float32 lowering of one op computes what onnxruntime computes, with the expected TFLite operators."""
+    build, expected_ops = CASES[case]
+    result = check_export(build(), int8=False)
+    if expected_ops is not None:
+        assert operators(result.data) == expected_ops
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_int8_within_few_steps(case):
+    """The int8 lowering of one op stays within a few output quantisation steps of onnxruntime."""
+    build, _ = CASES[case]
+    check_export(build(), int8=True)
