@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -50,7 +51,7 @@ def load(
     proto = _infer_shapes(proto)
     result = ir.serde.deserialize_model(proto)
     _sort(result, where)
-    _fill_missing_shapes(result, where)
+    _fill_missing_shapes(result, where, dict(input_shapes or {}))
     if check_weights:
         check_finite_weights(result, where)
     return result
@@ -265,6 +266,8 @@ def _fix_input_shapes(proto: onnx.ModelProto, overrides: dict[str, Sequence[int]
     for value in inputs:
         tensor_type = value.type.tensor_type
         if name_shape := overrides.get(value.name):
+            if not all(isinstance(d, (int, np.integer)) and d > 0 for d in name_shape):
+                raise ShapeError(f"{where}: input shape {tuple(name_shape)} for '{value.name}' must be positive integers")
             declared = len(tensor_type.shape.dim) if tensor_type.HasField("shape") else len(name_shape)
             if declared != len(name_shape):
                 raise ShapeError(
@@ -304,21 +307,34 @@ def _infer_shapes(proto: onnx.ModelProto) -> onnx.ModelProto:
         return proto
 
 
-def _fill_missing_shapes(model: ir.Model, where: str) -> None:
-    """Where ONNX shape inference left a value without a static shape, run onnxruntime once to read it."""
-    missing = [v for v in _all_values(model) if not _is_static(v)]
+def _fill_missing_shapes(model: ir.Model, where: str, overrides: Mapping[str, Sequence[int]]) -> None:
+    """Where ONNX shape inference left a value without a static shape, run onnxruntime once to read it.
+
+    With ``overrides`` every value is read that way: shape inference does not check, e.g., that a Reshape's element
+    count still fits a resized input, and a model that cannot run at the requested shape must fail here.
+    """
+    missing = [v for v in _all_values(model) if overrides or not _is_static(v)]
     if not missing:
         return
     from mcugraph.runtime import run_onnx_all_values
 
     try:
-        shapes = run_onnx_all_values(model, [v.name for v in missing])
+        shapes = run_onnx_all_values(model, [v.name for v in missing if not v.is_graph_input()])
     except Exception as e:
+        # onnxruntime's message names the failing node; drop the C++ source location inside it.
+        reason = re.sub(r"/onnxruntime_src/\S+ \S+\(.*?\) ", "", " ".join(str(e).split()))
+        if overrides:
+            given = " ".join(f"{k}={'x'.join(map(str, v))}" for k, v in overrides.items())
+            raise ShapeError(
+                f"{where}: the model cannot run with --input-shape {given}: {reason}; "
+                "give the shape the model was built for"
+            ) from e
         names = ", ".join(v.name for v in missing[:5])
         raise ShapeError(
-            f"{where}: cannot determine static shapes of {len(missing)} value(s) ({names}...): {e}; "
+            f"{where}: cannot determine static shapes of {len(missing)} value(s) ({names}...): {reason}; "
             "fix dynamic input dimensions with --input-shape"
         ) from e
+    missing = [v for v in missing if not v.is_graph_input()]
     for value in missing:
         array = shapes[value.name]
         value.shape = ir.Shape(array.shape)

@@ -117,3 +117,13 @@ def test_tflite_given_to_analyze(tmp_path, capsys):
     path.write_bytes(b"\x1c\x00\x00\x00TFL3" + bytes(100))
     line = fails(["analyze", str(path)], capsys)
     assert "is a TFLite flatbuffer" in line
+
+
+def test_input_shape_the_model_cannot_run_with(tmp_path, capfd):
+    """An --input-shape a fixed Reshape cannot take: one line naming the node, onnxruntime's log kept quiet."""
+    proto = onnx.parser.parse_model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[1, 4, 2, 2] x) => (float[1, 16] y) <int64[2] s = {1, 16}> { y = Reshape(x, s) }
+    """)
+    line = fails(["analyze", save(proto, tmp_path / "r.onnx"), "--input-shape", "x=1x4x4x4"], capfd)
+    assert "cannot run with --input-shape x=1x4x4x4" in line and "Reshape_0" in line

@@ -329,3 +329,21 @@ def test_torch_example_inputs_as_list():
     """example_inputs may be a list of tensors as well as a tuple."""
     model = mcugraph.load(TwoInputs(), example_inputs=[torch.rand(1, 3), torch.rand(1, 2)])
     assert [tuple(v.shape) for v in model.graph.inputs] == [(1, 3), (1, 2)]
+
+
+RESHAPE = """
+<ir_version: 8, opset_import: ["" : 17]>
+g (float[1, 4, 2, 2] x) => (float[1, 16] y) <int64[2] s = {1, 16}> { y = Reshape(x, s) }
+"""
+
+
+def test_override_the_model_cannot_run_with():
+    """A resized input that a fixed Reshape cannot take fails at load, naming the Reshape."""
+    with pytest.raises(ShapeError, match="cannot run with --input-shape x=1x4x4x4.*Reshape_0"):
+        mcugraph.load(onnx.parser.parse_model(RESHAPE), input_shapes={"x": (1, 4, 4, 4)})
+
+
+def test_override_with_zero_dimension():
+    """A zero or negative dimension in input_shapes is refused."""
+    with pytest.raises(ShapeError, match="must be positive integers"):
+        mcugraph.load(onnx.parser.parse_model(RESHAPE), input_shapes={"x": (1, 4, 0, 4)})
