@@ -147,7 +147,8 @@ def _samples(model: ir.Model, opts: Options, qdq_params: dict | None):
             "int8 export needs calibration data: --calib FILE.npz|FILE.npy|digits|random:LO,HI "
             "(or --float32, or a QDQ model that carries its own scales)"
         )
-    spec = f"random:{_verify_range(model, qdq_params)},{VERIFY_RANDOM_SAMPLES}"
+    # load_calib holds out the last fifth: ask for five times the verification samples wanted.
+    spec = f"random:{_verify_range(model, qdq_params)},{5 * VERIFY_RANDOM_SAMPLES}"
     return load_calib(spec, model, warn=lambda _: None)  # only used to verify: no misleading calibration warning
 
 

@@ -124,3 +124,14 @@ def test_digits_matches_the_digits_cnn_input():
     model = mcugraph.load(zoo_onnx("digits_cnn"))
     data = load_calib("digits", model)
     assert data.calib["input"].shape[1:] == (1, 8, 8) and data.calib_count + data.holdout_count == 359
+
+
+def test_nchw_samples_for_a_tf2onnx_nhwc_model_are_transposed():
+    """A tf2onnx-style model takes NHWC (then Transposes to NCHW): (N, C, H, W) samples become (N, H, W, C)."""
+    model = mcugraph.load(onnx.parser.parse_model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[1,4,5,3] x) => (float[1,3,4,5] y) { t = Transpose <perm = [0, 3, 1, 2]> (x)  y = Relu(t) }
+    """))
+    x = np.random.default_rng(0).normal(size=(5, 3, 4, 5)).astype(np.float32)
+    data = load_calib(x, model)
+    np.testing.assert_array_equal(data.calib["x"], x[:4].transpose(0, 2, 3, 1))
