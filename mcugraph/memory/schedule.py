@@ -95,14 +95,6 @@ class _Model:
             new_live -= self.unread_inputs
         return during, new_live
 
-    def live_of(self, done: int) -> int:
-        """Bytes live between kernels once exactly the set ``done`` has run (it depends on the set only)."""
-        live, so_far = self.start_live, 0
-        for k in _bits(done):  # ascending index = stored order, which is topological
-            _, live = self.step(so_far, live, k)
-            so_far |= 1 << k
-        return live
-
     def ready(self, done: int, allowed: int) -> list[int]:
         return [i for i in _bits(allowed & ~done) if self.pred[i] & ~done == 0]
 
@@ -133,15 +125,15 @@ def _segments(model: _Model) -> list[int]:
     return [groups[key] for key in sorted(groups)]
 
 
-def _search(model: _Model, segment: int, base: int, bound: int, width: int | None, deadline: float,
-            max_states: int) -> tuple[list[int] | None, int, int]:
+def _search(model: _Model, segment: int, base: int, base_live: int, bound: int, width: int | None,
+            deadline: float, max_states: int) -> tuple[list[int] | None, int, int]:
     """Best order of ``segment`` after ``base``: (order or None if none beats ``bound``, its peak, states).
 
     ``width=None`` is the exact programme (prunes at ``bound``); an int keeps that many best states per level.
     """
-    level = {base: (0, model.live_of(base))}
+    level = {base: (0, base_live)}
     parent: dict[int, tuple[int, int]] = {}
-    states = 0
+    states = expanded = 0
     for _ in range((segment).bit_count()):
         nxt: dict[int, tuple[int, int]] = {}
         for done, (peak, live) in level.items():
@@ -154,6 +146,11 @@ def _search(model: _Model, segment: int, base: int, bound: int, width: int | Non
                 if key not in nxt or (p, after) < nxt[key]:
                     nxt[key] = (p, after)
                     parent[key] = (done, k)
+            expanded += 1
+            if width is None and expanded % 256 == 0 and (
+                len(parent) > max_states or time.perf_counter() > deadline
+            ):
+                raise _Budget
         states += len(nxt)
         if not nxt:
             return None, bound, states
@@ -185,24 +182,25 @@ def schedule_min_peak(
     order: list[int] = []
     optimal = True
     states = 0
-    base = 0
+    base, base_live = 0, model.start_live
     for segment in _segments(model):
-        seg_given = [i for i in range(model.n) if segment >> i & 1]  # stored order is topological
-        seg_peak = _replay(model, base, seg_given)
-        best, best_peak = seg_given, seg_peak
-        if segment.bit_count() > 1:
-            beam, beam_peak, s = _search(model, segment, base, best_peak, beam_width, deadline, max_states)
+        seg_given = _bits(segment)  # ascending index = stored order, which is topological
+        best, (best_peak, _) = seg_given, _replay(model, base, base_live, seg_given)
+        if len(seg_given) > 1:
+            args = (model, segment, base, base_live)
+            beam, beam_peak, s = _search(*args, best_peak, beam_width, deadline, max_states)
             states += s
             if beam is not None:
                 best, best_peak = beam, beam_peak
             try:
-                exact, exact_peak, s = _search(model, segment, base, best_peak, None, deadline, max_states)
+                exact, exact_peak, s = _search(*args, best_peak, None, deadline, max_states)
                 states += s
                 if exact is not None:
                     best, best_peak = exact, exact_peak
             except _Budget:
                 optimal = False
         order.extend(best)
+        _, base_live = _replay(model, base, base_live, best)
         base |= segment
     names = tuple(model.names[i] for i in order)
     peak = peak_memory(graph, names, inplace=inplace).peak_bytes
@@ -211,11 +209,11 @@ def schedule_min_peak(
     return Schedule(names, peak, given, optimal, time.perf_counter() - start, states)
 
 
-def _replay(model: _Model, base: int, order: Sequence[int]) -> int:
-    """Peak bytes while running ``order`` after the set ``base``."""
-    done, live, peak = base, model.live_of(base), 0
+def _replay(model: _Model, base: int, live: int, order: Sequence[int]) -> tuple[int, int]:
+    """(peak bytes while running ``order`` after the set ``base`` with ``live`` bytes, bytes live after it)."""
+    done, peak = base, 0
     for k in order:
         during, live = model.step(done, live, k)
         peak = max(peak, during)
         done |= 1 << k
-    return peak
+    return peak, live
