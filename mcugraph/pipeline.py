@@ -57,10 +57,11 @@ def run_pipeline(
         start = time.perf_counter()
         try:
             result = pass_(model)
-        except ir.passes.PassError as e:
-            raise _user_error_in(e) or e
-        except (ir.passes.PreconditionError, ir.passes.PostconditionError) as e:
-            raise _user_error_in(e) or e
+        except (ir.passes.PassError, ir.passes.PreconditionError, ir.passes.PostconditionError) as e:
+            user_error = _user_error_in(e)
+            if user_error is None:
+                raise
+            raise user_error from e
         seconds = time.perf_counter() - start
         model = result.model
         modified |= result.modified

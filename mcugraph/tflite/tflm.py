@@ -103,7 +103,7 @@ def run_litert(data: bytes, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
 
     interp = Interpreter(model_content=bytes(data), num_threads=1)
     interp.allocate_tensors()
-    for detail, x in zip(interp.get_input_details(), inputs):
+    for detail, x in zip(interp.get_input_details(), inputs, strict=False):
         interp.set_tensor(detail["index"], np.ascontiguousarray(x))
     interp.invoke()
     return [np.array(interp.get_tensor(d["index"])) for d in interp.get_output_details()]
