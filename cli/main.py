@@ -13,7 +13,7 @@ import sys
 
 from mcugraph.errors import MCUGraphError
 
-COMMANDS = ("analyze", "schedule", "opt", "prune", "passes")
+COMMANDS = ("demo", "analyze", "schedule", "opt", "prune", "passes")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -50,3 +50,15 @@ def onnx_accuracy(model, split: Split) -> float:
     name = model.graph.inputs[0].name
     predictions = [run_onnx(model, {name: x[None]})[0].argmax() for x in split.x]
     return float((np.array(predictions) == split.y).mean())
+
+
+def tflite_accuracy(data: bytes, split: Split) -> float:
+    """Top-1 accuracy of a .tflite classifier in TFLite Micro on ``split`` (inputs quantised as the file says)."""
+    from mcugraph.export.verify import tensor_io, to_tflite
+    from mcugraph.tflite.tflm import run_tflm_batch
+
+    (input_io,), _ = tensor_io(data)
+    batch = [[to_tflite(x[None], input_io)] for x in split.x]
+    outputs = run_tflm_batch(data, batch)
+    predictions = np.array([int(np.argmax(out[0])) for out in outputs])
+    return float((predictions == split.y).mean())
