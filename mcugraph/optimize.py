@@ -10,6 +10,9 @@ The default pipeline, one small function per step so that a step can be added (p
 6. verify in TFLM and LiteRT on held-out samples against onnxruntime; below the SQNR threshold -> ``ExportError``.
 
 Nothing is written to disk here: the caller gets bytes only after verification passed.
+
+``mcugraph.optimize`` (the package attribute) is the function :func:`optimize`, which hides this module's name:
+reach the rest with ``from mcugraph.optimize import Options, run``.
 """
 
 from __future__ import annotations
