@@ -86,6 +86,22 @@ OP_GRAPHS = {
         w = Constant<value = float[2,4] {1,2,3,4,5,6,7,8}>()  b = Constant<value = float[2] {0.5, -1}>()
         a = Gemm<transB=1, alpha=0.5, beta=2.0>(x, w, b)  m = Constant<value = float[2,2] {1,-1,2,0}>()
         y = MatMul(a, m) }""",
+    "conv_pool_modes": """<ir_version: 8, opset_import: ["" : 17]> g (float[1,2,7,6] x) => (float[1,3,2,2] y) {
+        w = Constant<value = float[3,2,2,2] {1,2,3,4,5,6,7,8,1,0,1,0,0,1,0,1,2,2,-1,-1,3,0,0,3}>()
+        a = Conv<auto_pad="SAME_UPPER", strides=[2,2]>(x, w)  mx = Constant<value = float {0.5}>()  b = Clip(a, , mx)
+        c = MaxPool<kernel_shape=[2,2], strides=[2,2], ceil_mode=1>(b)
+        y = AveragePool<kernel_shape=[2,2], pads=[1,1,0,0], count_include_pad=1>(c) }""",
+    "shape_ops": """<ir_version: 8, opset_import: ["" : 17]> g (float[2,3,4] x) => (float[4,6] y) {
+        t = Transpose<perm=[2,0,1]>(x)  d = Dropout(t)  i = Identity(d)  f = Flatten<axis=1>(i)
+        s = Shape(f)  k = Constant<value = int64 {1}>()  n = Gather(s, k)  c = Cast<to=1>(n)
+        g2 = GlobalMaxPool(x)  m = ReduceSum<keepdims=0>(g2)  e = Add(c, m)  y = Mul(f, e) }""",
+    "dequantize_per_axis": """<ir_version: 8, opset_import: ["" : 17]> g (float[1,2] x) => (float[1,3] y) {
+        q = Constant<value = int8[3,2] {-5, 7, 100, -128, 3, 3}>()  sc = Constant<value = float[3] {0.1, 0.2, 0.5}>()
+        z = Constant<value = int8[3] {1, 0, -2}>()  w = DequantizeLinear<axis=0>(q, sc, z)
+        y = Gemm<transB=1>(x, w) }""",
+    "opset18_axes_inputs": """<ir_version: 8, opset_import: ["" : 18]> g (float[1,4,6] x) => (float[2,2] y) {
+        ax = Constant<value = int64[1] {2}>()  r = ReduceMean(x, ax)  sp = Constant<value = int64[2] {1, 3}>()
+        a, b = Split<axis=1>(r, sp)  q = Constant<value = int64[1] {0}>()  y = Squeeze(b, q) }""",
 }
 
 
@@ -127,6 +143,17 @@ def test_batches_run_like_single_samples():
         batched = module(x)
         single = torch.cat([module(x[i:i + 1]) for i in range(3)])
     torch.testing.assert_close(batched, single, rtol=1e-5, atol=1e-5)
+
+
+def test_double_precision_converts_constant_attributes():
+    """`.double()` converts parameters and Constant-node tensors alike; outputs still match onnxruntime."""
+    model = mcugraph.load(zoo_onnx("mobilenetv2"))  # raw export: Clip bounds are Constant nodes
+    module = GraphModule(model).double()
+    feeds = input_feeds(model)
+    with torch.no_grad():
+        out = module(torch.from_numpy(feeds["input"]).double())
+    assert out.dtype == torch.float64
+    np.testing.assert_allclose(out.numpy(), run_onnx(model, feeds)[0], rtol=1e-5, atol=1e-5)
 
 
 def test_write_back_round_trip():

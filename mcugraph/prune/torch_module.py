@@ -121,6 +121,15 @@ class GraphModule(nn.Module):
             steps.append((node.name or f"#{i}", node.op_type, HANDLERS[node.op_type], inputs, attrs, outputs, frees[i]))
         return steps
 
+    def _apply(self, fn, *args, **kwargs):
+        """``.to(device)``/``.double()`` also convert tensor attributes (Constant values) the handlers receive."""
+        super()._apply(fn, *args, **kwargs)
+        for step in self._steps:
+            for key, value in step[4].items():
+                if torch.is_tensor(value):
+                    step[4][key] = fn(value)
+        return self
+
     def parameter(self, initializer_name: str) -> nn.Parameter:
         """The parameter holding the float initializer ``initializer_name``."""
         if not self._is_param.get(initializer_name):

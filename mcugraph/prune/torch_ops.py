@@ -97,7 +97,7 @@ def AveragePool(x, *, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, dilat
     if squeeze:
         x, kernel_shape, strides, pads = x.unsqueeze(-1), [*kernel_shape, 1], [*strides, 1], [pads[0], 0, pads[1], 0]
     pool = {2: F.avg_pool2d, 3: F.avg_pool3d}[len(kernel_shape)]
-    ones = torch.ones((1, 1, *x.shape[2:]), dtype=x.dtype)
+    ones = torch.ones((1, 1, *x.shape[2:]), dtype=x.dtype, device=x.device)
     mask = F.pad(ones, _torch_pad(pads), value=float(bool(count_include_pad)))
     total = pool(F.pad(x, _torch_pad(pads)), kernel_shape, strides, 0, bool(ceil_mode), divisor_override=1)
     count = pool(mask, kernel_shape, strides, 0, bool(ceil_mode), divisor_override=1)
@@ -198,7 +198,7 @@ def Slice(x, starts, ends, axes=None, steps=None):
     steps = _ints(steps) or [1] * len(starts)
     for start, end, axis, step in zip(starts, ends, axes, steps, strict=False):
         kept = range(*slice(start, end, step).indices(x.shape[axis]))
-        x = x.index_select(axis, torch.tensor(list(kept), dtype=torch.long))
+        x = x.index_select(axis, torch.tensor(list(kept), dtype=torch.long, device=x.device))
     return x
 
 
@@ -255,7 +255,7 @@ def Resize(x, roi=None, scales=None, sizes=None, *, mode="nearest", coordinate_t
     for axis, (o, i, s) in enumerate(zip(out_sizes, x.shape, factors, strict=False)):
         if o != i or s != 1.0:
             index = _nearest_source(o, i, s, coordinate_transformation_mode, nearest_mode)
-            x = x.index_select(axis, index)
+            x = x.index_select(axis, index.to(x.device))
     return x
 
 
@@ -402,7 +402,7 @@ def Gather(x, indices, *, axis=0):
     axis = axis + x.dim() if axis < 0 else axis
     index = indices.long() % x.shape[axis]
     out = x.index_select(axis, index.reshape(-1))
-    return out.reshape(*x.shape[:axis], *index.shape, *x.shape[axis + 1:])
+    return out.reshape((*x.shape[:axis], *index.shape, *x.shape[axis + 1:]))
 
 
 @handler
