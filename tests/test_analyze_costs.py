@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
+import torch
 from onnx import TensorProto, helper, numpy_helper
 
 import mcugraph
@@ -160,3 +161,14 @@ def test_integer_constants_are_not_parameters():
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16])], [shape])
     report = analyze(mcugraph.load(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])))
     assert (report.flash_bytes, report.params) == (0, 0)
+
+
+def test_lstm_macs_and_params():
+    """LSTM over 5 steps, input 8, hidden 16: W and R once per step; params equal torch's."""
+    proto = graph([helper.make_node("LSTM", ["x", "w", "r", "b"], ["y"], "lstm", hidden_size=16)],
+                  [("x", [5, 1, 8])], [("y", [5, 1, 1, 16])],
+                  {"w": (1, 4 * 16, 8), "r": (1, 4 * 16, 16), "b": (1, 8 * 16)})
+    cost = costs_by_name(proto)["lstm"]
+    assert cost.macs == 5 * (4 * 16 * 8 + 4 * 16 * 16)
+    assert cost.params == sum(p.numel() for p in torch.nn.LSTM(8, 16).parameters())
+    assert cost.weight_bytes == 4 * 16 * 8 + 4 * 16 * 16 + 8 * 16 * 4

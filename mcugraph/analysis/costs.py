@@ -6,6 +6,7 @@ MACs count multiply-accumulates of the ops that dominate inference on a microcon
   i.e. Oh·Ow·Oc·Kh·Kw·Ic/groups for 2-D (any rank works the same way).
 - ``ConvTranspose``: each input element scatters into ``prod(W.shape[1:])`` outputs, Ih·Iw·Ic·Kh·Kw·Oc/groups.
 - ``Gemm``/``MatMul``: ``prod(out) * K``, i.e. in·out times the rows.
+- ``LSTM``/``GRU``/``RNN``: per time step and sequence, one MAC per element of ``W`` and ``R`` (all gates).
 
 Weight bytes are what the int8 exporter writes to flash: weights int8 (1 byte/element), biases int32 (4
 bytes/element); ``dtype="float32"`` makes both 4 bytes. Which constant inputs are weights and which are biases is
@@ -38,6 +39,9 @@ WEIGHT_ROLES: dict[str, dict[int, str]] = {
     "Mul": {0: WEIGHT, 1: WEIGHT},
     "Div": {0: WEIGHT, 1: WEIGHT},
     "PRelu": {1: WEIGHT},
+    "LSTM": {1: WEIGHT, 2: WEIGHT, 3: BIAS},
+    "GRU": {1: WEIGHT, 2: WEIGHT, 3: BIAS},
+    "RNN": {1: WEIGHT, 2: WEIGHT, 3: BIAS},
     "BatchNormalization": {1: WEIGHT, 2: BIAS},
 }
 _LAYERS_WITH_BIAS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul"})
@@ -80,7 +84,7 @@ def node_costs(model: ir.Model, dtype: str = "int8") -> tuple[NodeCost, ...]:
 
 
 def macs(node: ir.Node) -> int:
-    """Multiply-accumulates of ``node`` (0 for ops other than Conv, ConvTranspose, Gemm, MatMul)."""
+    """Multiply-accumulates of ``node`` (0 for ops other than Conv, ConvTranspose, Gemm, MatMul and recurrences)."""
     op = node.op_type
     if op == "Conv":
         return math.prod(_static_shape(node.outputs[0], node)) * math.prod(_static_shape(node.inputs[1], node)[1:])
@@ -93,6 +97,10 @@ def macs(node: ir.Node) -> int:
     if op == "MatMul":
         a = _static_shape(node.inputs[0], node)
         return math.prod(_static_shape(node.outputs[0], node)) * a[-1]
+    if op in ("LSTM", "GRU", "RNN"):
+        # Every time step of every sequence multiplies the input by W and the hidden state by R.
+        steps = math.prod(_static_shape(node.inputs[0], node)[:2])  # seq_len * batch in either layout
+        return steps * (math.prod(_static_shape(node.inputs[1], node)) + math.prod(_static_shape(node.inputs[2], node)))
     return 0
 
 
