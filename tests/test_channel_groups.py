@@ -236,3 +236,15 @@ def test_format_groups_lists_every_group():
     text = format_groups(groups)
     assert len(text.splitlines()) == len(groups) + 2
     assert "/stem/stem.0/Conv" in text
+
+
+def test_analyze_groups_flag_prints_the_table(tmp_path, capsys):
+    """`mcugraph analyze MODEL --groups` prints the group table after the cost table."""
+    from mcugraph.cli.main import main
+
+    path = tmp_path / "resnet.onnx"
+    onnx.save(zoo_onnx("resnet"), path)
+    assert main(["analyze", str(path), "--groups"]) == 0
+    out = capsys.readouterr().out
+    assert "group  channels  prunable  producers" in out
+    assert "8 groups, 6 prunable" in out
