@@ -104,6 +104,22 @@ def test_head_that_differs_from_the_prediction_is_refused(monkeypatch):
         schedule_tflite(_peak_at_add())
 
 
+def test_unread_graph_input_lives_only_before_the_first_kernel():
+    """An input no operator reads overlaps only the other inputs (TFLM's scope 0), so it costs no arena bytes here."""
+    b = TinyTflite()
+    unused, x = b.tensor("unused", (1, 64)), b.tensor("x", (1, 4))
+    w = b.tensor("w", (64, 4), data=np.full((64, 4), 0.5, np.float32))
+    k = b.tensor("k", (1,), data=np.array([2.0], np.float32))
+    a, o = b.tensor("a", (1, 64)), b.tensor("o", (1, 64))
+    b.op("FULLY_CONNECTED", [x, w, -1], [a])
+    b.op("MUL", [a, k], [o])
+    data = b.build([unused, x], [o])
+    scheduled, report = schedule_tflite(data)
+    # Counted alongside the FC output it would give 256 + 16 + 256 = 528 B; its own step leaves a + o = 512 B.
+    assert report.lower_bound_bytes == report.predicted_bytes == arena_head(scheduled) == 512
+    assert report.order == ("0:FULLY_CONNECTED", "1:MUL")
+
+
 # Acceptance numbers of the MLPerf Tiny int8 references (TFLM heads before: 16,000 / 73,728 / 49,152 / 768 B).
 ACCEPTANCE = {
     "kws_dscnn": 16_000,

@@ -16,7 +16,8 @@ import time
 import numpy as np
 
 from mcugraph.errors import ExportError
-from mcugraph.kernel_graph import KernelGraph
+from mcugraph.kernel_graph import Kernel, KernelGraph
+from mcugraph.memory.liveness import in_arena
 from mcugraph.memory.planner import ArenaPlan, check_plan, plan_arena
 from mcugraph.memory.schedule import schedule_min_peak
 from mcugraph.memory.tflite_graph import kernel_graph_from_model, read_model, tensor_names
@@ -25,6 +26,7 @@ from mcugraph.tflite.offline_plan import ONLINE, read_offline_plan, reorder_oper
 from mcugraph.tflite.tflm import arena_head, run_tflm_batch
 
 VERIFY_SAMPLES = 3
+START_KERNEL = "<graph inputs>"  # stands for TFLM's allocation scope 0 (see _with_start_kernel)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +39,7 @@ class ScheduleReport:
     optimal: bool  # the scheduler proved its order's peak minimal
     inplace: bool
     order: tuple[str, ...]  # kernel names ("<stored index>:<BUILTIN>") in the written order
+    # plan and graph may carry one more kernel, START_KERNEL, first: TFLM's scope 0 when a graph input is unread
     seconds: float  # scheduling + planning (verification in TFLM not included)
     verify_seconds: float
     plan: ArenaPlan
@@ -64,9 +67,26 @@ def _random_inputs(model: tfl.schema.ModelT, seed: int) -> list[np.ndarray]:
     return result
 
 
+def _with_start_kernel(graph: KernelGraph) -> KernelGraph:
+    """``graph`` with a first kernel that reads every graph input, when some graph input is read by no kernel.
+
+    TFLM creates all graph inputs at allocation scope 0, before the first operator (whose outputs start at scope
+    1). mcugraph.memory's steps are kernels, so an input nobody reads would share step 0 with the first kernel's
+    outputs; this kernel gives scope 0 a step of its own, and TFLM's lifetimes are then reproduced exactly.
+    """
+    read = {t for k in graph.kernels for t in k.inputs}
+    if all(t in read or t in graph.outputs or not in_arena(graph, t) for t in graph.inputs):
+        return graph
+    start = Kernel(START_KERNEL, "GRAPH_INPUTS", tuple(dict.fromkeys(graph.inputs)), ())
+    return dataclasses.replace(graph, kernels=(start, *graph.kernels))
+
+
 def _best_plan(graph: KernelGraph, inplace: bool, time_limit_s: float):
     schedule = schedule_min_peak(graph, inplace=inplace, time_limit_s=time_limit_s)
-    scheduled = plan_arena(graph, schedule.order, inplace=inplace)
+    # The start kernel (if any) goes first: later, it would only keep the graph inputs alive longer.
+    order = [name for name in schedule.order if name != START_KERNEL]
+    order = [START_KERNEL, *order] if len(order) < len(schedule.order) else order
+    scheduled = plan_arena(graph, order, inplace=inplace)
     # The scheduler minimises peak live bytes, not the placed arena; the stored order can still place better.
     stored = plan_arena(graph, [k.name for k in graph.kernels], inplace=inplace)
     plan = scheduled if scheduled.arena_bytes <= stored.arena_bytes else stored
@@ -82,17 +102,18 @@ def schedule_tflite(
     offline plan) or ``ExportError`` (TFLM cannot run it, or the written model fails verification).
     """
     model = read_model(data, source)
-    graph = kernel_graph_from_model(model, source)
+    graph = _with_start_kernel(kernel_graph_from_model(model, source))
     read_offline_plan(model)  # a plan mcugraph does not understand is reported before it is replaced
     head_before = arena_head(data)
 
     start = time.perf_counter()
     schedule, plan = _best_plan(graph, inplace, time_limit_s)
     check_plan(plan, graph)
+    order = tuple(name for name in plan.order if name != START_KERNEL)
     seconds = time.perf_counter() - start
 
     # Kernel "<i>:<OP>" is stored operator i: the order maps straight back to operator indices.
-    reorder_operators(model, [int(name.split(":", 1)[0]) for name in plan.order])
+    reorder_operators(model, [int(name.split(":", 1)[0]) for name in order])
     write_offline_plan(model, [plan.offsets.get(name, ONLINE) for name in tensor_names(model)])
     scheduled = tfl.pack(model)
 
@@ -122,7 +143,7 @@ def schedule_tflite(
         given_peak_bytes=schedule.given_peak_bytes,
         optimal=schedule.optimal,
         inplace=inplace,
-        order=plan.order,
+        order=order,
         seconds=seconds,
         verify_seconds=verify_seconds,
         plan=plan,
