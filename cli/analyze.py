@@ -34,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--json", nargs="?", const="-", default=None, metavar="FILE",
         help="write the report as JSON to FILE (stdout, without the table, when FILE is omitted)",
     )
-    parser.add_argument("--plot", metavar="OUT.png", help="draw per-node MACs and weight bytes to an image")
+    parser.add_argument("--plot", metavar="OUT.png", help="draw per-node MACs, weight bytes and the SRAM timeline to an image")
     parser.add_argument("--groups", action="store_true",
                         help="also print the channel groups (what remove-channels / prune may remove together)")
     add_memory_arguments(parser)  # --order, --dtype, --no-inplace, --plan-json, --plan-header (SRAM)

@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from mcugraph.cli.schedule import positive_seconds
 from mcugraph.errors import MCUGraphError, ModelLoadError, UnsupportedOpError
 
 
@@ -26,7 +27,7 @@ def add_memory_arguments(parser: argparse.ArgumentParser) -> None:
                         help="deployment dtype of activations and weights (default: int8)")
     parser.add_argument("--no-inplace", dest="inplace", action="store_false",
                         help="never let an ADD/SUB/MUL/RESHAPE output reuse its input's bytes")
-    parser.add_argument("--time-limit", type=float, default=10.0, metavar="S",
+    parser.add_argument("--time-limit", type=positive_seconds, default=10.0, metavar="S",
                         help="seconds the --order optimal search may take (default: 10)")
     parser.add_argument("--plan-json", metavar="F.json", help="write the arena plan as JSON")
     parser.add_argument("--plan-header", metavar="F.h", help="write the arena plan as a C header")

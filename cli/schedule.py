@@ -25,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="never let an output reuse its input's bytes (ADD/SUB/MUL/RESHAPE in-place is on by default)",
     )
     parser.add_argument(
-        "--time-limit", type=float, default=10.0, metavar="S",
+        "--time-limit", type=positive_seconds, default=10.0, metavar="S",
         help="seconds the scheduler may search for the minimal-peak order (default: 10)",
     )
     parser.add_argument("--plan-json", metavar="F.json", help="also write the arena plan as JSON")
@@ -35,6 +35,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="write the result summary as JSON to FILE (stdout, without the table, when FILE is omitted)",
     )
     parser.set_defaults(func=run)
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
 
 
 def _summary(report, source: str) -> dict:
@@ -58,8 +68,6 @@ def run(args: argparse.Namespace) -> int:
     from mcugraph.memory.report import format_schedule_table, plan_header, plan_json
     from mcugraph.tflite.schedule import schedule_tflite
 
-    if args.time_limit <= 0:
-        raise ModelLoadError(f"--time-limit {args.time_limit}: must be a positive number of seconds")
     try:
         data = Path(args.model).read_bytes()
     except OSError as e:
