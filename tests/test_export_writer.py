@@ -194,3 +194,17 @@ def test_order_must_name_every_kernel():
     """An order that misses a kernel is an ExportError, not a silently incomplete model."""
     with pytest.raises(ExportError, match="kernel order"):
         export_tflite(conv_flatten_gemm(), activations=None, order=["conv"])
+
+
+def test_graph_input_entering_concat_is_requantised():
+    """A graph input concatenated with a wider-range value gets a QUANTIZE to the concat's parameters."""
+    nodes = [helper.make_node("Mul", ["x", "k"], ["m"], name="mul"),
+             helper.make_node("Concat", ["x", "m"], ["y"], name="concat", axis=1)]
+    graph = helper.make_graph(
+        nodes, "cat", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, (1, 8))],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)],
+        [onnx.numpy_helper.from_array(np.array(8.0, np.float32), "k")],
+    )
+    model = mcugraph.load(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    result = check_export(model, int8=True)
+    assert operators(result.data) == ["MUL", "QUANTIZE", "CONCATENATION"]

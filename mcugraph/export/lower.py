@@ -214,40 +214,55 @@ def resolve_params(
     """Final int8 parameters per value: the given ones, adjusted to what TFLM's kernels require.
 
     * SOFTMAX/LOGISTIC output 1/256, zp -128; TANH 1/128, zp 0 (fixed in TFLM's Prepare).
-    * Pools, PAD, RESHAPE, slices, splits, resize, transpose and CONCATENATION copy codes, so their inputs and
-      outputs form one group sharing one parameter set: the union of the members' ranges (for a concat that is its
-      output's range), or, when the group holds a graph input or a fixed-output value, that value's parameters.
-      A second pinned member with other parameters is requantised (QUANTIZE int8 -> int8) where it enters a concat.
+    * Pools, PAD, RESHAPE, slices, splits, resize, transpose, standalone RELU6 and CONCATENATION copy codes, so
+      their inputs and outputs form one group sharing one parameter set. The group's data comes from its *sources*
+      (members no such op produces): one source gives its parameters to the whole group; several (a concat) give
+      the union of their ranges, i.e. the concat output's range. A source whose parameters are fixed (a graph
+      input, a softmax output) keeps them and is requantised (QUANTIZE int8 -> int8) where it enters the group,
+      unless its range already covers the group's.
     """
-    graph_inputs = {v.name for v in model.graph.inputs}
     pinned: dict[str, QuantParam] = {}
     for step in plan:
         if step.node.op_type in FIXED_PARAMS:
             pinned[step.out.name] = QuantParam(*FIXED_OUTPUT[FIXED_PARAMS[step.node.op_type]])
-    for name in graph_inputs:
-        if name in activations:
-            pinned[name] = activations[name]
+    for value in model.graph.inputs:
+        if value.name in activations:
+            pinned[value.name] = activations[value.name]
     groups = _Groups()
+    copied: set[str] = set()  # values produced by a code-copying op: never a source
     for step in plan:
-        node = step.node
-        if node.op_type not in SAME_PARAMS:
+        if step.node.op_type not in SAME_PARAMS:
             continue
-        data = [v for v in node.inputs[:1] if v is not None] if node.op_type != "Concat" else list(node.inputs)
-        for v in data:
-            if Lowering.const(v) is None:
-                for out in node.outputs:
-                    groups.union(v.name, out.name)
+        for v in same_param_inputs(step.node):
+            for out in step.node.outputs:
+                groups.union(v.name, out.name)
+                copied.add(out.name)
+    result = {**activations, **pinned}
     members: dict[str, list[str]] = {}
     for name in list(groups.parent):
         members.setdefault(groups.find(name), []).append(name)
-    result = dict(activations)
-    result.update(pinned)
     for names in members.values():
-        pins = [pinned[n] for n in names if n in pinned]
-        known = [activations[n] for n in names if n in activations]
-        if not known and not pins:
+        sources = [n for n in names if n not in copied and n in result]
+        if not sources:
             continue
-        shared = pins[0] if pins else union(known)
+        if len(sources) == 1:
+            shared = result[sources[0]]
+        else:
+            lo = min(result[n].range[0] for n in sources)
+            hi = max(result[n].range[1] for n in sources)
+            covering = [pinned[n] for n in sources if n in pinned and _covers(pinned[n], lo, hi)]
+            shared = covering[0] if covering else union([result[n] for n in sources])
         for n in names:
             result[n] = pinned.get(n, shared)
     return result
+
+
+def same_param_inputs(node: ir.Node) -> list[ir.Value]:
+    """The activation inputs of a code-copying op that must carry its output's parameters."""
+    data = list(node.inputs) if node.op_type == "Concat" else list(node.inputs[:1])
+    return [v for v in data if v is not None and Lowering.const(v) is None]
+
+
+def _covers(param: QuantParam, lo: float, hi: float) -> bool:
+    low, high = param.range
+    return low <= lo + param.scale / 2 and high >= hi - param.scale / 2

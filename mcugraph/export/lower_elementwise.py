@@ -133,7 +133,7 @@ def concat(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
         if array is not None:
             inputs.append(cx.float_const(f"{node.name}/const", array.astype(np.float32).transpose(perm), param))
         else:
-            inputs.append(cx.requantized(cx.input(v, perm), param, v.name) if param else cx.input(v, perm))
+            inputs.append(cx.input(v, perm))  # the driver requantised any input with other parameters
     out_index = cx.output(out, perm)
     # More than 10 inputs: concatenate the first 10 into a partial tensor, then that plus the next 9, ... (the
     # partial tensors are named as mcugraph.memory.kernel_view names them)

@@ -17,7 +17,14 @@ from mcugraph.errors import ExportError
 from mcugraph.export import layout
 from mcugraph.export.context import Lowering, Slot
 from mcugraph.export.flatbuffer import FlatModel
-from mcugraph.export.lower import LOWERINGS, check_supported, resolve_params, steps
+from mcugraph.export.lower import (
+    LOWERINGS,
+    SAME_PARAMS,
+    check_supported,
+    resolve_params,
+    same_param_inputs,
+    steps,
+)
 from mcugraph.export.quant_params import QuantParam
 from mcugraph.tflite.offline_plan import write_offline_plan
 from mcugraph.tflite.schema import pack
@@ -63,6 +70,8 @@ def export_tflite(
     inputs = [_graph_input(cx, v, input_layout, io_dtype) for v in model.graph.inputs]
     for step in plan:
         cx.step = step
+        if params is not None and step.node.op_type in SAME_PARAMS:
+            _requantize_inputs(cx, step, params[step.out.name])
         try:
             LOWERINGS[step.node.op_type](cx, step.node, step.out, step.act)
         except ExportError:
@@ -75,6 +84,16 @@ def export_tflite(
     if offline_offsets is not None:
         write_offline_plan(tflite, _offsets_per_tensor(len(fm.tensors), tensor_index, offline_offsets))
     return ExportResult(pack(tflite), tensor_index, kernel_order)
+
+
+def _requantize_inputs(cx: Lowering, step, param: QuantParam) -> None:
+    """A source with fixed parameters (graph input, softmax output) entering a code-copying op that needs other
+    parameters is read through a QUANTIZE (int8 -> int8) copy from then on."""
+    for value in same_param_inputs(step.node):
+        slot = cx.slot(value)
+        index = cx.requantized(slot.index, param, value.name)
+        if index != slot.index:
+            cx.slots[value.name] = dataclasses.replace(slot, index=index)
 
 
 def _graph_input(cx: Lowering, value: ir.Value, input_layout: str, io_dtype: str) -> int:
