@@ -32,6 +32,10 @@ CASES = {
     "add_two_activations": (lambda: one_node("Add", {"x": X, "z": X}), ["ADD"]),
     "sub_constant_first": (lambda: one_node("Sub", {"x": X}, {"c": weights(1, 4, 1, 1)}, order=["c", "x"]), ["SUB"]),
     "mul_scalar": (lambda: one_node("Mul", {"x": (1, 10)}, {"c": np.array(0.75, np.float32)}), ["MUL"]),
+    "div_by_constant": (lambda: one_node("Div", {"x": X}, {"c": weights(4, 1, 1) + 1.0}), ["DIV"]),
+    "max_two_activations": (lambda: one_node("Max", {"x": X, "z": X}), ["MAXIMUM"]),
+    "min_constant": (lambda: one_node("Min", {"x": X}, {"c": np.array(0.25, np.float32)}), ["MINIMUM"]),
+    "prelu_per_channel": (lambda: one_node("PRelu", {"x": X}, {"a": weights(4, 1, 1)}), ["PRELU"]),
     "concat_channels": (lambda: one_node("Concat", {"x": X, "z": (1, 2, 8, 8)}, axis=1), ["CONCATENATION"]),
     "concat_12_inputs": (
         lambda: one_node("Concat", {f"x{i}": (1, 2, 4, 4) for i in range(12)}, axis=1),
@@ -47,6 +51,7 @@ CASES = {
         lambda: one_node("AveragePool", {"x": X}, kernel_shape=[3, 3], pads=[1] * 4, count_include_pad=1),
         ["PAD", "AVERAGE_POOL_2D"]),
     "global_average_pool": (lambda: one_node("GlobalAveragePool", {"x": X}), ["MEAN"]),
+    "global_max_pool": (lambda: one_node("GlobalMaxPool", {"x": X}), ["REDUCE_MAX"]),
     "reduce_mean_drop_axes": (lambda: one_node("ReduceMean", {"x": X}, axes=[2, 3], keepdims=0), ["MEAN"]),
     "relu": (lambda: one_node("Relu", {"x": X}), ["RELU"]),
     "clip_0_6": (

@@ -28,9 +28,15 @@ LOWERINGS = {
     "AveragePool": lower_conv.average_pool,
     "GlobalAveragePool": lower_conv.global_average_pool,
     "ReduceMean": lower_conv.reduce_mean,
+    "GlobalMaxPool": lower_conv.global_max_pool,
+    "ReduceMax": lower_conv.reduce_max,
     "Add": lower_elementwise.add,
     "Sub": lower_elementwise.sub,
     "Mul": lower_elementwise.mul,
+    "Div": lower_elementwise.div,
+    "Max": lower_elementwise.maximum,
+    "Min": lower_elementwise.minimum,
+    "PRelu": lower_elementwise.prelu,
     "Relu": lower_elementwise.relu,
     "Clip": lower_elementwise.relu,
     "LeakyRelu": lower_elementwise.leaky_relu,
@@ -56,7 +62,7 @@ LOWERINGS = {
 # (A standalone Clip is RELU6 / RELU_N1_TO_1, which clamp codes in the input's domain; RELU itself requantises.)
 SAME_PARAMS = {
     "MaxPool", "AveragePool", "Pad", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Identity",
-    "Dropout", "Slice", "Split", "Resize", "Concat", "Clip",
+    "Dropout", "Slice", "Split", "Resize", "Concat", "Clip", "Max", "Min", "GlobalMaxPool", "ReduceMax",
 }
 # TFLM's int8 kernels for these check a fixed output scale and zero point.
 FIXED_PARAMS = {"Softmax": "SOFTMAX", "Sigmoid": "LOGISTIC", "Tanh": "TANH"}
@@ -259,7 +265,7 @@ def resolve_params(
 
 def same_param_inputs(node: ir.Node) -> list[ir.Value]:
     """The activation inputs of a code-copying op that must carry its output's parameters."""
-    data = list(node.inputs) if node.op_type == "Concat" else list(node.inputs[:1])
+    data = list(node.inputs) if node.op_type in ("Concat", "Max", "Min") else list(node.inputs[:1])
     return [v for v in data if v is not None and Lowering.const(v) is None]
 
 

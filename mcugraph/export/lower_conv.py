@@ -267,7 +267,7 @@ def average_pool(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     _pool(cx, node, out, act, "AVERAGE_POOL_2D")
 
 
-def _mean(cx: Lowering, node: ir.Node, out: ir.Value, axes: list[int], keepdims: bool) -> None:
+def _mean(cx: Lowering, node: ir.Node, out: ir.Value, axes: list[int], keepdims: bool, builtin: str = "MEAN") -> None:
     x = node.inputs[0]
     slot = cx.slot(x)
     rank = len(x.shape)
@@ -281,7 +281,7 @@ def _mean(cx: Lowering, node: ir.Node, out: ir.Value, axes: list[int], keepdims:
     options = schema.ReducerOptionsT()
     options.keepDims = keepdims
     out_index = cx.output(out, out_perm)
-    cx.fm.op("MEAN", [slot.index, cx.int32("axes", tfl_axes)], [out_index], options)
+    cx.fm.op(builtin, [slot.index, cx.int32("axes", tfl_axes)], [out_index], options)
 
 
 def global_average_pool(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
@@ -295,3 +295,16 @@ def reduce_mean(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
         axes = _ints(node, "axes", list(range(len(node.inputs[0].shape))))
     keep = node.attributes.get("keepdims")
     _mean(cx, node, out, axes, keepdims=keep is None or bool(keep.as_int()))
+
+
+def global_max_pool(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    _mean(cx, node, out, list(range(2, len(node.inputs[0].shape))), True, "REDUCE_MAX")
+
+
+def reduce_max(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    if len(node.inputs) > 1 and node.inputs[1] is not None:
+        axes = [int(a) for a in _const_input(cx, node, 1, "axes")]
+    else:
+        axes = _ints(node, "axes", list(range(len(node.inputs[0].shape))))
+    keep = node.attributes.get("keepdims")
+    _mean(cx, node, out, axes, keep is None or bool(keep.as_int()), "REDUCE_MAX")

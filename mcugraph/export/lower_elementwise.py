@@ -14,13 +14,14 @@ from mcugraph.tflite.schema import schema
 MAX_CONCAT_INPUTS = 10  # TFLM's concatenation kernel (kMaxInputNum)
 
 
-def _operand(cx: Lowering, value: ir.Value, perm: tuple[int, ...], base: str) -> int:
-    """An input of a broadcasting op in the output's layout; a constant is padded to the output rank first."""
+def _operand(cx: Lowering, value: ir.Value, perm: tuple[int, ...], base: str, param=None) -> int:
+    """An input of a broadcasting op in the output's layout; a constant is padded to the output rank first (and in
+    int8 quantised with ``param``, default its own range)."""
     array = cx.const(value)
     if array is not None:
         array = array.astype(np.float32)
         array = array.reshape((1,) * (len(perm) - array.ndim) + array.shape).transpose(perm)
-        return cx.float_const(f"{base}/const", array)
+        return cx.float_const(f"{base}/const", array, param)
     if len(value.shape) != len(perm):
         raise ExportError(
             f"value '{value.name}' (rank {len(value.shape)}) broadcasts against rank {len(perm)}; "
@@ -29,12 +30,19 @@ def _operand(cx: Lowering, value: ir.Value, perm: tuple[int, ...], base: str) ->
     return cx.input(value, perm)
 
 
-def _binary(builtin: str, options_cls: type):
+def _binary(builtin: str, options_cls: type, same_params: bool = False):
+    """A two-operand broadcasting op; ``same_params``: TFLM compares raw codes, so constants take the output's
+    parameters (activation operands already have them, see ``resolve_params``)."""
+
     def lower(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+        if len(node.inputs) != 2:
+            raise ExportError(f"node '{node.name}' ({node.op_type}): TFLite's {builtin} takes exactly 2 operands")
         perm = layout.default_perm(len(out.shape))
-        inputs = [_operand(cx, v, perm, node.name) for v in node.inputs]
+        param = cx.param(out.name) if same_params and cx.int8 else None
+        inputs = [_operand(cx, v, perm, node.name, param) for v in node.inputs]
         options = options_cls()
-        options.fusedActivationFunction = ACTIVATIONS[act]
+        if hasattr(options, "fusedActivationFunction"):
+            options.fusedActivationFunction = ACTIVATIONS[act]
         cx.fm.op(builtin, inputs, [cx.output(out, perm)], options)
 
     lower.__name__ = builtin.lower()
@@ -44,6 +52,15 @@ def _binary(builtin: str, options_cls: type):
 add = _binary("ADD", schema.AddOptionsT)
 sub = _binary("SUB", schema.SubOptionsT)
 mul = _binary("MUL", schema.MulOptionsT)
+div = _binary("DIV", schema.DivOptionsT)
+maximum = _binary("MAXIMUM", schema.MaximumMinimumOptionsT, same_params=True)
+minimum = _binary("MINIMUM", schema.MaximumMinimumOptionsT, same_params=True)
+
+
+def prelu(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    x, slope = node.inputs
+    perm = layout.default_perm(len(out.shape))
+    cx.fm.op("PRELU", [cx.input(x, perm), _operand(cx, slope, perm, node.name)], [cx.output(out, perm)])
 
 
 def clip_bounds(node: ir.Node) -> tuple[float | None, float | None]:
