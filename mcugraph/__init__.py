@@ -4,6 +4,7 @@ Lift any ONNX model into an onnx-ir IR (:func:`load`), run passes on it (:func:`
 flash and MACs, prune it, schedule it for minimal peak SRAM and export int8 TFLite for TFLite Micro.
 """
 
+from mcugraph.analysis import analyze
 from mcugraph.errors import MCUGraphError
 from mcugraph.load import load, save
 from mcugraph.optimize import OptimizeResult, optimize
@@ -14,6 +15,7 @@ __all__ = [
     "CANONICALIZE",
     "MCUGraphError",
     "OptimizeResult",
+    "analyze",
     "build_pipeline",
     "known_passes",
     "load",

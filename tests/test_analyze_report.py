@@ -100,3 +100,13 @@ def test_table_shortens_long_names():
     r = dataclasses.replace(r, ops=(dataclasses.replace(r.ops[0], name=long_name), *r.ops[1:]))
     line = format_table(r).splitlines()[2]
     assert line.startswith("...") and "conv2d_4/Conv2D" in line and long_name not in line
+
+
+def test_plot_draws_extra_panels(tmp_path):
+    """plot_report calls each extra panel with its own axes and the report, below the two cost panels."""
+    from mcugraph.analysis.plot import plot_report
+
+    seen = []
+    plot_report(report(), tmp_path / "r.svg", extra_panels=[lambda ax, rep: seen.append((ax, rep.model))])
+    assert len(seen) == 1 and seen[0][1] == "net"
+    assert (tmp_path / "r.svg").read_text().lstrip().startswith("<?xml")
