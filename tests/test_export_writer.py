@@ -208,3 +208,10 @@ def test_graph_input_entering_concat_is_requantised():
     model = mcugraph.load(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
     result = check_export(model, int8=True)
     assert operators(result.data) == ["MUL", "QUANTIZE", "CONCATENATION"]
+
+
+def test_result_reports_io_permutations(shared_models):
+    """ExportResult says how each input/output was laid out: NHWC for a torch input, as-is for tf2onnx's."""
+    torch_style = export_tflite(conv_flatten_gemm(), activations=None)
+    assert (torch_style.input_perms, torch_style.output_perms) == (((0, 2, 3, 1),), ((0, 1),))
+    assert export_tflite(kws(shared_models), activations=None).input_perms == ((0, 1, 2, 3),)

@@ -38,6 +38,9 @@ class ExportResult:
     data: bytes  # the .tflite flatbuffer
     tensor_index: dict[str, int]  # ONNX value name -> TFLite tensor index holding it (at the model's dtype)
     kernel_order: tuple[str, ...]  # kernel names in the order their operators were written
+    # Per graph input / output: the TFLite tensor is the ONNX value transposed by this permutation (NHWC = 0,2,3,1).
+    input_perms: tuple[tuple[int, ...], ...] = ()
+    output_perms: tuple[tuple[int, ...], ...] = ()
 
 
 def export_tflite(
@@ -83,7 +86,9 @@ def export_tflite(
     tflite = fm.finish(inputs, outputs)
     if offline_offsets is not None:
         write_offline_plan(tflite, _offsets_per_tensor(len(fm.tensors), tensor_index, offline_offsets))
-    return ExportResult(pack(tflite), tensor_index, kernel_order)
+    input_perms = tuple(_input_perm(v, input_layout) for v in model.graph.inputs)
+    output_perms = tuple(layout.default_perm(len(v.shape)) for v in model.graph.outputs)
+    return ExportResult(pack(tflite), tensor_index, kernel_order, input_perms, output_perms)
 
 
 def _requantize_inputs(cx: Lowering, step, param: QuantParam) -> None:
@@ -96,10 +101,15 @@ def _requantize_inputs(cx: Lowering, step, param: QuantParam) -> None:
             cx.slots[value.name] = dataclasses.replace(slot, index=index)
 
 
-def _graph_input(cx: Lowering, value: ir.Value, input_layout: str, io_dtype: str) -> int:
+def _input_perm(value: ir.Value, input_layout: str) -> tuple[int, ...]:
     rank = len(value.shape)
-    nhwc_already = layout.input_is_nhwc(value)
-    perm = layout.NHWC if rank == 4 and input_layout == "nhwc" and not nhwc_already else layout.identity(rank)
+    if rank == 4 and input_layout == "nhwc" and not layout.input_is_nhwc(value):
+        return layout.NHWC
+    return layout.identity(rank)
+
+
+def _graph_input(cx: Lowering, value: ir.Value, input_layout: str, io_dtype: str) -> int:
+    perm = _input_perm(value, input_layout)
     index = cx.output(value, perm)
     if not cx.int8 or io_dtype == "int8":
         return index
