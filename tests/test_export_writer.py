@@ -166,14 +166,14 @@ def test_model_header_is_version_3_mcugraph():
 
 def test_unsupported_ops_are_listed_together():
     """Every unsupported node is named in one UnsupportedOpError, before anything is written."""
-    nodes = [helper.make_node("Div", ["x", "x"], ["a"], name="div"),
-             helper.make_node("MatMul", ["a", "x"], ["y"], name="batch_matmul")]
+    nodes = [helper.make_node("MatMul", ["x", "x"], ["a"], name="batch_matmul"),
+             helper.make_node("ArgMax", ["a"], ["y"], name="argmax", axis=2)]
     graph = helper.make_graph(nodes, "bad", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, (1, 4, 4))],
-                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)])
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.INT64, None)])
     model = mcugraph.load(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
     with pytest.raises(UnsupportedOpError) as info:
         export_tflite(model, activations=None)
-    assert [name for name, _ in info.value.nodes] == ["div", "batch_matmul"]
+    assert [name for name, _ in info.value.nodes] == ["batch_matmul", "argmax"]
 
 
 def test_grouped_convolution_is_refused():
