@@ -94,12 +94,13 @@ def test_table_shows_memory_columns_when_filled():
 
 
 def test_table_shortens_long_names():
-    """Names longer than 48 characters keep their distinctive end."""
+    """Node names and fused-into names longer than 48 characters keep their distinctive end."""
     r = report()
     long_name = "functional_1/" * 10 + "conv2d_4/Conv2D"
-    r = dataclasses.replace(r, ops=(dataclasses.replace(r.ops[0], name=long_name), *r.ops[1:]))
-    line = format_table(r).splitlines()[2]
-    assert line.startswith("...") and "conv2d_4/Conv2D" in line and long_name not in line
+    rows = (dataclasses.replace(r.ops[0], name=long_name), dataclasses.replace(r.ops[1], fused_into=long_name))
+    lines = format_table(dataclasses.replace(r, ops=(*rows, *r.ops[2:]))).splitlines()
+    assert lines[2].startswith("...") and "conv2d_4/Conv2D" in lines[2] and long_name not in lines[2]
+    assert lines[3].endswith("...functional_1/functional_1/conv2d_4/Conv2D") and long_name not in lines[3]
 
 
 def test_plot_draws_extra_panels(tmp_path):

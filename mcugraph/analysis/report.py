@@ -108,8 +108,10 @@ def format_table(report: Report) -> str:
     """A fixed-width table, one line per node, then the totals."""
     columns = [c for c in _COLUMNS if any(getattr(row, c[1]) is not None for row in report.ops) or c[1] == "name"]
     cells = [[_cell(getattr(row, attr)) for _, attr, _ in columns] for row in report.ops]
+    names = [i for i, (_, attr, _) in enumerate(columns) if attr in ("name", "fused_into")]
     for row in cells:
-        row[0] = short_name(row[0])
+        for i in names:
+            row[i] = short_name(row[i])
     widths = [max([len(header)] + [len(r[i]) for r in cells]) for i, (header, _, _) in enumerate(columns)]
 
     def line(values: list[str]) -> str:
