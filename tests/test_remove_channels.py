@@ -102,6 +102,17 @@ def test_removing_zeroed_channels_is_exact(name):
     np.testing.assert_allclose(run_onnx(pruned, feeds)[0], before, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("name", ["inception", "densenet"])
+def test_group_ids_survive_pruning(name):
+    """channel_groups of the pruned IR lists the same groups in the same order, with the kept sizes."""
+    model = canonical(name)
+    before = channel_groups(model)
+    keep = random_keep(before, seed=3)
+    after = channel_groups(RemoveChannelsPass(keep=keep)(copy_of(model)).model)
+    assert [(g.id, g.producers, g.prunable) for g in after] == [(g.id, g.producers, g.prunable) for g in before]
+    assert [g.size for g in after] == [len(keep.get(g.id, range(g.size))) for g in before]
+
+
 def test_keeping_everything_is_not_a_change():
     """No keep, or a keep listing every channel, leaves the model alone: modified=False."""
     model = canonical("resnet")
