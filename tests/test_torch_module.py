@@ -196,7 +196,7 @@ def test_values_are_freed_after_last_use():
     """Every intermediate value is freed exactly once; graph outputs are never freed."""
     model = canonical("inception")
     module = GraphModule(model)
-    freed = [name for step in module._steps for name in step[6]]
+    freed = [name for step in module._steps for name in step.free]
     produced = {v.name for n in model.graph for v in n.outputs} | set(module.input_names)
     assert len(freed) == len(set(freed))
     assert set(freed) == produced - set(module.output_names)

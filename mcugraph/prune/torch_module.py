@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import onnx_ir as ir
@@ -27,6 +28,18 @@ __all__ = ["HANDLERS", "GraphModule"]
 _CONFIG_SLOTS = {
     "Clip": {1, 2}, "Pad": {2}, "Resize": {1, 2}, "BatchNormalization": {3, 4}, "DequantizeLinear": {1, 2},
 }
+
+
+class _Step(NamedTuple):
+    """One node, ready to run: its handler, where its inputs come from and what to free after it."""
+
+    name: str
+    op: str
+    handler: Callable
+    inputs: tuple[str | None, ...]
+    attrs: dict
+    outputs: tuple[str, ...]
+    free: list[str]
 
 
 def _sanitise(name: str, taken: set[str]) -> str:
@@ -78,8 +91,8 @@ class GraphModule(nn.Module):
         self._input_shapes = {v.name: tuple(v.shape) for v in graph.inputs if v.shape is not None}
         self.output_names = [v.name for v in graph.outputs]
         self._steps = self._compile(graph)
-        self._step_index = {step[0]: i for i, step in enumerate(self._steps)}
-        self._original_attrs = {step[0]: dict(step[4]) for step in self._steps}
+        self._step_index = {step.name: i for i, step in enumerate(self._steps)}
+        self._original_attrs = {step.name: dict(step.attrs) for step in self._steps}
 
     def _register_initializers(self, graph: ir.Graph) -> None:
         taken: set[str] = set()
@@ -98,8 +111,7 @@ class GraphModule(nn.Module):
                 self.register_buffer(f"const_{key}", torch.from_numpy(array))
                 self._is_param[name] = False
 
-    def _compile(self, graph: ir.Graph) -> list[tuple]:
-        """Per node: (name, op, handler, input names, attributes, output names, names to free after it)."""
+    def _compile(self, graph: ir.Graph) -> list[_Step]:
         nodes = list(graph)
         keep = set(self.output_names)
         last_use: dict[str, int] = {}
@@ -118,16 +130,16 @@ class GraphModule(nn.Module):
             if node.op_type == "Split" and (len(inputs) < 2 or inputs[1] is None) and "num_outputs" not in attrs:
                 attrs["num_outputs"] = len(node.outputs)  # opset < 18: an even split into the node's outputs
             outputs = tuple(v.name for v in node.outputs)
-            steps.append((node.name or f"#{i}", node.op_type, HANDLERS[node.op_type], inputs, attrs, outputs, frees[i]))
+            steps.append(_Step(node.name or f"#{i}", node.op_type, HANDLERS[node.op_type], inputs, attrs, outputs, frees[i]))
         return steps
 
     def _apply(self, fn, *args, **kwargs):
         """``.to(device)``/``.double()`` also convert tensor attributes (Constant values) the handlers receive."""
         super()._apply(fn, *args, **kwargs)
         for step in self._steps:
-            for key, value in step[4].items():
+            for key, value in step.attrs.items():
                 if torch.is_tensor(value):
-                    step[4][key] = fn(value)
+                    step.attrs[key] = fn(value)
         return self
 
     def parameter(self, initializer_name: str) -> nn.Parameter:
@@ -148,7 +160,7 @@ class GraphModule(nn.Module):
 
     def set_attribute(self, node_name: str, attribute: str, value) -> None:
         """Change an attribute the interpreter passes to a node's handler (a depthwise conv's ``group`` after slicing)."""
-        self._steps[self._step_index[node_name]][4][attribute] = value
+        self._steps[self._step_index[node_name]].attrs[attribute] = value
 
     def original_attribute(self, node_name: str, attribute: str):
         """The attribute as the IR had it when this module was built."""
