@@ -92,12 +92,14 @@ class Walker:
 
     # --- helpers ------------------------------------------------------------------------------------------
     def const(self, value: ir.Value | None) -> np.ndarray | None:
-        """The array of an initializer used only here (a shared one cannot be sliced for one group alone)."""
+        """The array of ``value`` if it is an initializer (what remove-channels can slice), else None."""
         if value is None or value.name not in self.graph.initializers or value.const_value is None:
             return None
         return value.const_value.numpy()
 
     def weight(self, value: ir.Value, segments: list[Segment], axis: int) -> None:
+        """Record that ``value`` holds these segments on ``axis``; a tensor shared by several nodes cannot be
+        sliced for one of them alone, so its groups are frozen (``mcugraph.prune.api`` unshares them first)."""
         shared = len(value.uses()) > 1
         for g, offset, _, block in segments:
             self.weights[g].append(ChannelUse(value.name, axis, offset, block))
