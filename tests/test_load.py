@@ -347,3 +347,13 @@ def test_override_with_zero_dimension():
     """A zero or negative dimension in input_shapes is refused."""
     with pytest.raises(ShapeError, match="must be positive integers"):
         mcugraph.load(onnx.parser.parse_model(RESHAPE), input_shapes={"x": (1, 4, 0, 4)})
+
+
+def test_load_ir_model_is_not_mutated_and_reloads_the_same():
+    """Loading an ir.Model leaves it as it was; loading a loaded model changes nothing."""
+    original = ir.serde.deserialize_model(tiny())
+    before = ir.serde.serialize_model(original).SerializeToString()
+    once = mcugraph.load(original)
+    assert ir.serde.serialize_model(original).SerializeToString() == before
+    twice = mcugraph.load(once)
+    assert ir.serde.serialize_model(twice).SerializeToString() == ir.serde.serialize_model(once).SerializeToString()
