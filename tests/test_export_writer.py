@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-from export_check import activation_params, check_export, one_node, operators, weights
+from export_check import activation_params, as_onnx, check_export, one_node, operators, tflite_inputs, weights
 from onnx import helper
 
 import mcugraph
@@ -14,9 +14,10 @@ from mcugraph.export import export_tflite
 from mcugraph.memory.kernel_view import kernel_view
 from mcugraph.memory.planner import plan_arena
 from mcugraph.memory.schedule import schedule_min_peak
+from mcugraph.runtime import input_feeds, run_onnx
 from mcugraph.tflite.offline_plan import read_offline_plan
 from mcugraph.tflite.schema import read
-from mcugraph.tflite.tflm import arena_head
+from mcugraph.tflite.tflm import arena_head, run_tflm
 
 ZOO = ("mobilenetv2", "resnet", "inception", "densenet")
 
@@ -215,3 +216,18 @@ def test_result_reports_io_permutations(shared_models):
     torch_style = export_tflite(conv_flatten_gemm(), activations=None)
     assert (torch_style.input_perms, torch_style.output_perms) == (((0, 2, 3, 1),), ((0, 1),))
     assert export_tflite(kws(shared_models), activations=None).input_perms == ((0, 1, 2, 3),)
+
+
+@pytest.mark.parametrize("name", ["kws_dscnn", "vww_mobilenetv1", "ic_resnet8", "ad_autoencoder"])
+def test_mlperf_int8_accurate_and_no_bigger_arena_than_tf_converter(shared_models, name):
+    """Each MLPerf model's int8 export keeps >= 15 dB SQNR and needs no more TFLM arena than the TF converter's."""
+    model = mcugraph.run_pipeline(mcugraph.load(shared_models / f"{name}.onnx"), mcugraph.CANONICALIZE).model
+    result = export_tflite(model, activations=activation_params(model))
+    feeds = input_feeds(model, 0)
+    expected = run_onnx(model, feeds)[0]
+    raw = run_tflm(result.data, tflite_inputs(result.data, model, list(feeds.values())))
+    got = as_onnx(result.data, raw, [expected.shape])[0][0]
+    sqnr_db = 10 * np.log10(np.sum(expected**2) / np.sum((got - expected) ** 2))
+    assert sqnr_db >= 15
+    reference = (shared_models / f"{name}.int8.tflite").read_bytes()
+    assert arena_head(result.data) <= arena_head(reference)
