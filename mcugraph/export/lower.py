@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import onnx_ir as ir
 
-from mcugraph.errors import ExportError, unsupported_ops_error
+from mcugraph.errors import ExportError, UnsupportedOpError, unsupported_ops_error
 from mcugraph.export import lower_conv, lower_elementwise, lower_shape
 from mcugraph.export.context import Lowering
 from mcugraph.export.quant_params import FIXED_OUTPUT, QuantParam, union
@@ -164,7 +164,20 @@ def steps(model: ir.Model, order: Sequence[str] | None = None) -> tuple[list[Ste
     """Kernels in ``order`` (default: the kernel view's order) as Steps; nodes that are no kernel (aliases such as
     layout Transposes and Identity) are inserted as non-kernel Steps just before their first reader. Also returns
     the kernel names in that order (with the partial kernels of a split Concat)."""
-    kernels = _kernel_steps(model)
+    try:
+        kernels = _kernel_steps(model)
+    except UnsupportedOpError as e:
+        # The kernel view stops at ops TFLM lacks; add the ones only the exporter refuses, so the user sees all.
+        named = {name for name, _ in e.nodes}
+        extra = [(n.name, f"{n.op_type}: {reason}") for n in model.graph
+                 if n.op_type != "Constant" and n.name not in named and (reason := _refusal(n))
+                 and Lowering.const(n.outputs[0]) is None]
+        if not extra:
+            raise
+        raise unsupported_ops_error(
+            [*e.nodes, *extra], "cannot be exported to TFLite",
+            "run mcugraph.CANONICALIZE first, or rewrite them with supported ops (see mcugraph.export.lower)",
+        ) from e
     by_name = dict(kernels)
     if order is not None:
         unknown = [n for n in order if n not in by_name]
