@@ -173,3 +173,23 @@ def test_tflm_greedy_matches_truncated_models(shared_models, keep):
     subgraph.outputs = list(subgraph.operators[-1].outputs)
     data = tfl.pack(model)
     assert tflm_greedy_plan(kernel_graph_from_model(tfl.read(data))).arena_bytes == arena_head(data)
+
+
+def test_exact_placement_closes_the_gap_greedy_leaves():
+    """On this 4-kernel graph every greedy order leaves a hole; branch and bound reaches the lower bound."""
+    from mcugraph.memory.peak import buffers
+    from mcugraph.memory.planner import _RANKINGS, _arena, _first_fit
+
+    g = graph(
+        {"in0": 64, "in1": 32, "t0_0": 8, "t0_1": 100, "t1_0": 64, "t1_1": 8, "t2_0": 64, "t3_0": 100},
+        [("k0", "SPLIT", ["in0"], ["t0_0", "t0_1"]), ("k1", "SPLIT", ["in0"], ["t1_0", "t1_1"]),
+         ("k2", "MUL", ["in0", "in1"], ["t2_0"]), ("k3", "MUL", ["t0_1", "t1_0"], ["t3_0"])],
+        inputs=("in0", "in1"), outputs=("t3_0", "in1", "t0_0"),
+    )
+    bufs = buffers(g, inplace=False)
+    greedy = min(_arena(bufs, _first_fit(bufs, sorted(range(len(bufs)), key=lambda i: key(bufs[i]))))
+                 for key in _RANKINGS.values())
+    plan = plan_arena(g, inplace=False, time_limit_s=5.0)
+    check_plan(plan, g)
+    assert greedy > plan.lower_bound_bytes
+    assert (plan.arena_bytes, plan.method, plan.optimal) == (plan.lower_bound_bytes, "exact", True)

@@ -119,3 +119,18 @@ def test_check_plan_catches_a_moved_tensor(graph, data):
     broken[a] = plan.offsets[b]
     with pytest.raises(ExportError, match="overlaps live tensors"):
         check_plan(type(plan)(**{**plan.__dict__, "offsets": broken, "arena_bytes": 10**6}), graph)
+
+
+@settings(max_examples=40)
+@given(kernel_graphs(max_kernels=4))
+def test_exact_placement_equals_brute_force(graph):
+    """Branch and bound finds the best first-fit placement over all buffer orders (which contains an optimum)."""
+    from mcugraph.memory.peak import buffers
+    from mcugraph.memory.planner import _arena, _first_fit
+
+    bufs = buffers(graph, inplace=False)
+    assume(len(bufs) <= 6)
+    best = min(_arena(bufs, _first_fit(bufs, p)) for p in itertools.permutations(range(len(bufs))))
+    plan = plan_arena(graph, inplace=False, time_limit_s=10.0)
+    assert plan.optimal
+    assert plan.arena_bytes == best

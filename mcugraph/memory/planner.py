@@ -33,6 +33,7 @@ class ArenaPlan:
     order: tuple[str, ...]  # the kernel order the plan is valid for
     aliases: dict[str, str] = dataclasses.field(default_factory=dict)  # in-place: output -> input sharing bytes
     method: str = ""  # which placement won
+    optimal: bool = False  # no placement of this order is smaller (arena == lower bound, or exact search finished)
 
 
 def _first_fit(bufs: Sequence[Buffer], ranking: Sequence[int]) -> list[int]:
@@ -75,7 +76,7 @@ _RANKINGS = {
 }
 
 
-def _plan(graph: KernelGraph, order, bufs, offsets, lower_bound, aliases, method) -> ArenaPlan:
+def _plan(graph: KernelGraph, order, bufs, offsets, lower_bound, aliases, method, optimal=False) -> ArenaPlan:
     result_offsets, sizes = {}, {}
     for b, offset in zip(bufs, offsets, strict=True):
         for t in b.tensors:
@@ -84,6 +85,7 @@ def _plan(graph: KernelGraph, order, bufs, offsets, lower_bound, aliases, method
     return ArenaPlan(
         offsets=result_offsets, sizes=sizes, arena_bytes=_arena(bufs, offsets), lower_bound_bytes=lower_bound,
         order=tuple(k.name for k in ordered_kernels(graph, order)), aliases=aliases, method=method,
+        optimal=optimal or _arena(bufs, offsets) <= lower_bound,
     )
 
 
@@ -94,22 +96,32 @@ def plan_arena(
     time_limit_s: float = 0.5,
     seed: int = 0,
 ) -> ArenaPlan:
-    """The smallest arena found for ``order``: best of several greedy placements, then local search (seconds)."""
+    """The smallest arena found for ``order`` within about ``time_limit_s`` seconds.
+
+    Best of several greedy first-fit placements; while above the lower bound, an exact branch and bound over
+    placements (half the time), then local search on the placement order (the rest).
+    """
     bufs = buffers(graph, order, inplace)
     aliases = inplace_pairs(graph, order) if inplace else {}
     lower_bound = peak_memory(graph, order, inplace).peak_bytes
-    best_method, best_ranking, best_offsets, best = "", [], [], None
+    best_method, best_ranking, best_offsets, best = "", [], [], 0
     for method, key in _RANKINGS.items():
         ranking = sorted(range(len(bufs)), key=lambda i: key(bufs[i]))
         offsets = _first_fit(bufs, ranking)
         arena = _arena(bufs, offsets)
-        if best is None or arena < best:
+        if not best_method or arena < best:
             best_method, best_ranking, best_offsets, best = method, ranking, offsets, arena
+    start = time.perf_counter()
+    optimal = best <= lower_bound
+    if not optimal:
+        found, optimal = _exact_placement(bufs, best, lower_bound, start + time_limit_s / 2)
+        if found is not None:
+            best_method, best_offsets, best = "exact", found, _arena(bufs, found)
+            best_ranking = sorted(range(len(bufs)), key=lambda i: (found[i], i))
     # Local search on the placement order: move one buffer earlier; keep moves that do not grow the arena.
     rng = random.Random(seed)
-    deadline = time.perf_counter() + time_limit_s
     improved = False
-    while best is not None and best > lower_bound and len(bufs) > 1 and time.perf_counter() < deadline:
+    while not optimal and len(bufs) > 1 and time.perf_counter() < start + time_limit_s:
         ranking = list(best_ranking)
         i, j = sorted(rng.sample(range(len(ranking)), 2))
         ranking.insert(i, ranking.pop(j))
@@ -118,8 +130,84 @@ def plan_arena(
         if arena <= best:
             improved |= arena < best
             best_ranking, best_offsets, best = ranking, offsets, arena
+            optimal = best <= lower_bound
     method = f"{best_method}+local-search" if improved else best_method
-    return _plan(graph, order, bufs, best_offsets, lower_bound, aliases, method)
+    return _plan(graph, order, bufs, best_offsets, lower_bound, aliases, method, optimal)
+
+
+def _lowest_offset(b: Buffer, placed: Sequence[tuple[int, int, Buffer]]) -> int:
+    """The lowest offset where ``b`` overlaps no time-overlapping buffer of ``placed`` (sorted by offset)."""
+    candidate = 0
+    for offset, end, other in placed:
+        if other.first > b.last or b.first > other.last:
+            continue
+        if offset - candidate >= b.nbytes:
+            break
+        candidate = max(candidate, end)
+    return candidate
+
+
+def _exact_placement(bufs: Sequence[Buffer], bound: int, lower_bound: int, deadline: float):
+    """Branch and bound for an arena below ``bound``: (offsets or None, proven optimal).
+
+    Any placement can be pushed down until each buffer sits at its lowest free offset given the buffers below it,
+    so it suffices to place buffers one at a time at their lowest free offset, in non-decreasing (offset, index)
+    order. A branch dies as soon as some unplaced buffer cannot fit under the best arena found so far (its lowest
+    free offset only grows as more buffers are placed).
+    """
+    best: list = [bound, None]
+    placed: list[tuple[int, int, Buffer]] = []
+    offsets = [0] * len(bufs)
+    unplaced = set(range(len(bufs)))
+    visits = 0
+    low = min((b.first for b in bufs), default=0)
+    steps = max((b.last for b in bufs), default=0) - low + 1
+
+    def search(last: tuple[int, int], arena: int) -> bool:
+        nonlocal visits
+        if not unplaced:
+            best[0], best[1] = arena, list(offsets)
+            return arena <= lower_bound  # cannot do better: stop
+        visits += 1
+        if visits % 64 == 0 and time.perf_counter() > deadline:
+            raise TimeoutError
+        # Capacity: every buffer still to place goes at or above the last offset, so at each step the unplaced
+        # live buffers must fit between that offset and the best arena, beside what placed buffers hold there.
+        room = [best[0] - 1 - last[0]] * steps
+        for offset, end, b in placed:
+            if end > last[0]:
+                for t in range(b.first - low, b.last - low + 1):
+                    room[t] -= end - max(offset, last[0])
+        for i in unplaced:
+            b = bufs[i]
+            for t in range(b.first - low, b.last - low + 1):
+                room[t] -= b.nbytes
+                if room[t] < 0:
+                    return False
+        options = []
+        for i in unplaced:
+            offset = _lowest_offset(bufs[i], placed)
+            if offset + bufs[i].nbytes >= best[0]:
+                return False
+            if (offset, i) > last:
+                options.append((offset, i))
+        for offset, i in sorted(options):
+            offsets[i] = offset
+            unplaced.discard(i)
+            entry = (offset, offset + bufs[i].nbytes, bufs[i])
+            bisect.insort_right(placed, entry, key=lambda e: e[0])
+            done = search((offset, i), max(arena, entry[1]))
+            placed.remove(entry)
+            unplaced.add(i)
+            if done:
+                return True
+        return False
+
+    try:
+        search((-1, -1), 0)
+    except TimeoutError:
+        return best[1], False
+    return best[1], True
 
 
 def tflm_greedy_plan(graph: KernelGraph, order: Sequence[str] | None = None) -> ArenaPlan:
