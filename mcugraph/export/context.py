@@ -36,7 +36,7 @@ class Lowering:
         self.fm = fm
         self.params = params  # None: float32 export
         self.slots: dict[str, Slot] = {}
-        self._layouts: dict[tuple[str, tuple[int, ...]], int] = {}
+        self._layouts: dict[tuple[int, tuple[int, ...]], int] = {}  # (tensor, perm) -> transposed copy
         self._counter = 0
         self.step = None  # the mcugraph.export.lower.Step being lowered (its absorbed affine, kernel or alias)
 
@@ -97,11 +97,11 @@ class Lowering:
             )
         if perm == slot.perm:
             return slot.index
-        key = (value.name, perm)
+        key = (slot.index, perm)
         if key not in self._layouts:
             tfl_perm = layout.transpose_between(slot.perm, perm)
             shape = layout.permute_shape(value.shape, perm)
-            out = self.fm.tensor(self.fresh(value.name), shape, self.dtype, quant=self.quant(value.name))
+            out = self.temp(value.name, shape, self.tensor_param(slot.index))
             self.op_transpose(slot.index, out, tfl_perm)
             self._layouts[key] = out
         return self._layouts[key]
