@@ -232,3 +232,14 @@ def test_mlperf_int8_accurate_and_no_bigger_arena_than_tf_converter(shared_model
     assert sqnr_db >= 15
     reference = (shared_models / f"{name}.int8.tflite").read_bytes()
     assert arena_head(result.data) <= arena_head(reference)
+
+
+def test_concat_chain_tensors_match_the_kernel_view():
+    """A 12-input Concat is written as the kernel view's chain: its part tensors take planned offsets exactly."""
+    model = one_node("Concat", {f"x{i}": (1, 2, 4, 4) for i in range(12)}, axis=1)
+    graph = kernel_view(model)
+    plan = plan_arena(graph)
+    result = check_export(model, int8=True, offline_offsets=plan.offsets)
+    assert result.kernel_order == tuple(k.name for k in graph.kernels)
+    assert "y0/part0" in result.tensor_index
+    assert arena_head(result.data) == plan.arena_bytes
