@@ -156,7 +156,9 @@ def unshare_initializers(model: ir.Model) -> ir.Model:
 def exact_resources(model: ir.Model) -> dict:
     """What the exporter will deploy: TFLM arena bytes of the min-peak schedule, int8/int32 flash bytes, MACs."""
     from mcugraph.analysis.costs import node_costs
-    from mcugraph.memory import kernel_view, plan_arena, schedule_min_peak
+    from mcugraph.memory.kernel_view import kernel_view
+    from mcugraph.memory.planner import plan_arena
+    from mcugraph.memory.schedule import schedule_min_peak
 
     graph = kernel_view(model)
     order = schedule_min_peak(graph).order

@@ -9,8 +9,9 @@ network and get faster), *train* (budgets met: gates folded into the weights, pl
 
 where ``R_r`` is straight-through: its value is the exact resource of the model one would get by cutting every
 closed channel now (hard counts), its gradient is that of the soft resource model (sums of gate openings). The
-penalty's gradient on the gates is rescaled so that its largest component is 1, so ``gate_lr`` alone sets how
-fast gates may close whatever the units of the budgets (bytes, MACs). See docs/pruning.md.
+penalty's gradient on the width fractions is rescaled so that its largest component is λ, and the step size is
+``1 / (prune_share · epochs · steps per epoch)``: the group under most pressure could go from full width to none in
+``prune_share`` of the training, whatever the units of the budgets (bytes, MACs). See docs/pruning.md.
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ class TrainConfig:
 
     epochs: int = 20
     finetune_epochs: int = 0
-    lr: float = 3e-3
-    gate_lr: float = 0.05
-    penalty: float = 1.0  # λ: the largest gate step per iteration is gate_lr * penalty
+    lr: float = 2e-3
+    prune_share: float = 0.5  # pace: at most every gated channel could close within this share of the epochs
+    warmup_steps: int = 10  # importance is measured this many steps before any gate moves
     batch_size: int = 64
     loss: str = "ce"
     prune_every: int = 5  # steps between physical removals of closed channels
@@ -78,7 +79,7 @@ class Pruner:
 
     def penalty(self) -> torch.Tensor:
         """λ-free penalty Σ relu(R/B − 1) with straight-through resources (exact value, soft gradient)."""
-        soft = self.rmodel.evaluate(self.gates.counts(weighted=True))
+        soft = self.rmodel.evaluate(self.gates.counts())
         hard = self.hard_resources()
         total = torch.zeros((), dtype=torch.float64)
         for r, limit in self.budgets.items():
@@ -109,6 +110,7 @@ class Pruner:
         self.gates.uninstall(self.module)
         self.gates.frozen = True
         self.pruning = False
+        self.optimizer.state.clear()  # folding rescaled the weights: their Adam moments no longer fit
 
     def cut_least_important(self, now: dict | None = None) -> None:
         """One more channel, where it saves most of the violated resources per unit of importance lost.
@@ -129,16 +131,15 @@ class Pruner:
                 max(0.0, model_now[r] - float(res[r])) / limit for r, limit in self.budgets.items() if now[r] > limit
             )
             imp = self.gates.importance[gid]
-            open_ = self.gates.gate(gid).detach() > 0
-            least = float(imp[open_].min()) if bool(open_.any()) else 0.0
+            least = float(imp[self.gates.least_important(gid)])
             score = saved / (least / (float(imp.mean()) + 1e-12) + 0.1)
             if score > best_score:
                 best, best_score = gid, score
         if best is None:
             return
-        imp = self.gates.importance[best].clone()
-        imp[self.gates.gate(best).detach() <= 0] = float("inf")  # closed channels go anyway with cut_closed
-        self.cut({best: [int(torch.argmin(imp))]})
+        victim = self.gates.least_important(best)
+        self.cut({best: [victim]})
+        self.gates.width[str(best)].data.fill_(float(len(self.gates.alive[best])))
 
 
 def task_loss(kind: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -170,6 +171,9 @@ def run_epochs(
     ys = torch.from_numpy(y).to(device)
     generator = torch.Generator().manual_seed(config.seed + first_epoch)
     step = 0
+    steps_per_epoch = -(-len(ys) // config.batch_size)
+    total = sum(g.size for g in pruner.gates.groups.values()) if pruner is not None else 0
+    rate = total / max(1.0, config.prune_share * config.epochs * steps_per_epoch)  # channels per step
     for epoch in range(first_epoch, first_epoch + epochs):
         module.train()
         current = "prune" if pruner is not None and pruner.pruning else phase
@@ -184,17 +188,20 @@ def run_epochs(
             loss = task_loss(config.loss, output, ys[index])
             loss.backward()
             if pruner is not None and pruner.pruning:
-                _gate_step(pruner, config)
+                _gate_step(pruner, config, rate, warm=step >= config.warmup_steps)
             optimizer.step()
             step += 1
-            if pruner is not None and pruner.pruning and step % config.prune_every == 0:
-                pruner.cut_closed()
-                if pruner.budgets_met():
-                    pruner.stop_pruning(model)
-            total_loss += float(loss) * len(index)
+            total_loss += float(loss.detach()) * len(index)
             seen += len(index)
             if config.loss == "ce":
                 correct += float((output.argmax(1) == ys[index]).sum())
+            # Drop this step's autograd graph before slicing: it caches the parameters' old shapes.
+            del output, loss
+            if pruner is not None and pruner.pruning:
+                if pruner.budgets_met():
+                    pruner.stop_pruning(model)
+                elif step % config.prune_every == 0:
+                    pruner.cut_closed()
             if config.progress:
                 bar.set_postfix_str(_postfix(total_loss / seen, correct / seen if config.loss == "ce" else None, pruner))
         resources = pruner.hard_resources() if pruner is not None else {}
@@ -209,22 +216,33 @@ def run_epochs(
     return log
 
 
-def _gate_step(pruner: Pruner, config: TrainConfig) -> None:
-    """Importance from the task gradient, then a projected step on the gates along task + normalised penalty."""
+def _gate_step(pruner: Pruner, config: TrainConfig, rate: float, warm: bool) -> None:
+    """Importance from the task gradient; then narrow each group by its penalty saving per unit of importance.
+
+    A first-order trade-off: narrowing group g by δ channels lowers the penalty by ``δ·∂P/∂n_g`` and raises the
+    task loss by about ``δ·I_g`` (Taylor importance of its next channel to close). Groups shrink in proportion to
+    ``(∂P/∂n_g) / I_g``, together by ``rate`` channels per step.
+    """
     gates = pruner.gates
     gates.accumulate_importance()
+    gates.zero_grad()
+    if not warm:
+        return
     penalty = pruner.penalty()
-    params = [gates.gate(gid) for gid in gates.groups]
-    if penalty.requires_grad and float(penalty) > 0:
-        grads = torch.autograd.grad(penalty, params, allow_unused=True)
-        largest = max((float(g.abs().max()) for g in grads if g is not None and g.numel()), default=0.0)
-        if largest > 0:
-            for p, g in zip(params, grads, strict=True):
-                if g is None:
-                    continue
-                scaled = (config.penalty / largest) * g.to(p.dtype)
-                p.grad = scaled if p.grad is None else p.grad + scaled
-    gates.step(config.gate_lr)
+    if not penalty.requires_grad or float(penalty.detach()) <= 0:
+        return
+    ids = list(gates.groups)
+    grads = torch.autograd.grad(penalty, [gates.width[str(gid)] for gid in ids], allow_unused=True)
+    floor = 1e-3
+    ratios = {
+        gid: max(0.0, float(g)) / (gates.boundary_importance(gid) + floor)
+        for gid, g in zip(ids, grads, strict=True) if g is not None
+    }
+    total = sum(ratios.values())
+    if total <= 0:
+        return
+    for gid, ratio in ratios.items():
+        gates.shrink(gid, rate * ratio / total)
 
 
 def _postfix(loss: float, accuracy: float | None, pruner: Pruner | None) -> str:
