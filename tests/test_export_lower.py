@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from export_check import check_export, one_node, operators, weights
+from hypothesis import given
+from hypothesis import strategies as st
 
 X = (1, 4, 8, 8)  # the NCHW activation most cases use
 
@@ -73,6 +75,10 @@ CASES = {
         lambda: one_node("Resize", {"x": X}, {"roi": np.zeros(0, np.float32), "s": np.array([1, 1, 2, 2], np.float32)},
                          mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor"),
         ["RESIZE_NEAREST_NEIGHBOR"]),
+    "resize_nearest_half_pixel_3x": (
+        lambda: one_node("Resize", {"x": X}, {"roi": np.zeros(0, np.float32), "s": np.array([1, 1, 3, 3], np.float32)},
+                         mode="nearest", coordinate_transformation_mode="half_pixel"),
+        ["RESIZE_NEAREST_NEIGHBOR"]),
     "slice_channels_and_width": (
         lambda: one_node("Slice", {"x": X}, {"s": np.array([1, 2]), "e": np.array([3, 100]), "a": np.array([1, 3])}),
         ["STRIDED_SLICE"]),
@@ -96,3 +102,17 @@ def test_int8_within_few_steps(case):
     """The int8 lowering of one op stays within a few output quantisation steps of onnxruntime."""
     build, _ = CASES[case]
     check_export(build(), int8=True)
+
+
+@given(
+    size=st.integers(5, 9), kernel=st.integers(1, 4), stride=st.integers(1, 3), dilation=st.integers(1, 2),
+    pads=st.lists(st.integers(0, 2), min_size=4, max_size=4), depthwise=st.booleans(),
+)
+def test_any_conv_geometry_matches_onnxruntime(size, kernel, stride, dilation, pads, depthwise):
+    """Any kernel/stride/dilation/padding mix (SAME, VALID or explicit PAD) lowers exactly in float32."""
+    if (kernel - 1) * dilation + 1 > size + min(pads[0] + pads[2], pads[1] + pads[3]):
+        return  # the window does not fit: ONNX rejects the model
+    w = weights(6 if depthwise else 5, 1 if depthwise else 3, kernel, kernel)
+    model = one_node("Conv", {"x": (1, 3, size, size)}, {"w": w}, group=3 if depthwise else 1,
+                     strides=[stride] * 2, dilations=[dilation] * 2, pads=pads)
+    check_export(model, int8=False, litert=False)
