@@ -62,6 +62,18 @@ def _window(x: Tensor, kernel, strides, dilations, pads, auto_pad):
     return strides, dilations, pads
 
 
+def _crop_ceil(y: Tensor, spatial, kernel, strides, dilations, pads) -> Tensor:
+    """ONNX drops a ceil_mode window starting in the end padding; torch (padding done by hand) keeps it."""
+    n = len(kernel)
+    for i in range(n):
+        span = spatial[i] + pads[i] + pads[i + n] - ((kernel[i] - 1) * dilations[i] + 1)
+        size = math.ceil(span / strides[i]) + 1
+        if (size - 1) * strides[i] >= spatial[i] + pads[i]:
+            size -= 1
+        y = y.narrow(2 + i, 0, min(size, y.shape[2 + i]))
+    return y
+
+
 @handler
 def Conv(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None, strides=None):
     n = w.dim() - 2
@@ -76,10 +88,12 @@ def Conv(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_sha
 @handler
 def MaxPool(x, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape, pads=None, storage_order=0, strides=None):
     strides, dilations, pads = _window(x, kernel_shape, strides, dilations, pads, auto_pad)
+    spatial = x.shape[2:]
     if any(pads):
         x = F.pad(x, _torch_pad(pads), value=-math.inf)
     pool = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}[len(kernel_shape)]
-    return pool(x, kernel_shape, strides, 0, dilations, bool(ceil_mode))
+    y = pool(x, kernel_shape, strides, 0, dilations, bool(ceil_mode))
+    return _crop_ceil(y, spatial, kernel_shape, strides, dilations, pads) if ceil_mode else y
 
 
 @handler
@@ -96,14 +110,14 @@ def AveragePool(x, *, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, dilat
     squeeze = n == 1
     if squeeze:
         x, kernel_shape, strides, pads = x.unsqueeze(-1), [*kernel_shape, 1], [*strides, 1], [pads[0], 0, pads[1], 0]
+    spatial = x.shape[2:]
     pool = {2: F.avg_pool2d, 3: F.avg_pool3d}[len(kernel_shape)]
-    ones = torch.ones((1, 1, *x.shape[2:]), dtype=x.dtype, device=x.device)
+    ones = torch.ones((1, 1, *spatial), dtype=x.dtype, device=x.device)
     mask = F.pad(ones, _torch_pad(pads), value=float(bool(count_include_pad)))
     total = pool(F.pad(x, _torch_pad(pads)), kernel_shape, strides, 0, bool(ceil_mode), divisor_override=1)
-    count = pool(mask, kernel_shape, strides, 0, bool(ceil_mode), divisor_override=1)
-    if count_include_pad:
-        count = pool(torch.ones_like(mask), kernel_shape, strides, 0, bool(ceil_mode), divisor_override=1)
-    out = total / count
+    out = total / pool(mask, kernel_shape, strides, 0, bool(ceil_mode), divisor_override=1)
+    if ceil_mode:
+        out = _crop_ceil(out, spatial, kernel_shape, strides, [1] * len(kernel_shape), pads)
     return out.squeeze(-1) if squeeze else out
 
 
