@@ -10,7 +10,8 @@ smooth surrogate:
   does — the rounding is applied in the forward pass and skipped in the backward pass (straight-through), so values
   are exact and gradients do not vanish on the steps of ``ceil``. Bytes live at each step of the schedule follow the
   liveness of ``mcugraph.memory`` (inputs and outputs of a kernel live together, fused activations one tensor,
-  in-place pairs one buffer); the peak is the exact ``max`` forward with the gradient of ``τ·logsumexp(x/τ)``
+  in-place pairs one buffer; the partial outputs of a Concat split for TFLM's 10-input limit are priced at
+  their full size); the peak is the exact ``max`` forward with the gradient of ``τ·logsumexp(x/τ)``
   (τ = 5% of the peak), so every step near the peak is pushed down, not only the argmax.
 - Flash: int8 weights (1 byte) and int32 biases (4 bytes) per element, as the exporter writes them.
 - MACs: each Conv/Gemm/MatMul's MACs are ``(MACs per weight element) · Π weight axes`` — linear in each of its
@@ -111,6 +112,10 @@ def resource_model(model: ir.Model, groups: Sequence, order: Sequence[str] | Non
 
     uses = _uses_by_tensor(groups)
     graph = kernel_view(model)
+    for kernel in graph.kernels:
+        # Tensors the kernel view adds (the PAD before a stride-2 conv) carry their input's channels.
+        if kernel.op == "PAD" and kernel.outputs[0] not in uses and kernel.inputs[0] in uses:
+            uses[kernel.outputs[0]] = uses[kernel.inputs[0]]
     slots = buffers(graph, order)
     activations = {
         name: _sized(name, graph.tensors[name].shape, graph.tensors[name].itemsize, uses.get(name, ()))
