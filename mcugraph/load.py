@@ -49,7 +49,12 @@ def load(
     _check_structure(proto, where)
     _fix_input_shapes(proto, dict(input_shapes or {}), where)
     proto = _infer_shapes(proto)
-    result = ir.serde.deserialize_model(proto)
+    _check_initializers(proto, where)
+    try:
+        result = ir.serde.deserialize_model(proto)
+    except Exception as e:  # onnx-ir rejects what protobuf parsed but ONNX does not allow (unknown dtypes, ...)
+        cause = e.__cause__ or e
+        raise InvalidModelError(f"{where}: not a valid ONNX model ({cause}); the file is corrupt, re-export it") from e
     _sort(result, where)
     _fill_missing_shapes(result, where, dict(input_shapes or {}))
     if check_weights:
@@ -179,9 +184,17 @@ def _export_torch(module: Any, example_inputs: Any) -> onnx.ModelProto:
 def _check_ops(proto: onnx.ModelProto, where: str) -> None:
     """Every node must be a standard ONNX op at the model's opset; list all the others at once."""
     opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), DEFAULT_OPSET)
+    if not 1 <= opset <= onnx.defs.onnx_opset_version():
+        raise ModelLoadError(
+            f"{where}: ONNX opset {opset} does not exist (this onnx knows 1..{onnx.defs.onnx_opset_version()}); "
+            "the file is corrupt or from a newer exporter"
+        )
     bad = []
     for i, node in enumerate(proto.graph.node):
         name = node.name or f"#{i}"
+        if not isinstance(node.op_type, str) or not isinstance(node.domain, str):
+            bad.append((str(name), f"{node.op_type!r} (not UTF-8: a corrupt file)"))  # protobuf hands back bytes
+            continue
         if node.domain not in ("", "ai.onnx"):
             bad.append((name, f"{node.domain}::{node.op_type}"))
             continue
@@ -244,6 +257,18 @@ def _check_structure(proto: onnx.ModelProto, where: str) -> None:
             f"{where}: {len(dangling)} value(s) read but never defined ({listed}); "
             "the model is incomplete, re-export it"
         )
+
+
+def _check_initializers(proto: onnx.ModelProto, where: str) -> None:
+    """Every initializer's data must match its dims and dtype; a corrupt one is named here, not deep in a pass."""
+    for tensor in proto.graph.initializer:
+        try:
+            onnx.numpy_helper.to_array(tensor)
+        except Exception as e:
+            reason = " ".join(str(e).split())[:200]
+            raise InvalidModelError(
+                f"{where}: initializer '{tensor.name}' is corrupt ({reason}); re-export the model"
+            ) from e
 
 
 def _sort(model: ir.Model, where: str) -> None:

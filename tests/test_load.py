@@ -357,3 +357,32 @@ def test_load_ir_model_is_not_mutated_and_reloads_the_same():
     assert ir.serde.serialize_model(original).SerializeToString() == before
     twice = mcugraph.load(once)
     assert ir.serde.serialize_model(twice).SerializeToString() == ir.serde.serialize_model(once).SerializeToString()
+
+
+def load_or_user_error(data: bytes, path) -> None:
+    """Load ``data`` from a file; anything but success or an MCUGraphError fails the test with the bytes."""
+    path.write_bytes(data)
+    try:
+        mcugraph.load(path)
+    except mcugraph.MCUGraphError:
+        pass
+    except Exception as e:  # pragma: no cover - what this test exists to catch
+        pytest.fail(f"{type(e).__name__} instead of a user error for bytes {data.hex()}: {e}")
+
+
+def test_every_truncation_is_a_user_error(tmp_path):
+    """A model cut at any byte loads or fails with an MCUGraphError, never with another exception."""
+    data = tiny().SerializeToString()
+    for length in range(0, len(data), 3):
+        load_or_user_error(data[:length], tmp_path / "cut.onnx")
+
+
+def test_corrupted_bytes_are_user_errors(tmp_path):
+    """Random byte corruptions (fixed seed) load or fail with an MCUGraphError, never with another exception."""
+    rng = np.random.default_rng(0)
+    data = tiny().SerializeToString()
+    for _ in range(300):
+        corrupt = bytearray(data)
+        for position in rng.integers(0, len(data), size=rng.integers(1, 5)):
+            corrupt[position] = rng.integers(0, 256)
+        load_or_user_error(bytes(corrupt), tmp_path / "corrupt.onnx")
