@@ -16,7 +16,7 @@ from mcugraph.memory.planner import plan_arena
 from mcugraph.memory.schedule import schedule_min_peak
 from mcugraph.runtime import input_feeds, run_onnx
 from mcugraph.tflite.offline_plan import read_offline_plan
-from mcugraph.tflite.schema import read
+from mcugraph.tflite.schema import read, schema
 from mcugraph.tflite.tflm import arena_head, run_tflm
 
 ZOO = ("mobilenetv2", "resnet", "inception", "densenet")
@@ -243,3 +243,14 @@ def test_concat_chain_tensors_match_the_kernel_view():
     assert result.kernel_order == tuple(k.name for k in graph.kernels)
     assert "y0/part0" in result.tensor_index
     assert arena_head(result.data) == plan.arena_bytes
+
+
+def test_constant_buffers_are_16_byte_aligned(zoo):
+    """Every weight/bias buffer starts on a 16-byte boundary of the file, as TFLM on Cortex-M expects."""
+    data = export_tflite(canonical(zoo, "resnet"), activations=None).data
+    array = np.frombuffer(data, dtype=np.uint8)
+    base = array.__array_interface__["data"][0]
+    root = schema.Model.GetRootAs(array, 0)
+    starts = [root.Buffers(i).DataAsNumpy().__array_interface__["data"][0] - base
+              for i in range(root.BuffersLength()) if root.Buffers(i).DataLength()]
+    assert starts and all(start % 16 == 0 for start in starts)

@@ -28,6 +28,21 @@ ACTIVATIONS = {
 }
 
 
+class _AlignedBufferT(schema.BufferT):
+    """A buffer whose data starts on a 16-byte boundary, as the TFLite converter writes them: TFLM reads weights in
+    place from flash, and Cortex-M cores fault on or slow down for misaligned int32 and SIMD loads."""
+
+    def Pack(self, builder):  # noqa: N802 - the flatbuffers object API's name
+        raw = np.asarray(self.data, dtype=np.uint8).tobytes()
+        builder.StartVector(1, len(raw), 16)
+        builder.head -= len(raw)
+        builder.Bytes[builder.head : builder.head + len(raw)] = raw
+        data = builder.EndVector()
+        schema.BufferStart(builder)
+        schema.BufferAddData(builder, data)
+        return schema.BufferEnd(builder)
+
+
 class FlatModel:
     """One-subgraph TFLite model being assembled; :meth:`finish` returns the ``ModelT`` (schema version 3)."""
 
@@ -53,7 +68,7 @@ class FlatModel:
         t.type = TENSOR_TYPES[np.dtype(dtype)]
         if data is not None:
             array = np.ascontiguousarray(np.asarray(data, dtype=dtype).reshape(tuple(shape)))
-            buf = schema.BufferT()
+            buf = _AlignedBufferT()
             buf.data = np.frombuffer(array.tobytes(), dtype=np.uint8)
             self.buffers.append(buf)
             t.buffer = len(self.buffers) - 1
