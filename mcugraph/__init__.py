@@ -11,15 +11,28 @@ from mcugraph.optimize import OptimizeResult, optimize
 from mcugraph.pipeline import CANONICALIZE, run_pipeline
 from mcugraph.registry import build_pipeline, known_passes, register
 
+
+def __getattr__(name: str):
+    # Lazy: ``mcugraph.prune(...)`` imports torch only when pruning is used.
+    if name in ("prune", "PruneResult"):
+        import mcugraph.prune as package
+        from mcugraph.prune.api import PruneResult
+
+        return package if name == "prune" else PruneResult
+    raise AttributeError(f"module 'mcugraph' has no attribute {name!r}")
+
+
 __all__ = [
     "CANONICALIZE",
     "MCUGraphError",
     "OptimizeResult",
+    "PruneResult",
     "analyze",
     "build_pipeline",
     "known_passes",
     "load",
     "optimize",
+    "prune",
     "register",
     "run_pipeline",
     "save",
