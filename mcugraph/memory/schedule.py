@@ -69,6 +69,18 @@ class _Model:
         self.start_live = sum(self.size[t] for t in inputs)
         # A graph input nobody reads lives only at step 0 (TFLM marks it created at the start, used never).
         self.unread_inputs = sum(self.size[t] for t in inputs if not self.consumers[t] and t not in self.pinned)
+        # Per kernel, precomputed for step(): (tensor, bytes, reader mask or None if pinned, in-place candidate)
+        # for each input; bytes of all outputs; bytes of the outputs that stay live after the kernel.
+        self.reads = []
+        for k in range(self.n):
+            ok = self.outs[k] and self.outs[k][0] == self.first_output[k]
+            candidates = self.inplace[k] if ok else ()
+            self.reads.append([
+                (t, self.size[t], None if t in self.pinned else self.consumers[t], t in candidates)
+                for t in sorted(self.ins[k], key=lambda t: candidates.index(t) if t in candidates else len(candidates))
+            ])
+        self.written = [sum(self.size[t] for t in outs) for outs in self.outs]
+        self.kept = [sum(self.size[t] for t in outs if t in self.pinned or self.consumers[t]) for outs in self.outs]
         anc = [0] * self.n
         for i in range(self.n):
             for j in _bits(self.pred[i]):
@@ -78,19 +90,15 @@ class _Model:
     def step(self, done: int, live: int, k: int) -> tuple[int, int]:
         """(bytes live while kernel k runs after the set ``done``, bytes live after it)."""
         after = done | (1 << k)
-        dying = [t for t in self.ins[k] if t not in self.pinned and not self.consumers[t] & ~after]
-        reused = None
-        for t in self.inplace[k] if self.outs[k] and self.outs[k][0] == self.first_output[k] else ():
-            if t in dying:
-                reused = t
-                break
-        during = live
-        new_live = live - sum(self.size[t] for t in dying)
-        for t in self.outs[k]:
-            if not (reused and t == self.outs[k][0]):
-                during += self.size[t]
-            if t in self.pinned or self.consumers[t]:
-                new_live += self.size[t]
+        freed = 0
+        reused = 0
+        for _, size, readers, candidate in self.reads[k]:
+            if readers is not None and not readers & ~after:  # no reader left: the tensor dies here
+                freed += size
+                if candidate and not reused:
+                    reused = size  # the first output is written over it (in place): no new bytes
+        during = live + self.written[k] - reused
+        new_live = live - freed + self.kept[k]
         if not done:
             new_live -= self.unread_inputs
         return during, new_live
@@ -137,8 +145,11 @@ def _search(model: _Model, segment: int, base: int, base_live: int, bound: int, 
     for _ in range((segment).bit_count()):
         nxt: dict[int, tuple[int, int]] = {}
         for done, (peak, live) in level.items():
-            for k in model.ready(done, segment):
-                during, after = model.step(done, live, k)
+            moves = [(k, *model.step(done, live, k)) for k in model.ready(done, segment)]
+            # A kernel that neither raises the peak so far nor grows the live bytes can run first without loss
+            # (running it earlier only frees bytes sooner), so it is the only move tried from here.
+            free = next(((k, d, a) for k, d, a in moves if d <= peak and a <= live), None)
+            for k, during, after in [free] if free else moves:
                 p = max(peak, during)
                 if p >= bound:
                     continue
