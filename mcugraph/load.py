@@ -182,14 +182,15 @@ def _export_torch(module: Any, example_inputs: Any) -> onnx.ModelProto:
 
 
 def _check_ops(proto: onnx.ModelProto, where: str) -> None:
-    """Every node must be a standard ONNX op at the model's opset; list all the others at once."""
+    """Every node must be a standard ONNX op at the model's opset with attributes of the declared types; list all
+    the offenders at once."""
     opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), DEFAULT_OPSET)
     if not 1 <= opset <= onnx.defs.onnx_opset_version():
         raise ModelLoadError(
             f"{where}: ONNX opset {opset} does not exist (this onnx knows 1..{onnx.defs.onnx_opset_version()}); "
             "the file is corrupt or from a newer exporter"
         )
-    bad = []
+    bad, mistyped = [], []
     for i, node in enumerate(proto.graph.node):
         name = node.name or f"#{i}"
         if not isinstance(node.op_type, str) or not isinstance(node.domain, str):
@@ -202,13 +203,23 @@ def _check_ops(proto: onnx.ModelProto, where: str) -> None:
             bad.append((name, f"{node.op_type} with a subgraph"))  # If/Loop/Scan: no microcontroller kernel
             continue
         try:
-            onnx.defs.get_schema(node.op_type, opset, "")
+            schema = onnx.defs.get_schema(node.op_type, opset, "")
         except onnx.defs.SchemaError:
             bad.append((name, node.op_type))
+            continue
+        declared = schema.attributes
+        mistyped += [
+            f"'{name}' ({node.op_type}).{a.name}" for a in node.attribute
+            if a.name in declared and a.type != int(declared[a.name].type)
+        ]
     if bad:
         raise unsupported_ops_error(
             bad, f"in {where} are not standard ONNX ops (opset {opset})",
             "replace them with standard ONNX ops before using mcugraph",
+        )
+    if mistyped:
+        raise InvalidModelError(
+            f"{where}: attribute(s) of the wrong type: {', '.join(mistyped[:10])}; the file is corrupt, re-export it"
         )
 
 

@@ -386,3 +386,12 @@ def test_corrupted_bytes_are_user_errors(tmp_path):
         for position in rng.integers(0, len(data), size=rng.integers(1, 5)):
             corrupt[position] = rng.integers(0, 256)
         load_or_user_error(bytes(corrupt), tmp_path / "corrupt.onnx")
+
+
+def test_attribute_of_the_wrong_type():
+    """An attribute whose type differs from the op's schema (a corrupt file) is named with its node."""
+    proto = tiny()
+    proto.graph.node[0].attribute.append(onnx.helper.make_attribute("dilations", 1))  # INT, Conv wants INTS
+    proto.graph.node[0].name = "conv"
+    with pytest.raises(InvalidModelError, match=r"wrong type: 'conv' \(Conv\)\.dilations"):
+        mcugraph.load(proto)
