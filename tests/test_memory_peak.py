@@ -160,3 +160,11 @@ def branches() -> KernelGraph:
          ("a2", "CONV_2D", ["A"], ["a"]), ("b2", "CONV_2D", ["B"], ["b"]),
          ("cat", "CONCATENATION", ["a", "b"], ["y"])],
     )
+
+
+def test_order_with_unknown_or_missing_kernels_is_refused():
+    """An order that misses a kernel or names an unknown one raises a one-line error saying which."""
+    with pytest.raises(InvalidModelError, match=r"unknown: \['nope'\], missing: \['c2'\]"):
+        lifetimes(chain(), ["c1", "nope"])
+    with pytest.raises(InvalidModelError, match="each of the 2 kernels once"):
+        lifetimes(chain(), ["c1", "c1", "c2"])

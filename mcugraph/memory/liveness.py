@@ -23,6 +23,15 @@ def in_arena(graph: KernelGraph, name: str) -> bool:
 
 def ordered_kernels(graph: KernelGraph, order: Sequence[str] | None = None) -> tuple[Kernel, ...]:
     """The kernels in ``order`` (default: stored order); raise if it is not a topological order of the graph."""
+    if order is not None:
+        names = {k.name for k in graph.kernels}
+        unknown = [n for n in order if n not in names]
+        if unknown or len(order) != len(names) or len(set(order)) != len(order):
+            missing = sorted(names - set(order))[:3]
+            raise InvalidModelError(
+                f"kernel order must name each of the {len(names)} kernels once; unknown: {unknown[:3]}, "
+                f"missing: {missing}, given {len(order)} names; pass names from the KernelGraph"
+            )
     kernels = graph.kernels if order is None else graph.reordered(order).kernels
     written = {t for t in graph.inputs}
     for step, kernel in enumerate(kernels):
