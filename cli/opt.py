@@ -45,6 +45,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     add_model_arguments(parser)
     add_pipeline_arguments(parser, CANONICALIZE)
+    parser.add_argument("--prune", action="store_true", help="prune to --ram/--flash/--macs (training on --data) first")
+    from mcugraph.cli.prune import add_training_arguments
+
+    add_training_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -65,7 +69,18 @@ def options_from_args(args: argparse.Namespace):
         print_between_passes=args.print_between_passes,
         time_passes=args.time_passes,
         progress=False if args.no_progress else None,
+        transforms=(_pruning(args),) if getattr(args, "prune", False) else (),
     )
+
+
+def _pruning(args: argparse.Namespace):
+    """The ``--prune`` step: :func:`mcugraph.cli.prune.prune_from_args` on the canonicalised model."""
+    from mcugraph.cli.prune import prune_from_args
+
+    def prune(model):
+        return prune_from_args(args, model).model
+
+    return prune
 
 
 def run(args: argparse.Namespace) -> int:

@@ -35,7 +35,7 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--finetune-epochs", type=int, default=0, help="epochs after the cut (default 0)")
     group.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     group.add_argument("--loss", choices=("ce", "mse"), default="ce", help="ce: classifier; mse: autoencoder")
-    group.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate of the weights (default 3e-3)")
+    group.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate of the weights (default 2e-3)")
     group.add_argument("--batch-size", type=int, default=64, help="default 64")
     group.add_argument("--seed", type=int, default=0)
 
