@@ -24,7 +24,8 @@ __all__ = ["ChannelGroup", "ChannelUse", "channel_groups", "format_groups", "nod
 class ChannelGroup:
     """``weights``: initializer slices; ``activations``: values carrying the group; ``shapes``: Reshape targets
     (``axis`` = index in the int64 target vector, which shrinks by ``block`` per removed channel);
-    ``depthwise``: depthwise Conv nodes whose ``group`` attribute shrinks by one per removed channel."""
+    ``depthwise``: depthwise Conv nodes whose ``group`` shrinks by one per removed channel (a node is listed once
+    per segment of the group in its input)."""
 
     id: int
     size: int
@@ -65,7 +66,7 @@ def channel_groups(model: ir.Model) -> tuple[ChannelGroup, ...]:
             activations=tuple(dict.fromkeys(activations[root])),
             producers=tuple(dict.fromkeys(p for g in gs for p in w.producers[g])),
             shapes=tuple(dict.fromkeys(u for g in gs for u in w.shapes[g])),
-            depthwise=tuple(dict.fromkeys(n for g in gs for n in w.depthwise[g])),
+            depthwise=tuple(n for g in gs for n in w.depthwise[g]),  # once per segment: Concat(a, a) counts twice
         ))
     return tuple(groups)
 
