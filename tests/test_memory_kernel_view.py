@@ -186,3 +186,27 @@ def test_shared_models_match_the_reference_tflite(shared_models, name):
     reference = kernel_graph_from_tflite(data)
     assert [k.op for k in g.kernels] == [k.op for k in reference.kernels]
     assert tflm_greedy_plan(g).arena_bytes == arena_head(data)
+
+
+def test_onnxruntime_qdq_model_has_the_float_models_kernels(zoo, tmp_path):
+    """A QDQ model from onnxruntime's quantize_static: Q/DQ pairs vanish, same kernels and peak as the float one."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    model = mcugraph.run_pipeline(mcugraph.load(zoo("digits_cnn")), mcugraph.CANONICALIZE).model
+    mcugraph.save(model, tmp_path / "float.onnx")
+
+    class Samples(CalibrationDataReader):
+        def __init__(self):
+            self.left = [{"input": np.random.default_rng(i).random((1, 1, 8, 8), np.float32)} for i in range(2)]
+
+        def get_next(self):
+            return self.left.pop() if self.left else None
+
+    quantize_static(tmp_path / "float.onnx", tmp_path / "qdq.onnx", Samples(), quant_format=QuantFormat.QDQ,
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+    loaded = mcugraph.load(tmp_path / "qdq.onnx")
+    assert sum(n.op_type == "QuantizeLinear" for n in loaded.graph) >= 5
+    qdq = kernel_view(loaded)
+    float_view = kernel_view(model)
+    assert [k.op for k in qdq.kernels] == [k.op for k in float_view.kernels]
+    assert peak_memory(qdq).live_bytes == peak_memory(float_view).live_bytes

@@ -5,6 +5,10 @@ writes it (graph inputs: step 0) to the step of its last reader (graph outputs: 
 and outputs are live at the same step, because TFLM never writes an output over an input. A tensor nobody reads
 lives only at the step that writes it. Constants (weights, biases) live in flash and zero-byte tensors take no
 arena: neither has a lifetime.
+
+One corner differs from TFLM: a graph input that no kernel reads is live at step 0 here, beside the first
+kernel's tensors; TFLM keeps it only in its "before the first operator" scope, beside the other graph inputs
+(``mcugraph.tflite.schedule`` places such inputs itself).
 """
 
 from __future__ import annotations
