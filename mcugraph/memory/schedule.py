@@ -9,8 +9,10 @@ search). Only sets closed under predecessors are visited, so a chain costs O(n) 
 
 Graphs too wide for that are cut at articulation kernels (every other kernel is an ancestor or a descendant): every
 topological order runs the kernels between two such cuts as one contiguous segment, so segments are searched
-separately and exactly. A segment whose search exceeds ``max_states`` or the time limit keeps its beam-search order
-and the result says ``optimal=False``. The result is never worse than the given order.
+separately and exactly. A segment whose search exceeds ``max_states`` or the time limit keeps its beam-search order;
+the result says ``optimal=False`` unless a proven segment already peaks at least as high. From any set, a ready
+kernel that neither raises the peak so far nor grows the live bytes is run at once without branching (running it
+later could only keep its dying inputs live longer). The result is never worse than the given order.
 """
 
 from __future__ import annotations
@@ -191,12 +193,13 @@ def schedule_min_peak(
     model = _Model(graph, inplace)
     given = peak_memory(graph, inplace=inplace).peak_bytes
     order: list[int] = []
-    optimal = True
+    proven_peak, unproven_peak = 0, 0  # the largest segment peak proven minimal / not proven
     states = 0
     base, base_live = 0, model.start_live
     for segment in _segments(model):
         seg_given = _bits(segment)  # ascending index = stored order, which is topological
         best, (best_peak, _) = seg_given, _replay(model, base, base_live, seg_given)
+        proven = True
         if len(seg_given) > 1:
             args = (model, segment, base, base_live)
             beam, beam_peak, s = _search(*args, best_peak, beam_width, deadline, max_states)
@@ -209,10 +212,17 @@ def schedule_min_peak(
                 if exact is not None:
                     best, best_peak = exact, exact_peak
             except _Budget:
-                optimal = False
+                proven = False
+        if proven:
+            proven_peak = max(proven_peak, best_peak)
+        else:
+            unproven_peak = max(unproven_peak, best_peak)
         order.extend(best)
         _, base_live = _replay(model, base, base_live, best)
         base |= segment
+    # A proven segment's peak bounds every order's peak from below, so an unproven segment that stays under the
+    # largest of them cannot be what makes the whole order suboptimal.
+    optimal = unproven_peak <= proven_peak
     names = tuple(model.names[i] for i in order)
     peak = peak_memory(graph, names, inplace=inplace).peak_bytes
     if peak > given:  # cannot happen when the step model matches peak_memory; the guarantee is kept anyway
