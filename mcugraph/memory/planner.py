@@ -169,7 +169,7 @@ def _exact_placement(bufs: Sequence[Buffer], bound: int, lower_bound: int, deadl
             best[0], best[1] = arena, list(offsets)
             return arena <= lower_bound  # cannot do better: stop
         visits += 1
-        if visits % 64 == 0 and time.perf_counter() > deadline:
+        if time.perf_counter() > deadline:
             raise TimeoutError
         # Capacity: every buffer still to place goes at or above the last offset, so at each step the unplaced
         # live buffers must fit between that offset and the best arena, beside what placed buffers hold there.
