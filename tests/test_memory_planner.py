@@ -187,7 +187,7 @@ def test_exact_placement_closes_the_gap_greedy_leaves():
         inputs=("in0", "in1"), outputs=("t3_0", "in1", "t0_0"),
     )
     bufs = buffers(g, inplace=False)
-    greedy = min(_arena(bufs, _first_fit(bufs, sorted(range(len(bufs)), key=lambda i: key(bufs[i]))))
+    greedy = min(_arena(bufs, _first_fit(bufs, sorted(range(len(bufs)), key=lambda i: key(i, bufs[i]))))
                  for key in _RANKINGS.values())
     plan = plan_arena(g, inplace=False, time_limit_s=5.0)
     check_plan(plan, g)

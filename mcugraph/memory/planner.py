@@ -1,10 +1,11 @@
 """Arena planning: a byte offset for every tensor so that no two tensors live at the same step overlap.
 
 ``plan_arena`` tries several greedy first-fit placements (TFLM's own: largest buffer first; then by first use, by
-lifetime length, by size x lifetime) and, while the arena is above the lower bound, a bounded local search over the
-placement order; it keeps the smallest arena. The lower bound is the peak live bytes of the order
-(:func:`~mcugraph.memory.peak.peak_memory`): no plan can go below it, and first-fit usually reaches it on chains
-of kernels; interval-graph colouring in general is NP-hard, so the search is not guaranteed to. ``tflm_greedy_plan``
+lifetime length, by size x lifetime, ...) and, while the arena is above the lower bound, an exact branch and bound
+over placements and then a local search over the placement order, within a time limit; it keeps the smallest
+arena. The lower bound is the peak live bytes of the order (:func:`~mcugraph.memory.peak.peak_memory`): no plan can
+go below it, and first-fit usually reaches it; placement is NP-hard in general (dynamic storage allocation), so
+``ArenaPlan.optimal`` says when the bound was reached or the exact search finished. ``tflm_greedy_plan``
 reproduces TFLM's ``GreedyMemoryPlanner`` (no in-place, buffers added in tensor order, stable sort by size) so
 its ``arena_bytes`` is TFLM's "Arena allocation head"; ``plan_linear`` is the no-reuse baseline.
 """
@@ -65,14 +66,16 @@ def _tflm_ranking(bufs: Sequence[Buffer]) -> list[int]:
     return sorted(range(len(bufs)), key=lambda i: (-bufs[i].nbytes, -i))
 
 
+# Placement orders tried by plan_arena: key(buffer index in tensor order, buffer) -> sort key.
 _RANKINGS = {
-    "greedy-by-size": lambda b: (-b.nbytes,),
-    "greedy-by-size-last-first": lambda b: (-b.nbytes, -b.first),
-    "greedy-by-size-then-first-use": lambda b: (-b.nbytes, b.first),
-    "greedy-by-first-use": lambda b: (b.first, -b.nbytes),
-    "greedy-by-lifetime": lambda b: (-(b.last - b.first), -b.nbytes),
-    "greedy-by-area": lambda b: (-b.nbytes * (b.last - b.first + 1), b.first),
-    "greedy-by-last-use": lambda b: (-b.last, -b.nbytes),
+    "tflm-greedy": lambda i, b: (-b.nbytes, -i),  # exactly TFLM's order, so we are never worse than TFLM
+    "greedy-by-size": lambda i, b: (-b.nbytes, i),
+    "greedy-by-size-last-first": lambda i, b: (-b.nbytes, -b.first),
+    "greedy-by-size-then-first-use": lambda i, b: (-b.nbytes, b.first),
+    "greedy-by-first-use": lambda i, b: (b.first, -b.nbytes),
+    "greedy-by-lifetime": lambda i, b: (-(b.last - b.first), -b.nbytes),
+    "greedy-by-area": lambda i, b: (-b.nbytes * (b.last - b.first + 1), b.first),
+    "greedy-by-last-use": lambda i, b: (-b.last, -b.nbytes),
 }
 
 
@@ -106,7 +109,7 @@ def plan_arena(
     lower_bound = peak_memory(graph, order, inplace).peak_bytes
     best_method, best_ranking, best_offsets, best = "", [], [], 0
     for method, key in _RANKINGS.items():
-        ranking = sorted(range(len(bufs)), key=lambda i: key(bufs[i]))
+        ranking = sorted(range(len(bufs)), key=lambda i: key(i, bufs[i]))
         offsets = _first_fit(bufs, ranking)
         arena = _arena(bufs, offsets)
         if not best_method or arena < best:
