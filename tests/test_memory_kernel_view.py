@@ -210,3 +210,13 @@ def test_onnxruntime_qdq_model_has_the_float_models_kernels(zoo, tmp_path):
     float_view = kernel_view(model)
     assert [k.op for k in qdq.kernels] == [k.op for k in float_view.kernels]
     assert peak_memory(qdq).live_bytes == peak_memory(float_view).live_bytes
+
+
+def test_integer_tensors_keep_their_width_in_int8_mode():
+    """An ArgMax index (int64 in ONNX) is TFLite int32: 4 bytes per element even when activations are int8."""
+    g = view("""
+g (float[1,10] x) => (int64[1,1] y)
+{ y = ArgMax<axis=1, keepdims=1>(x) }
+""")
+    assert [k.op for k in g.kernels] == ["ARG_MAX"]
+    assert (g.tensors["x"].itemsize, g.tensors["y"].itemsize) == (1, 4)
