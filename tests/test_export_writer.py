@@ -198,8 +198,8 @@ def test_order_must_name_every_kernel():
         export_tflite(conv_flatten_gemm(), activations=None, order=["conv"])
 
 
-def test_graph_input_entering_concat_is_requantised():
-    """A graph input concatenated with a wider-range value gets a QUANTIZE to the concat's parameters."""
+def test_graph_input_entering_concat_takes_its_parameters():
+    """A graph input concatenated with a wider-range value is quantised with the concat's parameters: no extra op."""
     nodes = [helper.make_node("Mul", ["x", "k"], ["m"], name="mul"),
              helper.make_node("Concat", ["x", "m"], ["y"], name="concat", axis=1)]
     graph = helper.make_graph(
@@ -209,7 +209,24 @@ def test_graph_input_entering_concat_is_requantised():
     )
     model = mcugraph.load(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
     result = check_export(model, int8=True)
-    assert operators(result.data) == ["MUL", "QUANTIZE", "CONCATENATION"]
+    assert operators(result.data) == ["MUL", "CONCATENATION"]
+    x, y = (tensors(result.data)[result.tensor_index[n]].quantization for n in ("x", "y"))
+    assert (x.scale[0], x.zeroPoint[0]) == (y.scale[0], y.zeroPoint[0])
+
+
+def test_softmax_entering_concat_is_requantised():
+    """A softmax output (fixed 1/256 parameters) concatenated with a wider value gets a QUANTIZE to the concat's."""
+    nodes = [helper.make_node("Softmax", ["x"], ["s"], name="softmax"),
+             helper.make_node("Mul", ["x", "k"], ["m"], name="mul"),
+             helper.make_node("Concat", ["s", "m"], ["y"], name="concat", axis=1)]
+    graph = helper.make_graph(
+        nodes, "cat", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, (1, 8))],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)],
+        [onnx.numpy_helper.from_array(np.array(8.0, np.float32), "k")],
+    )
+    model = mcugraph.load(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    result = check_export(model, int8=True)
+    assert operators(result.data) == ["SOFTMAX", "MUL", "QUANTIZE", "CONCATENATION"]
 
 
 def test_result_reports_io_permutations(shared_models):
@@ -254,3 +271,25 @@ def test_constant_buffers_are_16_byte_aligned(zoo):
     starts = [root.Buffers(i).DataAsNumpy().__array_interface__["data"][0] - base
               for i in range(root.BuffersLength()) if root.Buffers(i).DataLength()]
     assert starts and all(start % 16 == 0 for start in starts)
+
+
+def test_helper_kernels_run_where_the_order_puts_them():
+    """An explicit PAD and a Concat part scheduled early are written there, so the offline plan stays valid."""
+    nodes = [helper.make_node("Relu", [f"x{i}"], [f"r{i}"], name=f"relu{i}") for i in range(12)]
+    nodes += [helper.make_node("Concat", [f"r{i}" for i in range(12)], ["cat"], name="concat", axis=1),
+              helper.make_node("Conv", ["cat", "w"], ["y"], name="conv", pads=[1, 1, 1, 1], strides=[2, 2])]
+    graph = helper.make_graph(
+        nodes, "late", [helper.make_tensor_value_info(f"x{i}", onnx.TensorProto.FLOAT, (1, 1, 6, 6))
+                        for i in range(12)],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)],
+        [onnx.numpy_helper.from_array(weights(2, 12, 3, 3), "w")],
+    )
+    model = mcugraph.load(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    graph_view = kernel_view(model)
+    order = [f"relu{i}" for i in range(10)] + ["concat/part0", "relu10", "relu11", "concat", "conv/pad", "conv"]
+    assert sorted(order) == sorted(k.name for k in graph_view.kernels)
+    plan = plan_arena(graph_view, order)
+    result = check_export(model, int8=True, order=order, offline_offsets=plan.offsets)
+    assert operators(result.data) == ["RELU"] * 10 + ["CONCATENATION", "RELU", "RELU", "CONCATENATION", "PAD",
+                                                      "CONV_2D"]
+    assert arena_head(result.data) == plan.arena_bytes

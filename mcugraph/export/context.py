@@ -39,6 +39,7 @@ class Lowering:
         self._layouts: dict[tuple[int, tuple[int, ...]], int] = {}  # (tensor, perm) -> transposed copy
         self._counter = 0
         self.step = None  # the mcugraph.export.lower.Step being lowered (its absorbed affine, kernel or alias)
+        self.on_missing = None  # called with a value read before it exists (an alias lowered on demand)
 
     @property
     def int8(self) -> bool:
@@ -67,6 +68,8 @@ class Lowering:
         return None
 
     def slot(self, value: ir.Value) -> Slot:
+        if value.name not in self.slots and self.on_missing is not None:
+            self.on_missing(value)
         if value.name not in self.slots:
             raise ExportError(f"value '{value.name}' is used before it is computed; the kernel order is invalid")
         return self.slots[value.name]

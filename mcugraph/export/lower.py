@@ -79,6 +79,9 @@ class Step:
     kernel: bool = True  # False: a node the kernel view turns into an alias (no operator unless unavoidable)
     affine: tuple[np.ndarray, np.ndarray] | None = None  # absorbed BatchNormalization / bias Add: (scale, shift)
     members: tuple[ir.Node, ...] = ()  # every node the kernel executes
+    # A helper kernel of the main node (explicit PAD, a Concat chain part): the tensor it writes. Lowered at its own
+    # place in the order, so an offline arena plan made for that order stays valid.
+    part: str | None = None
 
 
 def _refusal(node: ir.Node) -> str | None:
@@ -104,7 +107,7 @@ def check_supported(plan: Sequence[Step]) -> None:
     """Raise one UnsupportedOpError listing every node of ``plan`` the exporter cannot lower."""
     bad = []
     for step in plan:
-        reason = _refusal(step.node)
+        reason = None if step.part else _refusal(step.node)
         if reason:
             bad.append((step.name, f"{step.node.op_type}: {reason}"))
     if bad:
@@ -131,16 +134,17 @@ def _affine(extras: Sequence[ir.Node], out_channels: int) -> tuple[np.ndarray, n
     return scale.astype(np.float32), shift.astype(np.float32)
 
 
-def _kernel_steps(model: ir.Model) -> list[tuple[str, Step | None]]:
-    """(kernel name, Step) per ``kernel_view`` kernel; None for helper kernels that the main node's lowering writes
-    itself: the partial kernels of a split Concat (tensors ``<output>/part<i>``) and the explicit PAD before a
-    Conv/pool whose padding TFLite cannot express (tensor ``<kernel>/pad``)."""
+def _kernel_steps(model: ir.Model) -> list[tuple[str, Step]]:
+    """(kernel name, Step) per ``kernel_view`` kernel. Helper kernels (``Step.part``) are run by the main node's
+    lowering function too, writing only their part: the partial kernels of a split Concat (tensors
+    ``<output>/part<i>``) and the explicit PAD before a Conv/pool whose padding TFLite cannot express (tensor
+    ``<kernel>/pad``)."""
     from mcugraph.memory.kernel_view import kernel_view
 
     nodes = list(model.graph)
     by_name = {n.name: n for n in nodes if n.name}
     producer = {v.name: n for n in nodes for v in n.outputs if v is not None}
-    result: list[tuple[str, Step | None]] = []
+    result: list[tuple[str, Step]] = []
     for k in kernel_view(model).kernels:
         main = by_name.get(k.nodes[0]) if k.nodes else None
         main = main or producer.get(k.outputs[0])
@@ -148,7 +152,7 @@ def _kernel_steps(model: ir.Model) -> list[tuple[str, Step | None]]:
             raise ExportError(f"kernel '{k.name}' names no node of the model; name every node before exporting")
         group = members = [main] + [by_name[n] for n in k.nodes[1:]]
         if k.outputs[0] not in {v.name for n in group for v in n.outputs}:
-            result.append((k.name, None))  # a helper kernel (explicit PAD, Concat part) the main lowering writes
+            result.append((k.name, Step(k.name, main, "NONE", main.outputs[0], part=k.outputs[0])))
             continue
         act = "NONE"
         if len(group) > 1 and lower_elementwise.activation_name(group[-1]) is not None:
@@ -187,7 +191,7 @@ def steps(model: ir.Model, order: Sequence[str] | None = None) -> tuple[list[Ste
                 f"{unknown or sorted(set(by_name) - set(order))[:5]}"
             )
         kernels = [(n, by_name[n]) for n in order]
-    covered = {id(n) for _, s in kernels if s is not None for n in s.members}
+    covered = {id(n) for _, s in kernels for n in s.members}
     done: set[int] = set()
     result: list[Step] = []
 
@@ -203,9 +207,8 @@ def steps(model: ir.Model, order: Sequence[str] | None = None) -> tuple[list[Ste
             result.append(Step(producer.name or producer.op_type, producer, "NONE", producer.outputs[0], False))
 
     for _, step in kernels:
-        if step is None:
-            continue
-        visit(step.node)
+        if step.part is None:  # a part's inputs may include aliases lowered later: the driver lowers them on demand
+            visit(step.node)
         result.append(step)
     return result, tuple(name for name, _ in kernels)
 
@@ -236,17 +239,15 @@ def resolve_params(
     * Pools, PAD, RESHAPE, slices, splits, resize, transpose, standalone RELU6 and CONCATENATION copy codes, so
       their inputs and outputs form one group sharing one parameter set. The group's data comes from its *sources*
       (members no such op produces): one source gives its parameters to the whole group; several (a concat) give
-      the union of their ranges, i.e. the concat output's range. A source whose parameters are fixed (a graph
-      input, a softmax output) keeps them and is requantised (QUANTIZE int8 -> int8) where it enters the group,
-      unless its range already covers the group's.
+      the union of their ranges, i.e. the concat output's range. A graph input simply takes the group's
+      parameters (the application quantises its input with whatever the model states), so it needs no extra op.
+      A source whose parameters TFLM fixes (a softmax output) keeps them and is requantised (QUANTIZE int8 -> int8)
+      where it enters the group, unless its range already covers the group's.
     """
     pinned: dict[str, QuantParam] = {}
     for step in plan:
         if step.node.op_type in FIXED_PARAMS:
             pinned[step.out.name] = QuantParam(*FIXED_OUTPUT[FIXED_PARAMS[step.node.op_type]])
-    for value in model.graph.inputs:
-        if value.name in activations:
-            pinned[value.name] = activations[value.name]
     groups = _Groups()
     copied: set[str] = set()  # values produced by a code-copying op: never a source
     for step in plan:

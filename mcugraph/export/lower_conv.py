@@ -89,9 +89,12 @@ def window_padding(
             f"node '{node.name}' ({node.op_type}): padding {pads} is neither SAME nor VALID and cannot be made "
             "explicit exactly (count_include_pad=0); use symmetric SAME padding"
         )
+    # The PAD is its own kernel: written at that kernel's place in the order (cx.step.part), then found by name.
+    name = cx.step.part or f"{cx.step.name}/pad"
+    if name in cx.slots:
+        return schema.Padding.VALID, cx.slots[name].index
     shape = [int(d) for d in cx.fm.tensors[index].shape]
     padded = [shape[0], shape[1] + pads[0] + pads[2], shape[2] + pads[1] + pads[3], shape[3]]
-    name = f"{cx.step.name}/pad" if cx.step is not None else cx.fresh(f"{node.name}/pad")
     out = cx.named(name, padded, cx.tensor_param(index), layout.NHWC)
     paddings = cx.int32("paddings", [[0, 0], [pads[0], pads[2]], [pads[1], pads[3]], [0, 0]])
     if pad_value == 0.0:
@@ -170,6 +173,8 @@ def conv(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     dil = _ints(node, "dilations", [1, 1])
     index = cx.input(x, layout.NHWC)
     padding, index = window_padding(cx, node, x, index, [kh, kw], strides, dil)
+    if cx.step.part:
+        return  # only the explicit PAD kernel
     if group == 1:
         builtin, weights, axis = "CONV_2D", w.transpose(0, 2, 3, 1), 0  # OIHW -> OHWI
         options = schema.Conv2DOptionsT()
@@ -247,6 +252,8 @@ def _pool(cx: Lowering, node: ir.Node, out: ir.Value, act: str, builtin: str) ->
         include = node.attributes.get("count_include_pad")
         pad_value = 0.0 if include is not None and include.as_int() else None
     padding, index = window_padding(cx, node, x, index, kernel, strides, [1, 1], pad_value)
+    if cx.step.part:
+        return  # only the explicit PAD kernel
     options = schema.Pool2DOptionsT()
     options.padding = padding
     options.strideH, options.strideW = strides

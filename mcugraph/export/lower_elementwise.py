@@ -139,31 +139,48 @@ def softmax(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
 
 
 def concat(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
-    """CONCATENATION; TFLM requires one scale/zero point for all inputs and the output, and <= 10 inputs."""
+    """CONCATENATION; TFLM requires one scale/zero point for all inputs and the output, and <= 10 inputs.
+
+    More inputs form the kernel view's chain: the first 10 into ``<output>/part0``, that and the next 9 into
+    ``part1``, ... Each part is written at its own kernel's place (``cx.step.part``); later steps reuse it.
+    """
     rank = len(out.shape)
     perm = layout.default_perm(rank)
     axis = perm.index(node.attributes["axis"].as_int() % rank)
     param = cx.param(out.name) if cx.int8 else None
-    inputs = []
-    for v in node.inputs:
-        array = cx.const(v)
-        if array is not None:
-            inputs.append(cx.float_const(f"{node.name}/const", array.astype(np.float32).transpose(perm), param))
+    values = list(node.inputs)
+    chunks = [values[:MAX_CONCAT_INPUTS]]
+    values = values[MAX_CONCAT_INPUTS:]
+    while values:
+        chunks.append(values[: MAX_CONCAT_INPUTS - 1])
+        values = values[MAX_CONCAT_INPUTS - 1 :]
+    previous: int | None = None
+    for i, chunk in enumerate(chunks):
+        last = i == len(chunks) - 1
+        name = out.name if last else f"{out.name}/part{i}"
+        if name in cx.slots:
+            previous = cx.slots[name].index
+            continue
+        inputs = [previous] if previous is not None else []
+        inputs += [_concat_operand(cx, v, perm, param, node.name) for v in chunk]
+        if last:
+            target = cx.output(out, perm)
         else:
-            inputs.append(cx.input(v, perm))  # the driver requantised any input with other parameters
-    out_index = cx.output(out, perm)
-    # More than 10 inputs: concatenate the first 10 into a partial tensor, then that plus the next 9, ... (the
-    # partial tensors are named as mcugraph.memory.kernel_view names them)
-    part = 0
-    while len(inputs) > MAX_CONCAT_INPUTS:
-        head, inputs = inputs[:MAX_CONCAT_INPUTS], inputs[MAX_CONCAT_INPUTS:]
-        shape = [int(d) for d in cx.fm.tensors[head[0]].shape]
-        shape[axis] = sum(int(cx.fm.tensors[i].shape[axis]) for i in head)
-        partial = cx.named(f"{out.name}/part{part}", shape, param, perm)
-        _concat_op(cx, head, partial, axis, "NONE")
-        inputs = [partial, *inputs]
-        part += 1
-    _concat_op(cx, inputs, out_index, axis, act)
+            shape = [int(d) for d in cx.fm.tensors[inputs[0]].shape]
+            shape[axis] = sum(int(cx.fm.tensors[t].shape[axis]) for t in inputs)
+            target = cx.named(name, shape, param, perm)
+        _concat_op(cx, inputs, target, axis, act if last else "NONE")
+        previous = target
+        if cx.step.part == name:
+            return
+
+
+def _concat_operand(cx: Lowering, value: ir.Value, perm: tuple[int, ...], param, base: str) -> int:
+    array = cx.const(value)
+    if array is not None:
+        return cx.float_const(f"{base}/const", array.astype(np.float32).transpose(perm), param)
+    index = cx.input(value, perm)
+    return cx.requantized(index, param, value.name) if param is not None else index
 
 
 def _concat_op(cx: Lowering, inputs: list[int], out: int, axis: int, act: str) -> None:

@@ -20,6 +20,7 @@ from mcugraph.export.flatbuffer import FlatModel
 from mcugraph.export.lower import (
     LOWERINGS,
     SAME_PARAMS,
+    Step,
     check_supported,
     resolve_params,
     same_param_inputs,
@@ -71,16 +72,33 @@ def export_tflite(
     fm = FlatModel()
     cx = Lowering(fm, params)
     inputs = [_graph_input(cx, v, input_layout, io_dtype) for v in model.graph.inputs]
-    for step in plan:
-        cx.step = step
-        if params is not None and step.node.op_type in SAME_PARAMS:
-            _requantize_inputs(cx, step, params[step.out.name])
+    lowered: set[int] = set()
+    aliases = {id(step.node): step for step in plan if not step.kernel}
+
+    def lower(step: Step) -> None:
+        if id(step) in lowered:
+            return
+        lowered.add(id(step))
+        outer, cx.step = cx.step, step
         try:
+            if params is not None and step.node.op_type in SAME_PARAMS and step.node.op_type != "Concat":
+                _requantize_inputs(cx, step, params[step.out.name])  # Concat requantises per chain part
             LOWERINGS[step.node.op_type](cx, step.node, step.out, step.act)
         except ExportError:
             raise
         except Exception as e:  # a bug or an unforeseen attribute: name the node, keep the cause
             raise ExportError(f"exporting node '{step.name}' ({step.node.op_type}) failed: {e}") from e
+        finally:
+            cx.step = outer
+
+    def lower_alias_of(value: ir.Value) -> None:
+        step = aliases.get(id(value.producer()))
+        if step is not None:
+            lower(step)
+
+    cx.on_missing = lower_alias_of
+    for step in plan:
+        lower(step)
     outputs = [_graph_output(cx, v, io_dtype) for v in model.graph.outputs]
     tensor_index = {name: slot.index for name, slot in cx.slots.items()}
     tflite = fm.finish(inputs, outputs)
