@@ -30,6 +30,7 @@ CASES = {
         lambda: one_node("Gemm", {"x": (1, 16)}, {"w": weights(16, 10), "b": weights(1, 10)}, alpha=0.5, beta=2.0),
         ["FULLY_CONNECTED"]),
     "matmul": (lambda: one_node("MatMul", {"x": (1, 16)}, {"w": weights(16, 7)}), ["FULLY_CONNECTED"]),
+    "batch_matmul": (lambda: one_node("MatMul", {"x": (1, 3, 5), "z": (1, 5, 4)}), ["BATCH_MATMUL"]),
     "add_channel_constant": (lambda: one_node("Add", {"x": X}, {"c": weights(4, 1, 1)}), ["ADD"]),
     "add_two_activations": (lambda: one_node("Add", {"x": X, "z": X}), ["ADD"]),
     "sub_constant_first": (lambda: one_node("Sub", {"x": X}, {"c": weights(1, 4, 1, 1)}, order=["c", "x"]), ["SUB"]),

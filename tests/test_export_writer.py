@@ -167,15 +167,16 @@ def test_model_header_is_version_3_mcugraph():
 
 def test_unsupported_ops_are_listed_together():
     """Every unsupported node is named in one UnsupportedOpError, before anything is written."""
-    nodes = [helper.make_node("MatMul", ["x", "x"], ["a"], name="batch_matmul"),
+    nodes = [helper.make_node("Conv", ["x", "w"], ["a"], name="grouped", group=2),
              helper.make_node("Sin", ["a"], ["b"], name="sin"),  # no TFLM kernel at all: the kernel view refuses
-             helper.make_node("ArgMax", ["b"], ["y"], name="argmax", axis=2)]
-    graph = helper.make_graph(nodes, "bad", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, (1, 4, 4))],
-                              [helper.make_tensor_value_info("y", onnx.TensorProto.INT64, None)])
+             helper.make_node("ArgMax", ["b"], ["y"], name="argmax", axis=1)]
+    graph = helper.make_graph(nodes, "bad", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, (1, 4, 5, 5))],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.INT64, None)],
+                              [onnx.numpy_helper.from_array(weights(4, 2, 3, 3), "w")])
     model = mcugraph.load(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
     with pytest.raises(UnsupportedOpError) as info:
         export_tflite(model, activations=None)
-    assert sorted(name for name, _ in info.value.nodes) == ["argmax", "batch_matmul", "sin"]
+    assert sorted(name for name, _ in info.value.nodes) == ["argmax", "grouped", "sin"]
 
 
 def test_grouped_convolution_is_refused():

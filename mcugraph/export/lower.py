@@ -95,7 +95,7 @@ def _refusal(node: ir.Node) -> str | None:
             return "only 2-D convolutions"
         if group != 1 and (w.shape is None or w.shape[1] != 1 or group != node.inputs[0].shape[1]):
             return "grouped convolution other than depthwise"
-    if node.op_type in ("Conv", "Gemm", "MatMul") and len(node.inputs) > 1:
+    if node.op_type in ("Conv", "Gemm") and len(node.inputs) > 1:
         if Lowering.const(node.inputs[1]) is None:
             return "non-constant weights"
     if node.op_type == "Clip" and lower_elementwise.activation_name(node) is None:

@@ -213,10 +213,24 @@ def gemm(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
 
 
 def matmul(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    if cx.const(node.inputs[1]) is None:
+        _batch_matmul(cx, node, out)
+        return
     w = _const_input(cx, node, 1, "the second operand")
     if w.ndim != 2:
         raise ExportError(f"node '{node.name}' (MatMul): a batched constant operand has no FULLY_CONNECTED form")
     fully_connected(cx, node, node.inputs[0], w.T, np.zeros(w.shape[1], np.float32), out, act)
+
+
+def _batch_matmul(cx: Lowering, node: ir.Node, out: ir.Value) -> None:
+    """Two activations: BATCH_MATMUL on the ONNX layout (it multiplies the last two axes, like ONNX)."""
+    a, b = node.inputs
+    if len(a.shape) != len(b.shape) or len(a.shape) < 2:
+        raise ExportError(f"node '{node.name}' (MatMul): operands of ranks {len(a.shape)} and {len(b.shape)}; "
+                          "TFLite's BATCH_MATMUL needs equal ranks >= 2")
+    inputs = [cx.input(v, layout.identity(len(v.shape))) for v in (a, b)]
+    options = schema.BatchMatMulOptionsT()
+    cx.fm.op("BATCH_MATMUL", inputs, [cx.output(out, layout.identity(len(out.shape)))], options)
 
 
 def fully_connected(
