@@ -109,3 +109,11 @@ def test_unproven_segment_below_a_proven_peak_is_still_optimal():
     result = schedule_min_peak(g, max_states=2_000, time_limit_s=2.0)
     assert result.optimal
     assert result.peak_bytes == peak_memory(g, result.order).peak_bytes <= result.given_peak_bytes
+
+
+def test_zero_time_limit_still_returns_a_valid_order():
+    """With no time at all the search stops at once and returns the given order's peak or better."""
+    g = parallel_chains(8, 3)
+    result = schedule_min_peak(g, time_limit_s=0.0)
+    assert not result.optimal
+    assert peak_memory(g, result.order).peak_bytes == result.peak_bytes <= result.given_peak_bytes

@@ -160,8 +160,8 @@ def _search(model: _Model, segment: int, base: int, base_live: int, bound: int, 
                     nxt[key] = (p, after)
                     parent[key] = (done, k)
             expanded += 1
-            if width is None and expanded % 256 == 0 and (
-                len(parent) > max_states or time.perf_counter() > deadline
+            if expanded % 256 == 0 and (
+                (width is None and len(parent) > max_states) or time.perf_counter() > deadline
             ):
                 raise _Budget
         states += len(nxt)
@@ -202,11 +202,11 @@ def schedule_min_peak(
         proven = True
         if len(seg_given) > 1:
             args = (model, segment, base, base_live)
-            beam, beam_peak, s = _search(*args, best_peak, beam_width, deadline, max_states)
-            states += s
-            if beam is not None:
-                best, best_peak = beam, beam_peak
             try:
+                beam, beam_peak, s = _search(*args, best_peak, beam_width, deadline, max_states)
+                states += s
+                if beam is not None:
+                    best, best_peak = beam, beam_peak
                 exact, exact_peak, s = _search(*args, best_peak, None, deadline, max_states)
                 states += s
                 if exact is not None:
