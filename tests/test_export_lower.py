@@ -24,6 +24,16 @@ CASES = {
     "depthwise_multiplier_2": (
         lambda: one_node("Conv", {"x": X}, {"w": weights(8, 1, 3, 3), "b": weights(8)}, group=4, pads=[1] * 4),
         ["DEPTHWISE_CONV_2D"]),
+    "conv_transpose_valid": (
+        lambda: one_node("ConvTranspose", {"x": X}, {"w": weights(4, 3, 3, 3), "b": weights(3)}, strides=[2, 2]),
+        ["TRANSPOSE_CONV"]),
+    "conv_transpose_same_k4s2": (
+        lambda: one_node("ConvTranspose", {"x": X}, {"w": weights(4, 5, 4, 4)}, strides=[2, 2], pads=[1, 1, 1, 1]),
+        ["TRANSPOSE_CONV"]),
+    "conv_transpose_same_output_padding": (
+        lambda: one_node("ConvTranspose", {"x": X}, {"w": weights(4, 2, 3, 3)}, strides=[2, 2], pads=[0, 0, 1, 1],
+                         output_padding=[0, 0]),
+        ["TRANSPOSE_CONV"]),
     "gemm_transb": (lambda: one_node("Gemm", {"x": (1, 16)}, {"w": weights(10, 16), "b": weights(10)}, transB=1),
                     ["FULLY_CONNECTED"]),
     "gemm_alpha_beta": (

@@ -22,6 +22,7 @@ from mcugraph.export.quant_params import FIXED_OUTPUT, QuantParam, union
 
 LOWERINGS = {
     "Conv": lower_conv.conv,
+    "ConvTranspose": lower_conv.conv_transpose,
     "Gemm": lower_conv.gemm,
     "MatMul": lower_conv.matmul,
     "MaxPool": lower_conv.max_pool,

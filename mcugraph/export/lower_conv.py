@@ -197,6 +197,45 @@ def conv(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     cx.fm.op(builtin, [index, w_index, b_index], [out_index], options)
 
 
+def conv_transpose(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    """TRANSPOSE_CONV for the ConvTranspose geometries TFLite's VALID/SAME express (output_padding included)."""
+    x = node.inputs[0]
+    w = _const_input(cx, node, 1, "the weight")  # (C_in, C_out, kh, kw)
+    c_in, c_out, kh, kw = w.shape
+    bias = _const_input(cx, node, 2, "the bias") if len(node.inputs) > 2 and node.inputs[2] is not None else None
+    bias = np.zeros(c_out, np.float32) if bias is None else bias
+    strides = _ints(node, "strides", [1, 1])
+    pads = _ints(node, "pads", [0, 0, 0, 0])
+    extra = _ints(node, "output_padding", [0, 0])
+    group = node.attributes["group"].as_int() if "group" in node.attributes else 1
+    auto = node.attributes.get("auto_pad")
+    if group != 1 or _ints(node, "dilations", [1, 1]) != [1, 1] or (auto is not None and auto.as_string() != "NOTSET"):
+        raise ExportError(f"node '{node.name}' (ConvTranspose): only group=1, dilation 1 and explicit pads map to "
+                          "TRANSPOSE_CONV")
+    # TFLite crops (k - s) // 2 rows before and the rest after (SAME) or nothing (VALID); ONNX crops pads[begin]
+    # before and pads[end] - output_padding after.
+    crops = [(pads[i], pads[i + 2] - extra[i]) for i in range(2)]
+    same = [((k - st) // 2, (k - st) - (k - st) // 2) for k, st in zip((kh, kw), strides, strict=True)]
+    if crops == [(0, 0), (0, 0)]:
+        padding = schema.Padding.VALID
+    elif crops == same:
+        padding = schema.Padding.SAME
+    else:
+        raise ExportError(f"node '{node.name}' (ConvTranspose): pads {pads} with output_padding {extra} are "
+                          "neither TFLite SAME nor VALID; use pads=(k-s)/2 or 0")
+    index = cx.input(x, layout.NHWC)
+    weights = w.transpose(1, 2, 3, 0)  # (C_in, C_out, kh, kw) -> (C_out, kh, kw, C_in)
+    w_index = _weights(cx, f"{node.name}/weights", weights, 0, index)
+    b_index = _bias(cx, f"{node.name}/bias", bias, w_index, index)
+    out_index = cx.output(out, layout.NHWC)
+    shape = cx.int32("output_shape", [int(d) for d in cx.fm.tensors[out_index].shape])
+    options = schema.TransposeConvOptionsT()
+    options.padding = padding
+    options.strideH, options.strideW = strides
+    options.fusedActivationFunction = ACTIVATIONS[act]
+    cx.fm.op("TRANSPOSE_CONV", [shape, w_index, index, b_index], [out_index], options)
+
+
 def gemm(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     if "transA" in node.attributes and node.attributes["transA"].as_int():
         raise ExportError(f"node '{node.name}' (Gemm): transA=1 has no TFLite equivalent; transpose the input")
