@@ -1,5 +1,5 @@
-"""Property test: on random CNN graphs (convs, depthwise, residual Add, Concat, pools, per-channel Mul, Flatten or
-pooling into Gemms) removing random channels gives an IR equal to the sliced module, and removing channels whose
+"""Property test: on random CNN graphs (convs, depthwise, residual Add, Concat, pools, per-channel Mul, squeeze-
+excite, Split/Concat on H, BatchNorm, Pad, Flatten or pooling into Gemms) removing random channels gives an IR equal to the sliced module, and removing channels whose
 producers are zero changes nothing."""
 
 from __future__ import annotations
@@ -36,10 +36,18 @@ class _Builder:
         self.inits.append(onnx.numpy_helper.from_array(array.astype(np.float32), name))
         return name
 
-    def node(self, op: str, inputs: list[str], channels: int, **attrs) -> None:
+    def const_int(self, values: list[int]) -> str:
+        name = f"c{len(self.inits)}"
+        self.inits.append(onnx.numpy_helper.from_array(np.array(values, dtype=np.int64), name))
+        return name
+
+    def node(self, op: str, inputs: list[str], channels: int, keep: bool = True, **attrs) -> str:
+        """Add a node; ``keep=False`` hides its output (e.g. 1x1 squeeze-excite values) from later steps."""
         out = self.name(op.lower())
         self.nodes.append(onnx.helper.make_node(op, inputs, [out], name=out, **attrs))
-        self.values.append((out, channels))
+        if keep:
+            self.values.append((out, channels))
+        return out
 
     def step(self, kind: int, pick: int, width: int) -> None:
         src, c = self.values[pick % len(self.values)]
@@ -60,8 +68,26 @@ class _Builder:
             self.node("Concat", [src, other], c + c2, axis=1)
         elif kind == 4:
             self.node("MaxPool", [src], c, kernel_shape=[3, 3], pads=[1] * 4)
-        else:  # per-channel scale
+        elif kind == 5:  # per-channel scale
             self.node("Mul", [src, self.const(self.rng.uniform(0.5, 1.5, size=(c, 1, 1)))], c)
+        elif kind == 6:  # squeeze-excite: the gate's producer joins src's group through the Mul
+            v = self.node("GlobalAveragePool", [src], c, keep=False)
+            v = self.node("Conv", [v, self.const(self.rng.normal(size=(2, c, 1, 1)))], 2, keep=False)
+            v = self.node("Relu", [v], 2, keep=False)
+            v = self.node("Conv", [v, self.const(self.rng.normal(size=(c, 2, 1, 1)))], c, keep=False)
+            v = self.node("Sigmoid", [v], c, keep=False)
+            self.node("Mul", [src, v], c)
+        elif kind == 7:  # halves of H swapped: Split and Concat on a spatial axis
+            top, bottom = self.name("top"), self.name("bottom")
+            self.nodes.append(onnx.helper.make_node("Split", [src], [top, bottom], name=top, axis=2))
+            self.node("Concat", [bottom, top], c, axis=2)
+        elif kind == 8:
+            stats = [self.rng.uniform(0.5, 1.5, c), self.rng.normal(size=c) * 0.1, self.rng.normal(size=c) * 0.1,
+                     self.rng.uniform(0.5, 1.5, c)]
+            self.node("BatchNormalization", [src, *(self.const(a) for a in stats)], c)
+        else:  # Pad then an unpadded pool: spatial size kept
+            padded = self.node("Pad", [src, self.const_int([0, 0, 1, 1, 0, 0, 1, 1])], c, keep=False)
+            self.node("AveragePool", [padded], c, kernel_shape=[3, 3])
 
     def model(self, flatten: bool) -> ir.Model:
         last, c = self.values[-1]
@@ -87,7 +113,7 @@ class _Builder:
 
 @st.composite
 def random_cnn(draw):
-    steps = draw(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 50), st.integers(2, 6)), min_size=2, max_size=9))
+    steps = draw(st.lists(st.tuples(st.integers(0, 9), st.integers(0, 50), st.integers(2, 6)), min_size=2, max_size=9))
     seed = draw(st.integers(0, 2**16))
     builder = _Builder(np.random.default_rng(seed))
     builder.step(0, 0, 4)  # a first conv so that something is prunable
