@@ -16,7 +16,7 @@ import numpy as np
 import onnx_ir as ir
 
 from mcugraph.errors import ExportError, UnsupportedOpError, unsupported_ops_error
-from mcugraph.export import lower_conv, lower_elementwise, lower_shape
+from mcugraph.export import lower_conv, lower_elementwise, lower_pool, lower_shape
 from mcugraph.export.context import Lowering
 from mcugraph.export.quant_params import FIXED_OUTPUT, QuantParam, union
 
@@ -25,12 +25,12 @@ LOWERINGS = {
     "ConvTranspose": lower_conv.conv_transpose,
     "Gemm": lower_conv.gemm,
     "MatMul": lower_conv.matmul,
-    "MaxPool": lower_conv.max_pool,
-    "AveragePool": lower_conv.average_pool,
-    "GlobalAveragePool": lower_conv.global_average_pool,
-    "ReduceMean": lower_conv.reduce_mean,
-    "GlobalMaxPool": lower_conv.global_max_pool,
-    "ReduceMax": lower_conv.reduce_max,
+    "MaxPool": lower_pool.max_pool,
+    "AveragePool": lower_pool.average_pool,
+    "GlobalAveragePool": lower_pool.global_average_pool,
+    "ReduceMean": lower_pool.reduce_mean,
+    "GlobalMaxPool": lower_pool.global_max_pool,
+    "ReduceMax": lower_pool.reduce_max,
     "Add": lower_elementwise.add,
     "Sub": lower_elementwise.sub,
     "Mul": lower_elementwise.mul,

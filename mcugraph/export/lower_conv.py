@@ -1,4 +1,4 @@
-"""Lowerings of the weighted and windowed ops: Conv, Gemm/MatMul, pools, means.
+"""Lowerings of the weighted ops (Conv, ConvTranspose, Gemm/MatMul) and the window padding pools share.
 
 Each function has the signature ``fn(cx, node, out, act)``: ``out`` is the kernel's final ONNX value (after any
 fused activation) and ``act`` the TFLite fused activation name ("NONE", "RELU", "RELU6", "RELU_N1_TO_1").
@@ -19,7 +19,7 @@ from mcugraph.export.quant_params import quantize_bias, quantize_weights
 from mcugraph.tflite.schema import schema
 
 
-def _ints(node: ir.Node, name: str, default: list[int]) -> list[int]:
+def int_list(node: ir.Node, name: str, default: list[int]) -> list[int]:
     attr = node.attributes.get(name)
     return list(attr.as_ints()) if attr is not None else list(default)
 
@@ -40,7 +40,7 @@ def onnx_pads(node: ir.Node, hw: tuple[int, int], kernel: list[int], strides: li
     if mode in ("SAME_UPPER", "SAME_LOWER"):
         (t, b), (l_, r) = (_same_pads(hw[i], kernel[i], strides[i], dil[i]) for i in range(2))
         return [t, l_, b, r] if mode == "SAME_UPPER" else [b, r, t, l_]
-    return _ints(node, "pads", [0, 0, 0, 0])
+    return int_list(node, "pads", [0, 0, 0, 0])
 
 
 def explicit_pads(node: ir.Node) -> list[int] | None:
@@ -51,11 +51,11 @@ def explicit_pads(node: ir.Node) -> list[int] | None:
         return None
     if node.op_type == "Conv":
         w = node.inputs[1]
-        kernel = [int(d) for d in w.shape[2:]] if w.shape is not None else _ints(node, "kernel_shape", [1, 1])
+        kernel = [int(d) for d in w.shape[2:]] if w.shape is not None else int_list(node, "kernel_shape", [1, 1])
     else:
-        kernel = _ints(node, "kernel_shape", [1, 1])
-    strides = _ints(node, "strides", [1, 1])
-    dil = _ints(node, "dilations", [1, 1])
+        kernel = int_list(node, "kernel_shape", [1, 1])
+    strides = int_list(node, "strides", [1, 1])
+    dil = int_list(node, "dilations", [1, 1])
     hw = (int(x.shape[2]), int(x.shape[3]))
     pads = onnx_pads(node, hw, kernel, strides, dil)
     same = [_same_pads(hw[i], kernel[i], strides[i], dil[i]) for i in range(2)]
@@ -109,7 +109,7 @@ def window_padding(
     return schema.Padding.VALID, out
 
 
-def _check_shape(cx: Lowering, node: ir.Node, out_index: int, tfl_shape: list[int]) -> None:
+def check_shape(cx: Lowering, node: ir.Node, out_index: int, tfl_shape: list[int]) -> None:
     got = [int(d) for d in cx.fm.tensors[out_index].shape]
     if got != tfl_shape:
         raise ExportError(
@@ -118,7 +118,7 @@ def _check_shape(cx: Lowering, node: ir.Node, out_index: int, tfl_shape: list[in
         )
 
 
-def _out_hw(size: int, k: int, stride: int, dil: int, padding: int) -> int:
+def out_hw(size: int, k: int, stride: int, dil: int, padding: int) -> int:
     if padding == schema.Padding.SAME:
         return math.ceil(size / stride)
     return (size - (k - 1) * dil - 1) // stride + 1
@@ -140,7 +140,7 @@ def _bias(cx: Lowering, name: str, b: np.ndarray, weight_index: int, input_index
     return cx.fm.tensor(name, b.shape, np.int32, data=q, quant=(scales, np.zeros(len(scales)), 0))
 
 
-def _const_input(cx: Lowering, node: ir.Node, i: int, what: str) -> np.ndarray:
+def const_input(cx: Lowering, node: ir.Node, i: int, what: str) -> np.ndarray:
     value = node.inputs[i] if i < len(node.inputs) else None
     array = cx.const(value)
     if array is None:
@@ -162,15 +162,15 @@ def _absorb(cx: Lowering, w: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, 
 
 def conv(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     x = node.inputs[0]
-    w = _const_input(cx, node, 1, "the weight")
+    w = const_input(cx, node, 1, "the weight")
     o, per_group, kh, kw = w.shape
     channels = int(x.shape[1])
     group = node.attributes["group"].as_int() if "group" in node.attributes else 1
-    bias = _const_input(cx, node, 2, "the bias") if len(node.inputs) > 2 and node.inputs[2] is not None else None
+    bias = const_input(cx, node, 2, "the bias") if len(node.inputs) > 2 and node.inputs[2] is not None else None
     bias = np.zeros(o, np.float32) if bias is None else bias
     w, bias = _absorb(cx, w, bias)
-    strides = _ints(node, "strides", [1, 1])
-    dil = _ints(node, "dilations", [1, 1])
+    strides = int_list(node, "strides", [1, 1])
+    dil = int_list(node, "dilations", [1, 1])
     index = cx.input(x, layout.NHWC)
     padding, index = window_padding(cx, node, x, index, [kh, kw], strides, dil)
     if cx.step.part:
@@ -192,24 +192,24 @@ def conv(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     b_index = _bias(cx, f"{node.name}/bias", bias, w_index, index)
     out_index = cx.output(out, layout.NHWC)
     in_shape = [int(d) for d in cx.fm.tensors[index].shape]
-    hw = [_out_hw(in_shape[1 + i], [kh, kw][i], strides[i], dil[i], padding) for i in range(2)]
-    _check_shape(cx, node, out_index, [in_shape[0], *hw, o])
+    hw = [out_hw(in_shape[1 + i], [kh, kw][i], strides[i], dil[i], padding) for i in range(2)]
+    check_shape(cx, node, out_index, [in_shape[0], *hw, o])
     cx.fm.op(builtin, [index, w_index, b_index], [out_index], options)
 
 
 def conv_transpose(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     """TRANSPOSE_CONV for the ConvTranspose geometries TFLite's VALID/SAME express (output_padding included)."""
     x = node.inputs[0]
-    w = _const_input(cx, node, 1, "the weight")  # (C_in, C_out, kh, kw)
+    w = const_input(cx, node, 1, "the weight")  # (C_in, C_out, kh, kw)
     c_in, c_out, kh, kw = w.shape
-    bias = _const_input(cx, node, 2, "the bias") if len(node.inputs) > 2 and node.inputs[2] is not None else None
+    bias = const_input(cx, node, 2, "the bias") if len(node.inputs) > 2 and node.inputs[2] is not None else None
     bias = np.zeros(c_out, np.float32) if bias is None else bias
-    strides = _ints(node, "strides", [1, 1])
-    pads = _ints(node, "pads", [0, 0, 0, 0])
-    extra = _ints(node, "output_padding", [0, 0])
+    strides = int_list(node, "strides", [1, 1])
+    pads = int_list(node, "pads", [0, 0, 0, 0])
+    extra = int_list(node, "output_padding", [0, 0])
     group = node.attributes["group"].as_int() if "group" in node.attributes else 1
     auto = node.attributes.get("auto_pad")
-    if group != 1 or _ints(node, "dilations", [1, 1]) != [1, 1] or (auto is not None and auto.as_string() != "NOTSET"):
+    if group != 1 or int_list(node, "dilations", [1, 1]) != [1, 1] or (auto is not None and auto.as_string() != "NOTSET"):
         raise ExportError(f"node '{node.name}' (ConvTranspose): only group=1, dilation 1 and explicit pads map to "
                           "TRANSPOSE_CONV")
     # TFLite crops (k - s) // 2 rows before and the rest after (SAME) or nothing (VALID); ONNX crops pads[begin]
@@ -239,14 +239,14 @@ def conv_transpose(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None
 def gemm(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     if "transA" in node.attributes and node.attributes["transA"].as_int():
         raise ExportError(f"node '{node.name}' (Gemm): transA=1 has no TFLite equivalent; transpose the input")
-    w = _const_input(cx, node, 1, "B (the weight)")
+    w = const_input(cx, node, 1, "B (the weight)")
     if not ("transB" in node.attributes and node.attributes["transB"].as_int()):
         w = w.T
     alpha = node.attributes["alpha"].as_float() if "alpha" in node.attributes else 1.0
     beta = node.attributes["beta"].as_float() if "beta" in node.attributes else 1.0
     bias = np.zeros(w.shape[0], np.float32)
     if len(node.inputs) > 2 and node.inputs[2] is not None:
-        c = _const_input(cx, node, 2, "C (the bias)")
+        c = const_input(cx, node, 2, "C (the bias)")
         bias = np.broadcast_to(c.reshape(-1) if c.size == w.shape[0] else c, (w.shape[0],)).astype(np.float32)
     fully_connected(cx, node, node.inputs[0], w * alpha, bias * beta, out, act)
 
@@ -255,7 +255,7 @@ def matmul(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     if cx.const(node.inputs[1]) is None:
         _batch_matmul(cx, node, out)
         return
-    w = _const_input(cx, node, 1, "the second operand")
+    w = const_input(cx, node, 1, "the second operand")
     if w.ndim != 2:
         raise ExportError(f"node '{node.name}' (MatMul): a batched constant operand has no FULLY_CONNECTED form")
     fully_connected(cx, node, node.inputs[0], w.T, np.zeros(w.shape[1], np.float32), out, act)
@@ -290,81 +290,3 @@ def fully_connected(
     b_index = _bias(cx, f"{node.name}/bias", bias, w_index, index)
     out_index = cx.output(out, layout.identity(len(out.shape)))
     cx.fm.op("FULLY_CONNECTED", [index, w_index, b_index], [out_index], options)
-
-
-def _pool(cx: Lowering, node: ir.Node, out: ir.Value, act: str, builtin: str) -> None:
-    x = node.inputs[0]
-    kernel = _ints(node, "kernel_shape", [])
-    strides = _ints(node, "strides", [1, 1])
-    if _ints(node, "dilations", [1, 1]) != [1, 1]:
-        raise ExportError(f"node '{node.name}' ({node.op_type}): dilated pooling has no TFLM kernel")
-    index = cx.input(x, layout.NHWC)
-    if builtin == "MAX_POOL_2D":
-        pad_value: float | None = float(np.finfo(np.float32).min)
-    else:
-        include = node.attributes.get("count_include_pad")
-        pad_value = 0.0 if include is not None and include.as_int() else None
-    padding, index = window_padding(cx, node, x, index, kernel, strides, [1, 1], pad_value)
-    if cx.step.part:
-        return  # only the explicit PAD kernel
-    options = schema.Pool2DOptionsT()
-    options.padding = padding
-    options.strideH, options.strideW = strides
-    options.filterHeight, options.filterWidth = kernel
-    options.fusedActivationFunction = ACTIVATIONS[act]
-    out_index = cx.output(out, layout.NHWC)
-    in_shape = [int(d) for d in cx.fm.tensors[index].shape]
-    hw = [_out_hw(in_shape[1 + i], kernel[i], strides[i], 1, padding) for i in range(2)]
-    _check_shape(cx, node, out_index, [in_shape[0], *hw, in_shape[3]])
-    cx.fm.op(builtin, [index], [out_index], options)
-
-
-def max_pool(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
-    _pool(cx, node, out, act, "MAX_POOL_2D")
-
-
-def average_pool(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
-    _pool(cx, node, out, act, "AVERAGE_POOL_2D")
-
-
-def _mean(cx: Lowering, node: ir.Node, out: ir.Value, axes: list[int], keepdims: bool, builtin: str = "MEAN") -> None:
-    x = node.inputs[0]
-    slot = cx.slot(x)
-    rank = len(x.shape)
-    axes = sorted({a % rank for a in axes})
-    tfl_axes = sorted(slot.perm.index(a) for a in axes)
-    if keepdims:
-        out_perm = slot.perm
-    else:  # the kept TFLite axes, renumbered as ONNX output axes
-        kept = [p for p in slot.perm if p not in axes]
-        out_perm = tuple(sorted(kept).index(p) for p in kept)
-    options = schema.ReducerOptionsT()
-    options.keepDims = keepdims
-    out_index = cx.output(out, out_perm)
-    cx.fm.op(builtin, [slot.index, cx.int32("axes", tfl_axes)], [out_index], options)
-
-
-def global_average_pool(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
-    _mean(cx, node, out, list(range(2, len(node.inputs[0].shape))), keepdims=True)
-
-
-def reduce_mean(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
-    if len(node.inputs) > 1 and node.inputs[1] is not None:
-        axes = [int(a) for a in _const_input(cx, node, 1, "axes")]
-    else:
-        axes = _ints(node, "axes", list(range(len(node.inputs[0].shape))))
-    keep = node.attributes.get("keepdims")
-    _mean(cx, node, out, axes, keepdims=keep is None or bool(keep.as_int()))
-
-
-def global_max_pool(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
-    _mean(cx, node, out, list(range(2, len(node.inputs[0].shape))), True, "REDUCE_MAX")
-
-
-def reduce_max(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
-    if len(node.inputs) > 1 and node.inputs[1] is not None:
-        axes = [int(a) for a in _const_input(cx, node, 1, "axes")]
-    else:
-        axes = _ints(node, "axes", list(range(len(node.inputs[0].shape))))
-    keep = node.attributes.get("keepdims")
-    _mean(cx, node, out, axes, keep is None or bool(keep.as_int()), "REDUCE_MAX")
