@@ -36,6 +36,7 @@ class Lowering:
         self.fm = fm
         self.params = params  # None: float32 export
         self.slots: dict[str, Slot] = {}
+        self.first_index: dict[str, int] = {}  # name -> the tensor that first held it (before any requantised copy)
         self._layouts: dict[tuple[int, tuple[int, ...]], int] = {}  # (tensor, perm) -> transposed copy
         self._counter = 0
         self.step = None  # the mcugraph.export.lower.Step being lowered (its absorbed affine, kernel or alias)
@@ -119,11 +120,13 @@ class Lowering:
         shape = layout.permute_shape(value.shape, perm)
         index = self.fm.tensor(value.name, shape, self.dtype, quant=self.quant(value.name))
         self.slots[value.name] = Slot(index, perm, feature_order)
+        self.first_index.setdefault(value.name, index)
         return index
 
     def alias(self, value: ir.Value, slot: Slot) -> None:
         """``value`` is the same data as an existing tensor (a layout-only Transpose, an Identity)."""
         self.slots[value.name] = slot
+        self.first_index.setdefault(value.name, slot.index)
 
     def temp(self, base: str, shape: Sequence[int], param: QuantParam | None) -> int:
         """An intermediate activation tensor no ONNX value names (``param`` ignored in float mode)."""
@@ -137,6 +140,7 @@ class Lowering:
         index = self.temp(name, shape, param)
         self.fm.tensors[index].name = name
         self.slots[name] = Slot(index, perm)
+        self.first_index.setdefault(name, index)
         return index
 
     def int32(self, base: str, values: Sequence[int] | np.ndarray) -> int:

@@ -15,7 +15,7 @@ import onnx_ir as ir
 
 from mcugraph.errors import ExportError
 from mcugraph.export import layout
-from mcugraph.export.context import Lowering, Slot
+from mcugraph.export.context import Lowering
 from mcugraph.export.flatbuffer import FlatModel
 from mcugraph.export.lower import (
     LOWERINGS,
@@ -100,7 +100,7 @@ def export_tflite(
     for step in plan:
         lower(step)
     outputs = [_graph_output(cx, v, io_dtype) for v in model.graph.outputs]
-    tensor_index = {name: slot.index for name, slot in cx.slots.items()}
+    tensor_index = dict(cx.first_index)
     tflite = fm.finish(inputs, outputs)
     if offline_offsets is not None:
         write_offline_plan(tflite, _offsets_per_tensor(len(fm.tensors), tensor_index, offline_offsets))
@@ -110,8 +110,8 @@ def export_tflite(
 
 
 def _requantize_inputs(cx: Lowering, step, param: QuantParam) -> None:
-    """A source with fixed parameters (graph input, softmax output) entering a code-copying op that needs other
-    parameters is read through a QUANTIZE (int8 -> int8) copy from then on."""
+    """A source whose parameters TFLM fixes (a softmax output) entering a code-copying op that needs other
+    parameters is read through a QUANTIZE (int8 -> int8) copy from then on (``tensor_index`` keeps the original)."""
     for value in same_param_inputs(step.node):
         slot = cx.slot(value)
         index = cx.requantized(slot.index, param, value.name)
@@ -160,4 +160,4 @@ def _offsets_per_tensor(count: int, tensor_index: dict[str, int], offsets: dict[
     return words
 
 
-__all__ = ["ExportResult", "QuantParam", "Slot", "export_tflite"]
+__all__ = ["ExportResult", "export_tflite"]
