@@ -127,3 +127,14 @@ def test_any_conv_geometry_matches_onnxruntime(size, kernel, stride, dilation, p
     model = one_node("Conv", {"x": (1, 3, size, size)}, {"w": w}, group=3 if depthwise else 1,
                      strides=[stride] * 2, dilations=[dilation] * 2, pads=pads)
     check_export(model, int8=False, litert=False)
+
+
+@given(
+    source=st.sampled_from([(1, 3, 4, 2), (1, 1, 6, 4), (1, 6, 1, 4), (1, 24, 1, 1), (1, 2, 3, 4)]),
+    target=st.sampled_from([(1, 24), (1, 4, 6), (1, 2, 3, 4), (1, 4, 3, 2), (1, 1, 24, 1), (1, 24, 1, 1), (24,)]),
+)
+def test_any_reshape_between_layouts_matches_onnxruntime(source, target):
+    """Reshape between NHWC-stored rank-4 and other shapes keeps ONNX's element order, in float32 and int8."""
+    model = one_node("Reshape", {"x": source}, {"s": np.array(target)})
+    check_export(model, int8=False, litert=False)
+    check_export(model, int8=True, litert=False)
