@@ -96,8 +96,10 @@ def prune(
     pruner = Pruner(module, gates, tuple(groups), rmodel, budgets, optimizer, slice_module)
     if pruner.budgets_met():
         pruner.stop_pruning(model)
+    teacher = _teacher_logits(module, train_set, config) if config.distill > 0 and config.loss == "ce" else None
     log: list[EpochLog] = run_epochs(
         module, optimizer, train_set.x, train_set.y, config.epochs, config, pruner=pruner, model=model,
+        teacher=teacher,
     )
     forced = 0
     while pruner.pruning and not pruner.budgets_met() and forced < MAX_EXTRA_CUTS:
@@ -117,12 +119,22 @@ def prune(
         raise BudgetError(f"budgets {dict(budgets.items())} not met after pruning: {_summary(after)}")
     if config.finetune_epochs:
         run_epochs(module, optimizer, train_set.x, train_set.y, config.finetune_epochs, config, phase="finetune",
-                   first_epoch=config.epochs, log=log)
+                   first_epoch=config.epochs, log=log, teacher=teacher)
     module.write_back(pruned)
     report = _report(model, groups, gates, budgets, before, after, log, forced, time.perf_counter() - start)
     if val_set is not None and config.loss == "ce":
         report["val_accuracy"] = {"before": onnx_accuracy(model, val_set), "after": onnx_accuracy(pruned, val_set)}
     return PruneResult(pruned, report)
+
+
+def _teacher_logits(module, data: Dataset, config: TrainConfig) -> np.ndarray:
+    """The unpruned model's logits on the training set, computed once (gates are all open at this point)."""
+    import torch
+
+    with torch.no_grad():
+        module.eval()
+        x = torch.from_numpy(data.x).to(config.device)
+        return torch.cat([module(b) for b in x.split(256)]).float().cpu().numpy()
 
 
 def canonicalize(model: ir.Model) -> ir.Model:

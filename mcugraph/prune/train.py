@@ -17,6 +17,7 @@ penalty's gradient on the width fractions is rescaled so that its largest compon
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable
 
@@ -35,9 +36,10 @@ class TrainConfig:
 
     epochs: int = 20
     finetune_epochs: int = 0
-    lr: float = 2e-3
-    prune_share: float = 0.5  # pace: at most every gated channel could close within this share of the epochs
+    lr: float = 5e-3
+    prune_share: float = 0.25  # pace: the gated channels could shrink 10x within this share of the epochs
     warmup_steps: int = 10  # importance is measured this many steps before any gate moves
+    distill: float = 0.0  # α: weight of distillation from the unpruned model's logits (classifiers)
     batch_size: int = 64
     loss: str = "ce"
     prune_every: int = 5  # steps between physical removals of closed channels
@@ -142,10 +144,19 @@ class Pruner:
         self.gates.width[str(best)].data.fill_(float(len(self.gates.alive[best])))
 
 
-def task_loss(kind: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def task_loss(kind: str, output: torch.Tensor, target: torch.Tensor, teacher: torch.Tensor | None = None,
+              distill: float = 0.0, temperature: float = 4.0) -> torch.Tensor:
+    """Cross-entropy (or MSE); with ``teacher`` logits, ``(1−α)·CE + α·T²·KL(teacher_T ‖ student_T)``."""
     if kind == "mse":
         return nn.functional.mse_loss(output, target)
-    return nn.functional.cross_entropy(output, target)
+    ce = nn.functional.cross_entropy(output, target)
+    if teacher is None or distill <= 0:
+        return ce
+    kl = nn.functional.kl_div(
+        nn.functional.log_softmax(output / temperature, dim=1),
+        nn.functional.log_softmax(teacher / temperature, dim=1), log_target=True, reduction="batchmean",
+    )
+    return (1.0 - distill) * ce + distill * temperature**2 * kl
 
 
 def run_epochs(
@@ -161,6 +172,7 @@ def run_epochs(
     model=None,
     first_epoch: int = 0,
     log: list[EpochLog] | None = None,
+    teacher: np.ndarray | None = None,
 ) -> list[EpochLog]:
     """Train ``module`` for ``epochs`` epochs; with ``pruner`` under resource pressure until budgets are met."""
     from tqdm.auto import tqdm
@@ -169,11 +181,16 @@ def run_epochs(
     device = torch.device(config.device)
     xs = torch.from_numpy(x).to(device)
     ys = torch.from_numpy(y).to(device)
+    soft = torch.from_numpy(teacher).to(device) if teacher is not None else None
     generator = torch.Generator().manual_seed(config.seed + first_epoch)
     step = 0
     steps_per_epoch = -(-len(ys) // config.batch_size)
-    total = sum(g.size for g in pruner.gates.groups.values()) if pruner is not None else 0
-    rate = total / max(1.0, config.prune_share * config.epochs * steps_per_epoch)  # channels per step
+    total_steps = epochs * steps_per_epoch
+    # Geometric pace: each step may narrow the gated groups by this share of their current total width, so that
+    # 10x fewer channels could be reached within prune_share of the epochs; the last channels go gently.
+    pace = math.log(10.0) / max(1.0, config.prune_share * config.epochs * steps_per_epoch)
+    decay_from = None if pruner is not None and pruner.pruning else 0
+    base_lr = [group["lr"] for group in optimizer.param_groups]
     for epoch in range(first_epoch, first_epoch + epochs):
         module.train()
         current = "prune" if pruner is not None and pruner.pruning else phase
@@ -185,10 +202,15 @@ def run_epochs(
             index = index.to(device)
             optimizer.zero_grad(set_to_none=True)
             output = module(xs[index])
-            loss = task_loss(config.loss, output, ys[index])
+            loss = task_loss(config.loss, output, ys[index], None if soft is None else soft[index], config.distill)
             loss.backward()
             if pruner is not None and pruner.pruning:
-                _gate_step(pruner, config, rate, warm=step >= config.warmup_steps)
+                width = sum(float(n.detach()) for n in pruner.gates.counts().values())
+                _gate_step(pruner, config, pace * width, warm=step >= config.warmup_steps)
+            if decay_from is not None:  # cosine decay of the learning rate once the architecture is fixed
+                progress = (step - decay_from) / max(1, total_steps - decay_from)
+                for group, lr in zip(optimizer.param_groups, base_lr, strict=True):
+                    group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
             optimizer.step()
             step += 1
             total_loss += float(loss.detach()) * len(index)
@@ -200,6 +222,7 @@ def run_epochs(
             if pruner is not None and pruner.pruning:
                 if pruner.budgets_met():
                     pruner.stop_pruning(model)
+                    decay_from = step
                 elif step % config.prune_every == 0:
                     pruner.cut_closed()
             if config.progress:
