@@ -138,3 +138,10 @@ def test_any_reshape_between_layouts_matches_onnxruntime(source, target):
     model = one_node("Reshape", {"x": source}, {"s": np.array(target)})
     check_export(model, int8=False, litert=False)
     check_export(model, int8=True, litert=False)
+
+
+@given(perm=st.permutations(range(4)))
+def test_any_transpose_matches_onnxruntime(perm):
+    """A Transpose kernel of any permutation of an NHWC-stored tensor computes ONNX's result."""
+    model = one_node("Transpose", {"x": (1, 2, 3, 4)}, perm=list(perm))
+    check_export(model, int8=False, litert=False)
