@@ -145,3 +145,14 @@ def test_any_transpose_matches_onnxruntime(perm):
     """A Transpose kernel of any permutation of an NHWC-stored tensor computes ONNX's result."""
     model = one_node("Transpose", {"x": (1, 2, 3, 4)}, perm=list(perm))
     check_export(model, int8=False, litert=False)
+
+
+@given(axis=st.integers(-4, 3), start=st.integers(-5, 4), stop=st.integers(-5, 6), step=st.integers(1, 3))
+def test_any_slice_and_concat_axis_matches_onnxruntime(axis, start, stop, step):
+    """Slice and Concat on any ONNX axis map to the right TFLite axis of the NHWC tensor."""
+    sliced = one_node("Slice", {"x": (2, 3, 4, 5)}, {"s": np.array([start]), "e": np.array([stop]),
+                                                     "a": np.array([axis]), "t": np.array([step])})
+    if 0 in sliced.graph.outputs[0].shape:
+        return  # an empty slice: TFLite has no empty tensors
+    check_export(sliced, int8=False, litert=False)
+    check_export(one_node("Concat", {"x": (2, 3, 4, 5), "z": (2, 3, 4, 5)}, axis=axis), int8=False, litert=False)
