@@ -114,6 +114,7 @@ def check_export(
         np.testing.assert_allclose(g, e, rtol=1e-4 if not int8 else 0, atol=atol)
     if litert:
         for a, b in zip(raw, run_litert(result.data, x), strict=True):
-            # Same integer arithmetic; LiteRT's optimised kernels may round one step differently.
-            np.testing.assert_allclose(b.astype(np.float32), a.astype(np.float32), atol=1.0 if int8 else 1e-5)
+            # Same arithmetic; LiteRT's optimised kernels round differently (its int8 softmax by up to 2 codes).
+            np.testing.assert_allclose(b.astype(np.float32), a.astype(np.float32), rtol=0 if int8 else 1e-5,
+                                       atol=2.0 if int8 else 1e-5)
     return result
