@@ -71,6 +71,12 @@ def test_pruned_zoo_model_equals_sliced_module(name):
     check_prune_matches_slice(canonical(name))
 
 
+@pytest.mark.parametrize("name", ["mobilenetv2", "densenet"])
+def test_pruned_raw_export_equals_sliced_module(name):
+    """Without canonicalisation too: BatchNorm parameters are sliced with their group, Flatten needs no target."""
+    check_prune_matches_slice(mcugraph.load(zoo_onnx(name)))
+
+
 @pytest.mark.parametrize("name", MLPERF)
 def test_pruned_shared_model_equals_sliced_module(shared_models, name):
     """The same on the MLPerf models (Transpose'd input, MatMul head, Reshape targets)."""
