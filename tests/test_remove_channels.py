@@ -253,3 +253,17 @@ def test_slice_module_refuses_channels_already_removed():
     slice_module(module, groups, {group.id: (0, 1)})
     with pytest.raises(MCUGraphError, match="no channel"):
         slice_module(module, groups, {group.id: (2,)})
+
+
+def test_docs_example_runs():
+    """docs/channels.md's Python example runs as written and its pruned IR equals the trained module."""
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "channels.md").read_text()
+    namespace: dict = {}
+    exec(re.findall(r"```python\n(.*?)```", page, flags=re.S)[0], namespace)  # noqa: S102 - our own docs
+    pruned, module = namespace["pruned"], namespace["module"]
+    assert all(len(k) == namespace["groups"][g].size // 2 for g, k in module.kept_channels.items())
+    feeds = input_feeds(pruned)
+    np.testing.assert_allclose(run_onnx(pruned, feeds)[0], module_output(module, feeds), rtol=1e-5, atol=1e-5)
