@@ -22,6 +22,7 @@ from mcugraph.prune.budgets import Budgets, parse_budgets
 from mcugraph.prune.train import EpochLog, TrainConfig
 
 MAX_EXTRA_CUTS = 10_000
+TFLM_CHECK_SAMPLES = 64  # calibration samples for the export that measures TFLM's arena
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,6 +95,10 @@ def prune(
     gates.install(module, model)
     optimizer = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=config.lr)
     pruner = Pruner(module, gates, tuple(groups), rmodel, budgets, optimizer, slice_module)
+    if config.tflm_check and budgets.ram is not None:
+        samples = train_set.x[:TFLM_CHECK_SAMPLES]
+        # The arena depends on shapes only, so the untrained weights of the pruned IR are good enough here.
+        pruner.arena_probe = lambda keep: tflm_arena_head(apply_keep(model, _changed(keep, gates)), samples)
     if pruner.budgets_met():
         pruner.stop_pruning(model)
     teacher = _teacher_logits(module, train_set, config) if config.distill > 0 and config.loss == "ce" else None
@@ -109,12 +114,14 @@ def prune(
     if pruner.pruning:
         pruner.stop_pruning(model)
 
-    pruned, after = _apply(model, module, gates)
+    check = train_set.x[:TFLM_CHECK_SAMPLES] if config.tflm_check and budgets.ram is not None else None
+    pruned, after = _apply(model, module, gates, check)
     while not budgets.met_by(after) and forced < MAX_EXTRA_CUTS:
-        # The differentiable model used one schedule; the exact check may plan a different one: prune on.
+        # The differentiable model used one schedule; the exact check may plan a different one, and TFLM's own
+        # arena may exceed the planner's prediction: prune on.
         pruner.cut_least_important(now=after)
         forced += 1
-        pruned, after = _apply(model, module, gates)
+        pruned, after = _apply(model, module, gates, check)
     if not budgets.met_by(after):
         raise BudgetError(f"budgets {dict(budgets.items())} not met after pruning: {_summary(after)}")
     if config.finetune_epochs:
@@ -193,10 +200,28 @@ def apply_keep(model: ir.Model, keep: dict[int, tuple[int, ...]]) -> ir.Model:
     return copy
 
 
-def _apply(model: ir.Model, module, gates) -> tuple[ir.Model, dict]:
+def _apply(model: ir.Model, module, gates, check: np.ndarray | None = None) -> tuple[ir.Model, dict]:
+    """The pruned IR and its exact resources; with ``check`` samples, ``ram`` is TFLM's measured arena head."""
     keep = {gid: tuple(alive) for gid, alive in gates.alive.items() if len(alive) < gates.groups[gid].size}
     pruned = apply_keep(model, keep)
-    return pruned, exact_resources(pruned)
+    resources = exact_resources(pruned)
+    if check is not None:
+        module.write_back(pruned)  # calibration ranges should come from the trained weights
+        resources["predicted_ram"] = resources["ram"]
+        resources["ram"] = max(resources["ram"], tflm_arena_head(pruned, check))
+    return pruned, resources
+
+
+def _changed(keep: dict, gates) -> dict:
+    return {gid: k for gid, k in keep.items() if len(k) < gates.groups[gid].size}
+
+
+def tflm_arena_head(model: ir.Model, samples: np.ndarray) -> int:
+    """TFLM's "Arena allocation head" of ``model`` exported to int8 by ``mcugraph.optimize`` (no verification)."""
+    from mcugraph.optimize import optimize
+
+    copy = ir.serde.deserialize_model(ir.serde.serialize_model(model))
+    return int(optimize(copy, calib=samples, verify=False, progress=False).report["arena_head_bytes"])
 
 
 def _check_reachable(rmodel, gated, budgets: Budgets) -> None:
@@ -307,7 +332,7 @@ def _report(model, groups, gates, budgets, before, after, log, forced, seconds) 
     return {
         "budgets": dict(budgets.items()),
         "before": {r: before[r] for r in ("ram", "flash", "macs")},
-        "after": {r: after[r] for r in ("ram", "flash", "macs")},
+        "after": {r: after[r] for r in ("ram", "flash", "macs", "predicted_ram") if r in after},
         "met": budgets.met_by(after),
         "groups": rows,
         "keep": {str(gid): list(alive) for gid, alive in gates.alive.items()},

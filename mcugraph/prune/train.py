@@ -40,12 +40,13 @@ class TrainConfig:
     prune_share: float = 0.25  # pace: the gated channels could shrink 10x within this share of the epochs
     warmup_steps: int = 10  # importance is measured this many steps before any gate moves
     distill: float = 0.0  # α: weight of distillation from the unpruned model's logits (classifiers)
+    tflm_check: bool = True  # with a ram budget, also export int8 and measure TFLM's arena head at the end
     batch_size: int = 64
     loss: str = "ce"
     prune_every: int = 5  # steps between physical removals of closed channels
     device: str = "cpu"
     seed: int = 0
-    progress: bool = True
+    progress: bool = False  # tqdm bars and one line per epoch on stderr (the CLI turns them on for a terminal)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,13 +72,35 @@ class Pruner:
     optimizer: torch.optim.Optimizer
     slice_fn: Callable  # slice_module(module, groups, keep, optimizer)
     pruning: bool = True
+    # Set to measure TFLM's arena of the hard-gated model before pruning stops: fn(keep) -> arena head bytes.
+    arena_probe: Callable | None = None
+    ram_margin: float = 0.0  # bytes TFLM needs beyond the planned tensors (kernel scratch buffers)
 
     def hard_resources(self) -> dict[str, float]:
         counts = {gid: float(n) for gid, n in self.gates.hard_counts().items()}
-        return {r: float(v) for r, v in self.rmodel.evaluate(counts).items()}
+        result = {r: float(v) for r, v in self.rmodel.evaluate(counts).items()}
+        result["ram"] += self.ram_margin
+        return result
 
     def budgets_met(self) -> bool:
         return self.budgets.met_by(self.hard_resources())
+
+    def confirmed(self) -> bool:
+        """Budgets met per the model, and (with ``arena_probe``) per TFLM; a TFLM excess becomes ``ram_margin``."""
+        if not self.budgets_met():
+            return False
+        if self.arena_probe is None or self.budgets.ram is None:
+            return True
+        closed = self.gates.closed()
+        keep = {}
+        for gid, alive in self.gates.alive.items():
+            gone = set(closed.get(gid, ()))
+            keep[gid] = tuple(c for i, c in enumerate(alive) if i not in gone)
+        head = self.arena_probe(keep)
+        if head <= self.budgets.ram:
+            return True
+        self.ram_margin += head - self.hard_resources()["ram"]
+        return False
 
     def penalty(self) -> torch.Tensor:
         """λ-free penalty Σ relu(R/B − 1) with straight-through resources (exact value, soft gradient)."""
@@ -220,7 +243,7 @@ def run_epochs(
             # Drop this step's autograd graph before slicing: it caches the parameters' old shapes.
             del output, loss
             if pruner is not None and pruner.pruning:
-                if pruner.budgets_met():
+                if pruner.confirmed():
                     pruner.stop_pruning(model)
                     decay_from = step
                 elif step % config.prune_every == 0:
