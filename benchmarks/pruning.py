@@ -9,7 +9,7 @@ reports the held-out test accuracy of
       trained for the same number of epochs,
 
 and the wall time of prune-while-training against plain training of the unpruned model for the same epochs.
-Both methods start from the same trained model. Run: ``python benchmarks/pruning.py [--epochs 20] [--fractions
+Both methods start from the same trained model. Run: ``python benchmarks/pruning.py [--epochs 40] [--fractions
 2,4,8,16] [--flash-fraction 16]``.
 """
 
@@ -99,7 +99,8 @@ def train_ir(model, epochs: int, config: TrainConfig, data) -> tuple[object, flo
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20, help="epochs per method (and of the plain-training run)")
+    parser.add_argument("--epochs", type=int, default=40, help="epochs per method (and of the plain-training run)")
+    parser.add_argument("--prune-share", type=float, default=0.15, help="mcugraph's pruning pace (TrainConfig)")
     parser.add_argument("--baseline-epochs", type=int, default=20, help="epochs to train the unpruned model")
     parser.add_argument("--fractions", default="2,4,8,16", help="SRAM budgets as 1/k of the unpruned peak")
     parser.add_argument("--flash-fraction", type=int, default=0, help="also a flash budget of 1/k (0: none)")
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     split = digits()
     test = Dataset(split.test.x, split.test.y)
     train = Dataset(split.train.x, split.train.y)
-    config = TrainConfig(epochs=args.epochs, progress=False)
+    config = TrainConfig(epochs=args.epochs)
 
     base = baseline(args.baseline_epochs)
     before = exact_resources(base)
@@ -126,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         flash = before["flash"] // args.flash_fraction if args.flash_fraction else None
         budgets = Budgets(ram=ram, flash=flash)
         start = time.perf_counter()
-        ours = prune(base, data=(train.x, train.y), ram=ram, flash=flash, epochs=args.epochs, progress=False)
+        ours = prune(base, data=(train.x, train.y), ram=ram, flash=flash, epochs=args.epochs,
+                     prune_share=args.prune_share)
         ours_seconds = time.perf_counter() - start
         ours_acc = onnx_accuracy(ours.model, test)
         l1_model = apply_keep(base, l1_keep(base, budgets))
