@@ -8,6 +8,7 @@ which is the conservative answer (the interpreter reports the node). Semantics f
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 
@@ -355,6 +356,17 @@ def Add(a, b):
 @handler
 def Sub(a, b):
     return a - b
+
+
+@handler
+def Min(*xs):
+    # decompose-hard-sigmoid (in CANONICALIZE) writes HardSigmoid as ...Min(x, 1); variadic like ONNX.
+    return functools.reduce(torch.minimum, xs)
+
+
+@handler
+def Max(*xs):
+    return functools.reduce(torch.maximum, xs)
 
 
 @handler
