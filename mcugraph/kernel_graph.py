@@ -34,6 +34,9 @@ class Kernel:
     inputs: tuple[str, ...]  # tensor names, constants included, in operator input order
     outputs: tuple[str, ...]
     nodes: tuple[str, ...] = ()  # names of the IR nodes this kernel executes (main node first, then fused ones)
+    # Raw bytes of each scratch buffer TFLM's kernel requests in the arena (mcugraph.memory.scratch), in request
+    # order; each lives only while this kernel runs.
+    scratch_bytes: tuple[int, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -32,6 +32,7 @@ Sizes: ``dtype="int8"`` (default) stores float activations in 1 byte, except the
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import onnx_ir as ir
@@ -39,6 +40,7 @@ import onnx_ir as ir
 from mcugraph.errors import ShapeError, UnsupportedOpError, unsupported_ops_error
 from mcugraph.export.lower_conv import explicit_pads
 from mcugraph.kernel_graph import Kernel, KernelGraph, TensorInfo
+from mcugraph.memory.scratch import scratch_bytes
 
 # ONNX op -> TFLite builtin, for the ops that map one to one.
 OPS = {
@@ -78,6 +80,7 @@ class _Builder:
         self.float_io: set[str] = set()  # float side of QUANTIZE/DEQUANTIZE: stays float32 in int8 mode
         self.bias: set[str] = set()
         self.names: set[str] = set()
+        self.axis_count: dict[str, int] = {}  # MEAN/REDUCE_MAX kernel -> elements of its axes tensor (scratch size)
 
     def build(self) -> KernelGraph:
         for name, value in self.graph.initializers.items():
@@ -276,7 +279,10 @@ class _Builder:
             self.float_io.update(outputs[:1])
         if op in _WITH_BIAS and len(inputs) > 2:
             self.bias.add(inputs[2])
-        self.kernels.append(Kernel(name or self._kernel_name(node), op, tuple(inputs), tuple(outputs), nodes))
+        name = name or self._kernel_name(node)
+        if op in ("MEAN", "REDUCE_MAX"):
+            self.axis_count[name] = _reduce_axis_count(node)
+        self.kernels.append(Kernel(name, op, tuple(inputs), tuple(outputs), nodes))
 
     def _concat_chain(self, node: ir.Node, inputs: list[ir.Value]) -> None:
         """TFLM concatenates at most 10 inputs: 10, then (previous part + 9 more), ... until all are joined."""
@@ -355,4 +361,25 @@ class _Builder:
         graph_outputs = tuple(self._name(v) for v in self.graph.outputs)
         for t in graph_outputs:
             add(t)
-        return KernelGraph(tensors, tuple(self.kernels), graph_inputs, graph_outputs)
+        kernels = tuple(
+            dataclasses.replace(k, scratch_bytes=scratch_bytes(
+                k.op, tensors[k.inputs[0]] if k.inputs else None, tensors[k.outputs[0]] if k.outputs else None,
+                self.axis_count.get(k.name, 0), integer=self.dtype == "int8",
+            ))
+            for k in self.kernels
+        )
+        return KernelGraph(tensors, kernels, graph_inputs, graph_outputs)
+
+
+def _reduce_axis_count(node: ir.Node) -> int:
+    """How many distinct axes the exporter writes into a reduction's axes tensor (as ``lower_pool`` does)."""
+    rank = len(node.inputs[0].shape or ())
+    if node.op_type.startswith("Global"):
+        return max(rank - 2, 0)
+    if len(node.inputs) > 1 and node.inputs[1] is not None and node.inputs[1].const_value is not None:
+        axes = [int(a) for a in node.inputs[1].const_value.numpy().reshape(-1)]
+    elif (attr := node.attributes.get("axes")) is not None:
+        axes = [int(a) for a in attr.as_ints()]
+    else:
+        axes = list(range(rank))
+    return len({a % rank for a in axes}) if rank else 0

@@ -1,6 +1,7 @@
 """Live arena bytes at every step of a kernel order, and the peak: the smallest arena any planner can reach.
 
-Every tensor counts its size rounded up to 16 bytes (TFLM's buffer alignment). With ``inplace=True`` the pairs of
+Every tensor counts its size rounded up to 16 bytes (TFLM's buffer alignment), and so does every scratch buffer
+a kernel asks TFLM for (:mod:`mcugraph.memory.scratch`), at that kernel's step only. With ``inplace=True`` the pairs of
 :func:`inplace_pairs` share one buffer: the output of an in-place kernel takes the bytes of the input that dies
 there (see :mod:`mcugraph.memory.inplace` for which kernels may). Complexity O(steps x tensors).
 """
@@ -18,8 +19,9 @@ from mcugraph.memory.liveness import lifetimes, ordered_kernels
 @dataclasses.dataclass(frozen=True)
 class MemoryProfile:
     order: tuple[str, ...]  # kernel names, one per step
-    live_bytes: tuple[int, ...]  # arena bytes live at each step (16-byte rounded, in-place pairs counted once)
-    live_tensors: tuple[tuple[str, ...], ...]  # tensors live at each step
+    live_bytes: tuple[int, ...]  # arena bytes live at each step (16-byte rounded, in-place pairs counted once,
+    # the kernel's scratch buffers included)
+    live_tensors: tuple[tuple[str, ...], ...]  # tensors live at each step (scratch buffers not listed)
     peak_bytes: int
     peak_step: int  # first step that reaches peak_bytes (-1 for a graph without kernels)
 
@@ -32,6 +34,7 @@ class Buffer:
     nbytes: int  # 16-byte rounded
     first: int
     last: int
+    scratch: bool = False  # a kernel's scratch buffer (tensors = its name, see scratch_name): TFLM places it online
 
 
 def inplace_pairs(graph: KernelGraph, order: Sequence[str] | None = None) -> dict[str, str]:
@@ -50,8 +53,19 @@ def inplace_pairs(graph: KernelGraph, order: Sequence[str] | None = None) -> dic
     return pairs
 
 
-def buffers(graph: KernelGraph, order: Sequence[str] | None = None, inplace: bool = True) -> list[Buffer]:
-    """The arena slots of ``order``: one per tensor, in-place chains merged, in the graph's tensor order."""
+def scratch_name(kernel: str, index: int) -> str:
+    """The name of the ``index``-th scratch buffer of ``kernel`` in plans and buffer lists."""
+    return f"{kernel}/scratch{index}"
+
+
+def buffers(
+    graph: KernelGraph, order: Sequence[str] | None = None, inplace: bool = True, scratch: bool = False
+) -> list[Buffer]:
+    """The arena slots of ``order``: one per tensor, in-place chains merged, in the graph's tensor order.
+
+    With ``scratch=True`` each kernel's scratch buffers follow (live at that kernel's step only), in step order and
+    then request order: where TFLM adds them to its planner (after every tensor, in operator order).
+    """
     live = lifetimes(graph, order)
     pairs = inplace_pairs(graph, order) if inplace else {}
     chains: dict[str, list[str]] = {}
@@ -69,6 +83,11 @@ def buffers(graph: KernelGraph, order: Sequence[str] | None = None, inplace: boo
             first=min(live[t][0] for t in members),
             last=max(live[t][1] for t in members),
         ))
+    if scratch:
+        for step, kernel in enumerate(ordered_kernels(graph, order)):
+            for i, nbytes in enumerate(kernel.scratch_bytes):
+                if nbytes > 0:
+                    result.append(Buffer((scratch_name(kernel.name, i),), arena_bytes(nbytes), step, step, True))
     return result
 
 
@@ -79,7 +98,7 @@ def peak_memory(graph: KernelGraph, order: Sequence[str] | None = None, inplace:
     steps = len(kernels)
     live_bytes = [0] * steps
     live_tensors: list[list[str]] = [[] for _ in range(steps)]
-    for buffer in buffers(graph, order, inplace):
+    for buffer in buffers(graph, order, inplace, scratch=True):
         for step in range(buffer.first, min(buffer.last, steps - 1) + 1):
             live_bytes[step] += buffer.nbytes
     for t, (first, last) in live.items():

@@ -8,6 +8,12 @@ go below it, and first-fit usually reaches it; placement is NP-hard in general (
 ``ArenaPlan.optimal`` says when the bound was reached or the exact search finished. ``tflm_greedy_plan``
 reproduces TFLM's ``GreedyMemoryPlanner`` (no in-place, buffers added in tensor order, stable sort by size) so
 its ``arena_bytes`` is TFLM's "Arena allocation head"; ``plan_linear`` is the no-reuse baseline.
+
+Kernel scratch buffers (:mod:`mcugraph.memory.scratch`) are buffers live at their kernel's step only. An offline
+plan can only give tensors offsets: TFLM places the offline tensors first and then each scratch buffer itself,
+largest first, at the lowest gap among buffers live at the same step. So every placement ``plan_arena`` tries
+reserves room for the scratch buffers, then drops their offsets and places them by TFLM's rule
+(:func:`tflm_scratch_offsets`); the arena it reports and minimises is that one, so it is TFLM's head exactly.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from mcugraph.errors import ExportError
 from mcugraph.kernel_graph import KernelGraph
 from mcugraph.memory.inplace import arena_bytes
 from mcugraph.memory.liveness import lifetimes, ordered_kernels
-from mcugraph.memory.peak import Buffer, buffers, inplace_pairs, peak_memory
+from mcugraph.memory.peak import Buffer, buffers, inplace_pairs, peak_memory, scratch_name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,12 +41,22 @@ class ArenaPlan:
     aliases: dict[str, str] = dataclasses.field(default_factory=dict)  # in-place: output -> input sharing bytes
     method: str = ""  # which placement won
     optimal: bool = False  # no placement of this order is smaller (arena == lower bound, or exact search finished)
+    # Kernel scratch buffers ("<kernel>/scratch<i>", peak.scratch_name): where TFLM will put them given ``offsets``
+    # (they are not part of an offline plan), and their 16-byte rounded bytes.
+    scratch_offsets: dict[str, int] = dataclasses.field(default_factory=dict)
+    scratch_sizes: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
-def _first_fit(bufs: Sequence[Buffer], ranking: Sequence[int]) -> list[int]:
-    """TFLM's placement: each buffer, in ``ranking`` order, goes into the lowest gap among time-overlapping ones."""
+def _first_fit(bufs: Sequence[Buffer], ranking: Sequence[int], fixed: dict[int, int] | None = None) -> list[int]:
+    """TFLM's placement: each buffer, in ``ranking`` order, goes into the lowest gap among time-overlapping ones.
+
+    ``fixed``: buffers already at an offset (TFLM's offline-planned ones), placed before any of ``ranking``.
+    """
     offsets = [0] * len(bufs)
     placed: list[tuple[int, int, int]] = []  # (offset, end, buffer index), sorted by offset
+    for i, offset in (fixed or {}).items():
+        offsets[i] = offset
+        bisect.insort_right(placed, (offset, offset + bufs[i].nbytes, i), key=lambda e: e[0])
     for i in ranking:
         b = bufs[i]
         candidate = 0
@@ -56,14 +72,25 @@ def _first_fit(bufs: Sequence[Buffer], ranking: Sequence[int]) -> list[int]:
     return offsets
 
 
+def _with_tflm_scratch(bufs: Sequence[Buffer], offsets: Sequence[int]) -> list[int]:
+    """``offsets`` with every scratch buffer moved where TFLM puts it, given the other (offline) buffers' offsets."""
+    if not any(b.scratch for b in bufs):
+        return list(offsets)
+    fixed = {i: offsets[i] for i, b in enumerate(bufs) if not b.scratch}
+    return _first_fit(bufs, _tflm_ranking([b for b in bufs if b.scratch], [i for i, b in enumerate(bufs) if b.scratch]),
+                      fixed)
+
+
 def _arena(bufs: Sequence[Buffer], offsets: Sequence[int]) -> int:
     return max((o + b.nbytes for o, b in zip(offsets, bufs, strict=True)), default=0)
 
 
-def _tflm_ranking(bufs: Sequence[Buffer]) -> list[int]:
+def _tflm_ranking(bufs: Sequence[Buffer], index: Sequence[int] | None = None) -> list[int]:
+    """TFLM's placement order of online buffers ``bufs`` (``index``: their positions in the planner's list)."""
     # TFLM fills its sort array from the tail (last added buffer first), then sorts it by size with a stable
     # bubble sort: so among equal sizes the buffer added LAST (highest tensor index) is placed first.
-    return sorted(range(len(bufs)), key=lambda i: (-bufs[i].nbytes, -i))
+    index = list(range(len(bufs))) if index is None else list(index)
+    return [index[j] for j in sorted(range(len(bufs)), key=lambda j: (-bufs[j].nbytes, -index[j]))]
 
 
 # Placement orders tried by plan_arena: key(buffer index in tensor order, buffer) -> sort key.
@@ -80,15 +107,16 @@ _RANKINGS = {
 
 
 def _plan(graph: KernelGraph, order, bufs, offsets, lower_bound, aliases, method, optimal=False) -> ArenaPlan:
-    result_offsets, sizes = {}, {}
+    result_offsets, sizes, scratch_offsets, scratch_sizes = {}, {}, {}, {}
     for b, offset in zip(bufs, offsets, strict=True):
         for t in b.tensors:
-            result_offsets[t] = offset
-            sizes[t] = b.nbytes
+            (scratch_offsets if b.scratch else result_offsets)[t] = offset
+            (scratch_sizes if b.scratch else sizes)[t] = b.nbytes
     return ArenaPlan(
         offsets=result_offsets, sizes=sizes, arena_bytes=_arena(bufs, offsets), lower_bound_bytes=lower_bound,
         order=tuple(k.name for k in ordered_kernels(graph, order)), aliases=aliases, method=method,
         optimal=optimal or _arena(bufs, offsets) <= lower_bound,
+        scratch_offsets=scratch_offsets, scratch_sizes=scratch_sizes,
     )
 
 
@@ -104,13 +132,13 @@ def plan_arena(
     Best of several greedy first-fit placements; while above the lower bound, an exact branch and bound over
     placements (half the time), then local search on the placement order (the rest).
     """
-    bufs = buffers(graph, order, inplace)
+    bufs = buffers(graph, order, inplace, scratch=True)
     aliases = inplace_pairs(graph, order) if inplace else {}
     lower_bound = peak_memory(graph, order, inplace).peak_bytes
     best_method, best_ranking, best_offsets, best = "", [], [], 0
     for method, key in _RANKINGS.items():
         ranking = sorted(range(len(bufs)), key=lambda i: key(i, bufs[i]))
-        offsets = _first_fit(bufs, ranking)
+        offsets = _with_tflm_scratch(bufs, _first_fit(bufs, ranking))
         arena = _arena(bufs, offsets)
         if not best_method or arena < best:
             best_method, best_ranking, best_offsets, best = method, ranking, offsets, arena
@@ -119,6 +147,10 @@ def plan_arena(
     if not optimal:
         found, optimal = _exact_placement(bufs, best, lower_bound, start + time_limit_s / 2)
         if found is not None:
+            raw = _arena(bufs, found)
+            found = _with_tflm_scratch(bufs, found)
+            optimal = optimal and _arena(bufs, found) == raw  # TFLM's own scratch placement may lose the optimum
+        if found is not None and _arena(bufs, found) < best:
             best_method, best_offsets, best = "exact", found, _arena(bufs, found)
             best_ranking = sorted(range(len(bufs)), key=lambda i: (found[i], i))
     # Local search on the placement order: move one buffer earlier; keep moves that do not grow the arena.
@@ -128,7 +160,7 @@ def plan_arena(
         ranking = list(best_ranking)
         i, j = sorted(rng.sample(range(len(ranking)), 2))
         ranking.insert(i, ranking.pop(j))
-        offsets = _first_fit(bufs, ranking)
+        offsets = _with_tflm_scratch(bufs, _first_fit(bufs, ranking))
         arena = _arena(bufs, offsets)
         if arena <= best:
             improved |= arena < best
@@ -215,7 +247,9 @@ def _exact_placement(bufs: Sequence[Buffer], bound: int, lower_bound: int, deadl
 
 def tflm_greedy_plan(graph: KernelGraph, order: Sequence[str] | None = None) -> ArenaPlan:
     """What TFLM's GreedyMemoryPlanner computes without an offline plan: its arena is TFLM's "head" bytes."""
-    bufs = buffers(graph, order, inplace=False)
+    bufs = buffers(graph, order, inplace=False, scratch=True)
+    scratch = [b for b in bufs if b.scratch]  # TFLM adds scratch buffers after every tensor, in operator order
+    bufs = [b for b in bufs if not b.scratch]
     planned = {t for b in bufs for t in b.tensors}
     # TFLM also plans tensors no operator touches, all at the pseudo-step -1 (they overlap only each other);
     # they must take their place in tensor order for the tie-break of the size sort to match.
@@ -225,15 +259,15 @@ def tflm_greedy_plan(graph: KernelGraph, order: Sequence[str] | None = None) -> 
         for t, info in graph.tensors.items()
         if t not in planned and not info.constant and info.nbytes > 0
     ]
-    bufs = sorted(bufs + orphans, key=lambda b: index[b.tensors[0]])
+    bufs = sorted(bufs + orphans, key=lambda b: index[b.tensors[0]]) + scratch
     offsets = _first_fit(bufs, _tflm_ranking(bufs))
     lower_bound = peak_memory(graph, order, inplace=False).peak_bytes
     return _plan(graph, order, bufs, offsets, lower_bound, {}, "tflm-greedy")
 
 
 def plan_linear(graph: KernelGraph, order: Sequence[str] | None = None) -> ArenaPlan:
-    """The baseline without reuse: every tensor its own slot, one after the other in tensor order."""
-    bufs = buffers(graph, order, inplace=False)
+    """The baseline without reuse: every tensor (and scratch buffer) its own slot, one after the other."""
+    bufs = buffers(graph, order, inplace=False, scratch=True)
     offsets, end = [], 0
     for b in bufs:
         offsets.append(end)
@@ -243,7 +277,7 @@ def plan_linear(graph: KernelGraph, order: Sequence[str] | None = None) -> Arena
 
 
 def check_plan(plan: ArenaPlan, graph: KernelGraph) -> None:
-    """Raise :class:`ExportError` if a tensor lacks a slot or two tensors live at the same step share bytes.
+    """Raise :class:`ExportError` if a tensor lacks a slot or two buffers live at the same step share bytes.
 
     Only an in-place pair that :func:`inplace_pairs` allows for ``plan.order`` may share bytes, and only at the same
     offset. O(steps x live tensors^2).
@@ -272,18 +306,29 @@ def check_plan(plan: ArenaPlan, graph: KernelGraph) -> None:
         return t
 
     steps = len(plan.order)
-    at_step: list[list[str]] = [[] for _ in range(max(steps, 1))]
+    # (name, start, end) of every buffer live at each step: tensors, then the step's kernel scratch buffers.
+    at_step: list[list[tuple[str, int, int]]] = [[] for _ in range(max(steps, 1))]
     for t, (first, last) in live.items():
         for step in range(first, min(last, steps - 1) + 1):
-            at_step[step].append(t)
-    for step, tensors in enumerate(at_step):
-        for i, a in enumerate(tensors):
-            a_start, a_end = plan.offsets[a], plan.offsets[a] + arena_bytes(graph.tensors[a].nbytes)
-            for b in tensors[i + 1:]:
-                b_start, b_end = plan.offsets[b], plan.offsets[b] + arena_bytes(graph.tensors[b].nbytes)
+            at_step[step].append((t, plan.offsets[t], plan.offsets[t] + arena_bytes(graph.tensors[t].nbytes)))
+    kernels = {k.name: k for k in graph.kernels}
+    for step, name in enumerate(plan.order):
+        for i, nbytes in enumerate(kernels[name].scratch_bytes):
+            s = scratch_name(name, i)
+            if nbytes <= 0:
+                continue
+            if s not in plan.scratch_offsets or plan.scratch_offsets[s] + arena_bytes(nbytes) > plan.arena_bytes:
+                raise ExportError(
+                    f"arena plan has no room for scratch buffer '{s}' ({arena_bytes(nbytes)} B) inside an arena of "
+                    f"{plan.arena_bytes}; plan again with plan_arena"
+                )
+            at_step[step].append((s, plan.scratch_offsets[s], plan.scratch_offsets[s] + arena_bytes(nbytes)))
+    for step, entries in enumerate(at_step):
+        for i, (a, a_start, a_end) in enumerate(entries):
+            for b, b_start, b_end in entries[i + 1:]:
                 if a_start >= b_end or b_start >= a_end:
                     continue
-                if chain(a) == chain(b) and a_start == b_start:
+                if a in live and b in live and chain(a) == chain(b) and a_start == b_start:
                     continue
                 raise ExportError(
                     f"arena plan overlaps live tensors '{a}' [{a_start}, {a_end}) and '{b}' [{b_start}, {b_end}) "

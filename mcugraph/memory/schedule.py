@@ -81,7 +81,9 @@ class _Model:
                 (t, self.size[t], None if t in self.pinned else self.consumers[t], t in candidates)
                 for t in sorted(self.ins[k], key=lambda t: candidates.index(t) if t in candidates else len(candidates))
             ])
-        self.written = [sum(self.size[t] for t in outs) for outs in self.outs]
+        # A kernel's scratch buffers are live only while it runs: they add to its step, never to what stays live.
+        self.scratch = [sum(arena_bytes(b) for b in k.scratch_bytes) for k in kernels]
+        self.written = [sum(self.size[t] for t in outs) + s for outs, s in zip(self.outs, self.scratch, strict=True)]
         self.kept = [sum(self.size[t] for t in outs if t in self.pinned or self.consumers[t]) for outs in self.outs]
         anc = [0] * self.n
         for i in range(self.n):

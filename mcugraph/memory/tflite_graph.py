@@ -11,8 +11,11 @@ than model that wrongly, both are refused with :class:`~mcugraph.errors.InvalidM
 
 from __future__ import annotations
 
+import math
+
 from mcugraph.errors import InvalidModelError, ModelLoadError
 from mcugraph.kernel_graph import Kernel, KernelGraph, TensorInfo
+from mcugraph.memory.scratch import scratch_bytes
 from mcugraph.tflite import schema as tfl
 
 # Bytes per element, by schema.TensorType value. Sub-byte and opaque types (INT4, STRING, RESOURCE, ...) have no
@@ -111,12 +114,32 @@ def kernel_graph_from_model(model: tfl.schema.ModelT, source: str = "model") -> 
         # An omitted optional input (a conv without bias) is index -1.
         inputs = tuple(names[j] for j in (op.inputs if op.inputs is not None else ()) if j >= 0)
         outputs = tuple(names[j] for j in (op.outputs if op.outputs is not None else ()) if j >= 0)
-        kernels.append(Kernel(name, name.split(":", 1)[1], inputs, outputs, (name,)))
+        builtin = name.split(":", 1)[1]
+        kernels.append(Kernel(name, builtin, inputs, outputs, (name,), _scratch(builtin, op, subgraph, tensors, names)))
     return KernelGraph(
         tensors=tensors,
         kernels=tuple(kernels),
         inputs=tuple(names[j] for j in (subgraph.inputs if subgraph.inputs is not None else ())),
         outputs=tuple(names[j] for j in (subgraph.outputs if subgraph.outputs is not None else ())),
+    )
+
+
+_INTEGER = (tfl.schema.TensorType.INT8, tfl.schema.TensorType.UINT8, tfl.schema.TensorType.INT16)
+
+
+def _scratch(builtin: str, op, subgraph, tensors: dict[str, TensorInfo], names: list[str]) -> tuple[int, ...]:
+    """The scratch buffers TFLM's kernel for ``op`` requests (:func:`mcugraph.memory.scratch.scratch_bytes`)."""
+    inputs = list(op.inputs if op.inputs is not None else ())
+    outputs = list(op.outputs if op.outputs is not None else ())
+    data = 2 if builtin == "TRANSPOSE_CONV" else 0  # TRANSPOSE_CONV: (output shape, filter, input, bias)
+    if len(inputs) <= data or inputs[data] < 0 or not outputs or outputs[0] < 0:
+        return ()
+    axis_count = 0
+    if builtin in ("MEAN", "REDUCE_MAX") and len(inputs) > 1 and inputs[1] >= 0:
+        axis_count = math.prod(tensors[names[inputs[1]]].shape)
+    return scratch_bytes(
+        builtin, tensors[names[inputs[data]]], tensors[names[outputs[0]]], axis_count,
+        integer=subgraph.tensors[inputs[data]].type in _INTEGER,
     )
 
 
