@@ -36,7 +36,8 @@ class TrainConfig:
 
     epochs: int = 20
     finetune_epochs: int = 0
-    lr: float = 5e-3
+    lr: float = 2e-3  # Adam while pruning: gentle on the trained weights
+    retrain_lr: float = 6e-3  # once the architecture is fixed, cosine-decayed from here to 0 (a small net starts over)
     prune_share: float = 0.25  # pace: the gated channels could shrink 10x within this share of the epochs
     warmup_steps: int = 10  # importance is measured this many steps before any gate moves
     distill: float = 0.0  # α: weight of distillation from the unpruned model's logits (classifiers)
@@ -246,6 +247,7 @@ def run_epochs(
                 if pruner.confirmed():
                     pruner.stop_pruning(model)
                     decay_from = step
+                    base_lr = [config.retrain_lr for _ in optimizer.param_groups]
                 elif step % config.prune_every == 0:
                     pruner.cut_closed()
             if config.progress:
