@@ -35,7 +35,9 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--finetune-epochs", type=int, default=0, help="epochs after the cut (default 0)")
     group.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     group.add_argument("--loss", choices=("ce", "mse"), default="ce", help="ce: classifier; mse: autoencoder")
-    group.add_argument("--lr", type=float, default=5e-3, help="Adam learning rate of the weights (default 5e-3)")
+    group.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate while pruning (default 2e-3)")
+    group.add_argument("--retrain-lr", type=float, default=6e-3,
+                       help="learning rate once the budgets are met, cosine-decayed to 0 (default 6e-3)")
     group.add_argument("--batch-size", type=int, default=64, help="default 64")
     group.add_argument("--seed", type=int, default=0)
     group.add_argument("--distill", type=float, default=0.0, metavar="ALPHA",
@@ -55,7 +57,7 @@ def prune_from_args(args: argparse.Namespace, model):
         model, data=args.data, val=args.val, ram=args.ram, flash=args.flash, macs=args.macs,
         epochs=args.epochs, finetune_epochs=args.finetune_epochs, device=args.device, loss=args.loss,
         lr=args.lr, batch_size=args.batch_size, seed=args.seed, progress=sys.stderr.isatty(),
-        distill=args.distill, prune_share=args.prune_share,
+        distill=args.distill, prune_share=args.prune_share, retrain_lr=args.retrain_lr,
     )
 
 
