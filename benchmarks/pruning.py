@@ -94,7 +94,8 @@ def l1_keep(model, budgets: Budgets, samples: np.ndarray) -> dict[int, tuple[int
 def train_ir(model, epochs: int, config: TrainConfig, data) -> tuple[object, float]:
     """Train an IR model as a GraphModule for ``epochs``; returns the trained IR and the wall time in seconds."""
     module = GraphModule(model)
-    optimizer = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=config.lr)
+    # The L1-pruned network is trained like mcugraph's after its cut: from retrain_lr, cosine-decayed.
+    optimizer = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=config.retrain_lr)
     start = time.perf_counter()
     run_epochs(module, optimizer, data.x, data.y, epochs, config)
     seconds = time.perf_counter() - start
