@@ -26,7 +26,7 @@ from typing import Any
 import onnx
 import onnx_ir as ir
 
-from mcugraph.errors import DataError
+from mcugraph.errors import DataError, ExportError
 from mcugraph.pipeline import CANONICALIZE
 
 VERIFY_RANDOM_SAMPLES = 8
@@ -86,6 +86,7 @@ def run(model: Any, opts: Options) -> OptimizeResult:
         activations = _activations(ir_model, opts, qdq_params, data)
     with timer("export"):
         exported = _export(ir_model, opts, activations, memory)
+        _check_arena(exported.data, memory)
     with timer("verify"):
         verification = _verify(exported.data, reference, opts, data, memory)
     report = _report(ir_model, exported.data, opts, memory, data, qdq_params, verification, timer.seconds)
@@ -181,6 +182,25 @@ def _export(model: ir.Model, opts: Options, activations: dict | None, memory: _M
         model, activations=activations, order=memory.order, offline_offsets=memory.offsets,
         io_dtype=opts.io_dtype if opts.quantize else "float32", input_layout=opts.input_layout,
     )
+
+
+def _check_arena(data: bytes, memory: _Memory) -> None:
+    """Raise :class:`ExportError` unless TFLM's measured arena head is the predicted arena, byte for byte.
+
+    The offline plan is written blind (TFLM never checks it), so a mismatch means the memory model is wrong about
+    this model: a wrong prediction, or worse a plan that overlaps live tensors. Never let it pass silently.
+    """
+    from mcugraph.tflite.tflm import arena_head
+
+    if memory.arena_bytes is None:
+        return
+    head = arena_head(data)
+    if head != memory.arena_bytes:
+        raise ExportError(
+            f"TFLM's arena head for the exported model is {head} B but mcugraph predicted {memory.arena_bytes} B: "
+            "this is a bug in mcugraph's memory model (mcugraph.memory); nothing was written; please report it "
+            "with the model (retrying with --no-inplace may avoid it)"
+        )
 
 
 def _verify(data: bytes, reference: onnx.ModelProto, opts: Options, samples, memory: _Memory):

@@ -344,7 +344,8 @@ def _ordinal(i: int) -> str:
 def format_plan(plan: ArenaPlan, graph: KernelGraph, width: int = 80) -> str:
     """ASCII picture of ``plan`` like TFLM's PrintMemoryPlan: one row per step, one character per buffer.
 
-    An in-place chain shares its first tensor's character; ``!`` marks bytes claimed twice at one step (a bug).
+    An in-place chain shares its first tensor's character, scratch buffers are ``#``; ``!`` marks bytes claimed twice
+    at one step (a bug).
     """
     live = lifetimes(graph, plan.order)
     names = [t for t in graph.tensors if t in live and t in plan.offsets]
@@ -362,6 +363,8 @@ def format_plan(plan: ArenaPlan, graph: KernelGraph, width: int = 80) -> str:
         first, last = live[t]
         alias = f" reuses {plan.aliases[t]}" if t in plan.aliases else ""
         lines.append(f"  {char[root(t)]} {t}: {plan.sizes[t]} B at {plan.offsets[t]}, steps {first}..{last}{alias}")
+    for s, start in plan.scratch_offsets.items():
+        lines.append(f"  # {s}: {plan.scratch_sizes[s]} B at {start} (placed by TFLM)")
     kernels = {k.name: k for k in graph.kernels}
     for step, kernel_name in enumerate(plan.order):
         row = ["."] * width
@@ -374,5 +377,10 @@ def format_plan(plan: ArenaPlan, graph: KernelGraph, width: int = 80) -> str:
             used[root(t)] = max(used.get(root(t), 0), size)  # an in-place pair counts once
             for c in range(start * width // scale, (start + size) * width // scale):
                 row[c] = ch if row[c] in (".", ch) else "!"
+        for s, start in plan.scratch_offsets.items():
+            if s.rsplit("/scratch", 1)[0] == kernel_name:  # scratch buffers: '#', live at their kernel only
+                used[s] = plan.scratch_sizes[s]
+                for c in range(start * width // scale, (start + plan.scratch_sizes[s]) * width // scale):
+                    row[c] = "#" if row[c] == "." else "!"
         lines.append(f"{step:>3}: {''.join(row)} {sum(used.values()):>8} B  {kernels[kernel_name].op}")
     return "\n".join(lines)

@@ -122,8 +122,8 @@ def schedule_tflite(
     if head_after != plan.arena_bytes:
         raise ExportError(
             f"{source}: TFLM plans {head_after} B of arena for the scheduled model but mcugraph predicted "
-            f"{plan.arena_bytes} B (it plans some buffers itself: kernel scratch buffers or tensors no operator "
-            "uses); nothing written, report this model"
+            f"{plan.arena_bytes} B: this is a bug in mcugraph's memory model (mcugraph.memory); nothing written, "
+            "report this model (retrying with --no-inplace may avoid it)"
         )
     samples = [_random_inputs(model, seed) for seed in range(VERIFY_SAMPLES)]
     for i, (want, got) in enumerate(zip(run_tflm_batch(data, samples), run_tflm_batch(scheduled, samples), strict=True)):
