@@ -8,6 +8,7 @@ own accuracy and arena figures for both.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -49,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     ram, flash = base["arena"] // 8, base["flash"] // 16
     print(f"\n== mcugraph prune --ram {ram} --flash {flash} (1/8 of the SRAM, 1/16 of the flash)")
     pruned = mcugraph.prune(onnx_path, data=(data.train.x, data.train.y), val=(data.val.x, data.val.y),
-                            ram=ram, flash=flash, epochs=args.prune_epochs, finetune_epochs=4)
+                            ram=ram, flash=flash, epochs=args.prune_epochs, finetune_epochs=4,
+                            progress=sys.stderr.isatty())
     pruned_path = out / "digits_cnn.pruned.onnx"
     mcugraph.save(pruned.model, pruned_path)
     small = _export(pruned_path, out / "digits_cnn.pruned.int8.tflite", data)
