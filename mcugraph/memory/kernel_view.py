@@ -25,6 +25,10 @@ order the scheduler picks. The rules, in the order they are applied to each node
    stride-2 pad 1) gets a ``PAD`` kernel before it, writing ``<kernel>/pad`` (the exporter lowers it so).
    Any other op is refused, all offenders listed in one error.
 
+Scratch: each kernel carries the scratch buffers TFLM's kernel will request in the arena
+(``Kernel.scratch_bytes``, from :func:`mcugraph.memory.scratch.scratch_bytes`: MEAN, REDUCE_MAX, int8
+TRANSPOSE_CONV), live only at that kernel's step.
+
 Sizes: ``dtype="int8"`` (default) stores float activations in 1 byte, except the float side of an explicit
 ``QUANTIZE``/``DEQUANTIZE`` kernel (4 bytes); ``dtype="float32"`` keeps 4. Integer tensors keep their width
 (int32 stays 4; int64 becomes TFLite's int32, 4). Conv/FC biases are int32 (4 bytes) in int8 mode.
