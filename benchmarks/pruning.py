@@ -6,7 +6,7 @@ reports the held-out test accuracy of
   (a) ``mcugraph.prune`` (prune while training, ``--epochs`` epochs in total), and
   (b) L1-norm magnitude pruning to the same budget: every prunable group keeps the same fraction of its channels,
       those with the largest L1 norm of their producer weights, the largest fraction that meets the budget; then
-      trained for the same number of epochs (SRAM for both checked in TFLM: its measured arena head),
+      trained for the same number of epochs with the same distillation from the unpruned model (SRAM for both checked in TFLM: its measured arena head),
 
 and the wall time of prune-while-training against plain training of the unpruned model for the same epochs.
 Both methods start from the same trained model. Run: ``python benchmarks/pruning.py [--epochs 40] [--fractions
@@ -28,6 +28,7 @@ from mcugraph.datasets import digits
 from mcugraph.demo import train_classifier
 from mcugraph.prune.api import (
     Dataset,
+    _teacher_logits,
     apply_keep,
     canonicalize,
     exact_resources,
@@ -91,13 +92,13 @@ def l1_keep(model, budgets: Budgets, samples: np.ndarray) -> dict[int, tuple[int
     return keep
 
 
-def train_ir(model, epochs: int, config: TrainConfig, data) -> tuple[object, float]:
+def train_ir(model, epochs: int, config: TrainConfig, data, teacher=None) -> tuple[object, float]:
     """Train an IR model as a GraphModule for ``epochs``; returns the trained IR and the wall time in seconds."""
     module = GraphModule(model)
     # The L1-pruned network is trained like mcugraph's after its cut: from retrain_lr, cosine-decayed.
     optimizer = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=config.retrain_lr)
     start = time.perf_counter()
-    run_epochs(module, optimizer, data.x, data.y, epochs, config)
+    run_epochs(module, optimizer, data.x, data.y, epochs, config, teacher=teacher)
     seconds = time.perf_counter() - start
     module.write_back(model)
     return model, seconds
@@ -120,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     base = baseline(args.baseline_epochs)
     before = exact_resources(base)
     base_acc = onnx_accuracy(base, test)
+    teacher = _teacher_logits(GraphModule(base), train, config)  # the same distillation for L1 as for mcugraph
     copy = apply_keep(base, {})
     _, plain_seconds = train_ir(copy, args.epochs, config, train)
     print(f"unpruned: SRAM {before['ram']} B, flash {before['flash']} B, MACs {before['macs']}, "
@@ -140,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         l1_model = apply_keep(base, l1_keep(base, budgets, train.x[:64]))
         l1_res = exact_resources(l1_model)
         l1_res["ram"] = tflm_arena_head(l1_model, train.x[:64])
-        l1_model, _ = train_ir(l1_model, args.epochs, config, train)
+        l1_model, _ = train_ir(l1_model, args.epochs, config, train, teacher)
         l1_acc = onnx_accuracy(l1_model, test)
         after = ours.report["after"]  # "ram" is TFLM's measured arena head
         print(f"{'1/' + str(k):>8} {ram:>7} {flash or '-':>8} | {ours_acc:>12.4f} {after['ram']:>6} "

@@ -40,8 +40,9 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
                        help="learning rate once the budgets are met, cosine-decayed to 0 (default 6e-3)")
     group.add_argument("--batch-size", type=int, default=64, help="default 64")
     group.add_argument("--seed", type=int, default=0)
-    group.add_argument("--distill", type=float, default=0.0, metavar="ALPHA",
-                       help="weight of distillation from the unpruned model's logits (classifiers; default 0)")
+    group.add_argument("--distill", type=float, default=0.7, metavar="ALPHA",
+                       help="weight of distillation from the unpruned model's logits (classifiers; 0 = off; "
+                            "default 0.7)")
     group.add_argument("--prune-share", type=float, default=0.25,
                        help="pace: widths could shrink 10x within this share of the epochs (default 0.25)")
 

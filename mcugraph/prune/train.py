@@ -40,7 +40,7 @@ class TrainConfig:
     retrain_lr: float = 6e-3  # once the architecture is fixed, cosine-decayed from here to 0 (a small net starts over)
     prune_share: float = 0.25  # pace: the gated channels could shrink 10x within this share of the epochs
     warmup_steps: int = 10  # importance is measured this many steps before any gate moves
-    distill: float = 0.0  # α: weight of distillation from the unpruned model's logits (classifiers)
+    distill: float = 0.7  # α: weight of distillation from the unpruned model's logits (classifiers; 0 = off)
     tflm_check: bool = True  # with a ram budget, also export int8 and measure TFLM's arena head at the end
     batch_size: int = 64
     loss: str = "ce"
