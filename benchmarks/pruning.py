@@ -9,13 +9,14 @@ reports the held-out test accuracy of
       trained for the same number of epochs with the same distillation from the unpruned model (SRAM for both checked in TFLM: its measured arena head),
 
 and the wall time of prune-while-training against plain training of the unpruned model for the same epochs.
-Both methods start from the same trained model. Run: ``python benchmarks/pruning.py [--epochs 40] [--fractions
+Both methods start from the same trained model; accuracies are means over ``--seeds`` training seeds. Run: ``python benchmarks/pruning.py [--epochs 40] [--fractions
 2,4,8,16] [--flash-fraction 16]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 
@@ -108,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=40, help="epochs per method (and of the plain-training run)")
     parser.add_argument("--prune-share", type=float, default=0.15, help="mcugraph's pruning pace (TrainConfig)")
+    parser.add_argument("--seeds", type=int, default=3, help="training seeds per method; accuracies are means")
     parser.add_argument("--baseline-epochs", type=int, default=20, help="epochs to train the unpruned model")
     parser.add_argument("--fractions", default="2,4,8,16", help="SRAM budgets as 1/k of the unpruned peak")
     parser.add_argument("--flash-fraction", type=int, default=0, help="also a flash budget of 1/k (0: none)")
@@ -134,16 +136,21 @@ def main(argv: list[str] | None = None) -> int:
         ram = before["ram"] // k
         flash = before["flash"] // args.flash_fraction if args.flash_fraction else None
         budgets = Budgets(ram=ram, flash=flash)
-        start = time.perf_counter()
-        ours = prune(base, data=(train.x, train.y), ram=ram, flash=flash, epochs=args.epochs,
-                     prune_share=args.prune_share)
-        ours_seconds = time.perf_counter() - start
-        ours_acc = onnx_accuracy(ours.model, test)
-        l1_model = apply_keep(base, l1_keep(base, budgets, train.x[:64]))
+        ours_accs, l1_accs, times = [], [], []
+        l1_keep_k = l1_keep(base, budgets, train.x[:64])
+        for seed in range(args.seeds):  # tiny networks vary a lot from seed to seed: report the mean
+            start = time.perf_counter()
+            ours = prune(base, data=(train.x, train.y), ram=ram, flash=flash, epochs=args.epochs,
+                         prune_share=args.prune_share, seed=seed)
+            times.append(time.perf_counter() - start)
+            ours_accs.append(onnx_accuracy(ours.model, test))
+            torch.manual_seed(seed)
+            l1_model = apply_keep(base, l1_keep_k)
+            l1_model, _ = train_ir(l1_model, args.epochs, dataclasses.replace(config, seed=seed), train, teacher)
+            l1_accs.append(onnx_accuracy(l1_model, test))
         l1_res = exact_resources(l1_model)
         l1_res["ram"] = tflm_arena_head(l1_model, train.x[:64])
-        l1_model, _ = train_ir(l1_model, args.epochs, config, train, teacher)
-        l1_acc = onnx_accuracy(l1_model, test)
+        ours_acc, l1_acc, ours_seconds = np.mean(ours_accs), np.mean(l1_accs), np.mean(times)
         after = ours.report["after"]  # "ram" is TFLM's measured arena head
         print(f"{'1/' + str(k):>8} {ram:>7} {flash or '-':>8} | {ours_acc:>12.4f} {after['ram']:>6} "
               f"{after['flash']:>6} {ours_seconds:>7.1f} | {l1_acc:>7.4f} {l1_res['ram']:>6} {l1_res['flash']:>6} "
