@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
+from test_memory_properties import kernel_graphs  # tests/ is on sys.path (rootdir conftest, no package)
 
 import mcugraph
 from mcugraph.errors import ExportError
@@ -142,3 +147,32 @@ def test_check_plan_rejects_scratch_over_a_live_tensor():
     broken = dict(plan.scratch_offsets, **{"k1/scratch0": plan.offsets["c"]})
     with pytest.raises(ExportError, match="overlaps live tensors"):
         check_plan(type(plan)(**{**plan.__dict__, "scratch_offsets": broken}), graph)
+
+
+@st.composite
+def graphs_with_scratch(draw) -> KernelGraph:
+    """Random kernel DAGs (test_memory_properties) whose kernels ask for 0-2 scratch buffers of 1..300 bytes."""
+    graph = draw(kernel_graphs(max_kernels=6))
+    scratch = st.lists(st.integers(1, 300), max_size=2).map(tuple)
+    return dataclasses.replace(graph, kernels=tuple(
+        dataclasses.replace(k, scratch_bytes=draw(scratch)) for k in graph.kernels
+    ))
+
+
+@settings(max_examples=60, deadline=None)
+@given(graphs_with_scratch())
+def test_plans_with_scratch_are_valid_and_tflm_placed(graph):
+    """Plans never overlap live buffers, arena >= peak incl. scratch, and scratch sits where TFLM's first-fit puts it."""
+    from mcugraph.memory.peak import buffers
+    from mcugraph.memory.planner import _with_tflm_scratch
+
+    schedule = schedule_min_peak(graph, time_limit_s=1.0)
+    assert schedule.peak_bytes == peak_memory(graph, schedule.order).peak_bytes <= schedule.given_peak_bytes
+    plan = plan_arena(graph, schedule.order, time_limit_s=0.2)
+    check_plan(plan, graph)
+    assert plan.arena_bytes >= plan.lower_bound_bytes == schedule.peak_bytes
+    bufs = buffers(graph, schedule.order, scratch=True)
+    offsets = [plan.scratch_offsets[b.tensors[0]] if b.scratch else plan.offsets[b.tensors[0]] for b in bufs]
+    assert _with_tflm_scratch(bufs, offsets) == offsets
+    greedy = tflm_greedy_plan(graph, schedule.order)
+    check_plan(greedy, graph)
