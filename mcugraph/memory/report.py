@@ -3,7 +3,8 @@ memory fields.
 
 The plan JSON is ``{"arena_bytes", "lower_bound_bytes", "order", "aliases", "tensors": [{"name", "offset", "size",
 "first", "last"}]}`` with offsets and sizes in bytes (sizes 16-byte rounded, as TFLM places them) and
-``first``/``last`` the steps (positions in ``order``) a tensor is live. The C header carries the same offsets as an
+``first``/``last`` the steps (positions in ``order``) a tensor is live; ``"scratch": [{"name", "offset", "size",
+"step"}]`` lists the kernel scratch buffers where TFLM will place them (not part of the offline plan). The C header carries the same offsets as an
 ``int32_t`` array in tensor order (the .tflite tensor index for a .tflite model), ``-1`` for tensors that take no
 arena (constants), i.e. exactly what TFLM's ``OfflineMemoryAllocation`` metadata holds.
 """
@@ -37,6 +38,11 @@ def plan_json(plan: ArenaPlan, graph: KernelGraph) -> dict[str, Any]:
         "order": list(plan.order),
         "aliases": dict(plan.aliases),
         "tensors": tensors,
+        "scratch": [
+            {"name": name, "offset": offset, "size": plan.scratch_sizes[name],
+             "step": plan.order.index(name.rsplit("/scratch", 1)[0])}
+            for name, offset in sorted(plan.scratch_offsets.items(), key=lambda e: e[1])
+        ],
     }
 
 
@@ -181,6 +187,9 @@ def timeline_panel(
                 size = arena_bytes(graph.tensors[t].nbytes)
                 ax.bar(x, size, bottom=bottom, color=colours[t], width=0.8, linewidth=0)
                 bottom += size
+            # The kernel's scratch buffers (grey) complete the bar to the profile's live bytes.
+            if profile.live_bytes[step] > bottom:
+                ax.bar(x, profile.live_bytes[step] - bottom, bottom=bottom, color="0.7", width=0.8, linewidth=0)
         ax.axhline(profile.peak_bytes, color="red", linestyle="--", linewidth=1)
         peak_rows = [x for x, step in enumerate(steps) if step == profile.peak_step]
         label = f"peak {profile.peak_bytes:,} B"
