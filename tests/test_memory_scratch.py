@@ -176,3 +176,22 @@ def test_plans_with_scratch_are_valid_and_tflm_placed(graph):
     assert _with_tflm_scratch(bufs, offsets) == offsets
     greedy = tflm_greedy_plan(graph, schedule.order)
     check_plan(greedy, graph)
+
+
+def test_pruning_resource_model_counts_scratch():
+    """The pruner's SRAM model equals peak_memory (scratch included) at whole counts when MEAN is at the peak."""
+    from mcugraph.prune.api import apply_keep, canonicalize, unshare_initializers
+    from mcugraph.prune.channel_groups import channel_groups
+    from mcugraph.prune.gates import gateable_groups
+    from mcugraph.prune.resources import resource_model
+
+    model = unshare_initializers(canonicalize(mcugraph.load(_cnn(hw=8, channels=(5, 12, 41), pool=True))))
+    groups = channel_groups(model)
+    order = [k.name for k in kernel_view(model).kernels]
+    rmodel = resource_model(model, groups, order)
+    # 3 channels before the pool, 30 into the average pool: MEAN's step (with 200 B of scratch) is the peak.
+    keep = {g.id: tuple(range(30 if g.size == 41 else 3)) for g in gateable_groups(model, groups)}
+    pruned = kernel_view(apply_keep(model, keep))
+    profile = peak_memory(pruned, order)
+    assert pruned.kernel(order[profile.peak_step]).op == "MEAN"
+    assert float(rmodel.evaluate({gid: float(len(k)) for gid, k in keep.items()})["ram"]) == profile.peak_bytes

@@ -10,7 +10,7 @@ smooth surrogate:
   does — the rounding is applied in the forward pass and skipped in the backward pass (straight-through), so values
   are exact and gradients do not vanish on the steps of ``ceil``. Bytes live at each step of the schedule follow the
   liveness of ``mcugraph.memory`` (inputs and outputs of a kernel live together, fused activations one tensor,
-  in-place pairs one buffer; the partial outputs of a Concat split for TFLM's 10-input limit are priced at
+  in-place pairs one buffer, a kernel's scratch buffers at its step; the partial outputs of a Concat split for TFLM's 10-input limit are priced at
   their full size); the peak is the exact ``max`` forward with the gradient of ``τ·logsumexp(x/τ)``
   (τ = 5% of the peak), so every step near the peak is pushed down, not only the argmax.
 - Flash: int8 weights (1 byte) and int32 biases (4 bytes) per element, as the exporter writes them.
@@ -116,12 +116,14 @@ def resource_model(model: ir.Model, groups: Sequence, order: Sequence[str] | Non
         # Tensors the kernel view adds (the PAD before a stride-2 conv) carry their input's channels.
         if kernel.op == "PAD" and kernel.outputs[0] not in uses and kernel.inputs[0] in uses:
             uses[kernel.outputs[0]] = uses[kernel.inputs[0]]
-    slots = buffers(graph, order)
+    slots = buffers(graph, order, scratch=True)
     activations = {
         name: _sized(name, graph.tensors[name].shape, graph.tensors[name].itemsize, uses.get(name, ()))
         for slot in slots
+        if not slot.scratch
         for name in slot.tensors
     }
+    activations.update(_scratch(graph, slots, uses))
     count = len(graph.kernels)
     steps = tuple(tuple(i for i, b in enumerate(slots) if b.first <= step <= b.last) for step in range(count))
 
@@ -150,6 +152,27 @@ def resource_model(model: ir.Model, groups: Sequence, order: Sequence[str] | Non
         layers=tuple(layers),
         fixed_macs=fixed_macs,
     )
+
+
+def _scratch(graph, slots, uses) -> dict[str, SizedTensor]:
+    """Kernel scratch buffers (``mcugraph.memory.scratch``), live at their kernel's step like any slot.
+
+    The first request of an int8 MEAN (int32 sums) or TRANSPOSE_CONV (int32 accumulators) is 4 bytes per output
+    element, so it shrinks with the output's channels; every other request (4 x rank, 4 x axes) is fixed.
+    """
+    kernels = {k.name: k for k in graph.kernels}
+    result = {}
+    for slot in (s for s in slots if s.scratch):
+        name = slot.tensors[0]
+        kernel_name, index = name.rsplit("/scratch", 1)
+        kernel = kernels[kernel_name]
+        nbytes = kernel.scratch_bytes[int(index)]
+        out = graph.tensors[kernel.outputs[0]]
+        if kernel.op in ("MEAN", "TRANSPOSE_CONV") and index == "0" and nbytes == 4 * math.prod(out.shape):
+            result[name] = _sized(name, out.shape, 4, uses.get(out.name, ()))
+        else:
+            result[name] = SizedTensor(name, (Axis(nbytes),), 1)
+    return result
 
 
 def _uses_by_tensor(groups: Sequence) -> dict[str, list[tuple[int, int, object]]]:
