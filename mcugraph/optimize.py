@@ -28,6 +28,7 @@ import onnx_ir as ir
 
 from mcugraph.errors import DataError, ExportError
 from mcugraph.pipeline import CANONICALIZE
+from mcugraph.registry import pipeline_changes_outputs
 
 VERIFY_RANDOM_SAMPLES = 8
 
@@ -75,6 +76,8 @@ def run(model: Any, opts: Options) -> OptimizeResult:
         reference = ir.serde.serialize_model(ir_model)
     with timer("canonicalize"):
         ir_model, qdq_params = _canonicalize(ir_model, opts)
+    if opts.pipeline and pipeline_changes_outputs(opts.pipeline):
+        reference = ir.serde.serialize_model(ir_model)
     for transform in opts.transforms:
         with timer(getattr(transform, "__name__", "transform")):
             ir_model = transform(ir_model)

@@ -113,3 +113,13 @@ def _convert(raw: typing.Any, hint: typing.Any, pass_name: str, key: str) -> typ
 def build_pipeline(spec: str) -> ir.passes.PassManager:
     """An onnx-ir ``PassManager`` running the passes of ``spec`` once each, in order."""
     return ir.passes.PassManager([create_pass(n, o) for n, o in parse_pipeline(spec)], steps=1)
+
+
+def pipeline_changes_outputs(spec: str) -> bool:
+    """True when a pass of ``spec`` declares ``changes_outputs = True`` (e.g. ``remove-channels``).
+
+    Canonicalisation passes keep the model's outputs; a pass that does not must say so, so that checks after the
+    pipeline (like ``mcugraph opt``'s verification) compare against the rewritten model instead of the input.
+    """
+    passes = known_passes()
+    return any(getattr(passes.get(name), "changes_outputs", False) for name, _ in parse_pipeline(spec))

@@ -39,6 +39,8 @@ class RemoveChannelsPass(ir.passes.InPlacePass):
     """
 
     name: ClassVar[str] = "remove-channels"
+    # It changes what the model computes: verification downstream compares against its result, not the input.
+    changes_outputs: ClassVar[bool] = True
     keep: Mapping[int, tuple[int, ...]] | float | str | None = None
     keep_file: str = ""
 
