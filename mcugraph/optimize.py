@@ -91,7 +91,7 @@ def run(model: Any, opts: Options) -> OptimizeResult:
         exported = _export(ir_model, opts, activations, memory)
         _check_arena(exported.data, memory)
     with timer("verify"):
-        verification = _verify(exported.data, reference, opts, data, memory)
+        verification = _verify(exported, reference, opts, data, memory)
     report = _report(ir_model, exported.data, opts, memory, data, qdq_params, verification, timer.seconds)
     return OptimizeResult(exported.data, report)
 
@@ -206,7 +206,7 @@ def _check_arena(data: bytes, memory: _Memory) -> None:
         )
 
 
-def _verify(data: bytes, reference: onnx.ModelProto, opts: Options, samples, memory: _Memory):
+def _verify(exported, reference: onnx.ModelProto, opts: Options, samples, memory: _Memory):
     from mcugraph.export.verify import DEFAULT_MIN_SQNR_DB, check, measure
 
     if not opts.verify:
@@ -215,7 +215,8 @@ def _verify(data: bytes, reference: onnx.ModelProto, opts: Options, samples, mem
     if threshold is None:
         threshold = DEFAULT_MIN_SQNR_DB["int8" if opts.quantize else "float32"]
     result = measure(
-        data, reference, samples.holdout, min_sqnr_db=threshold, predicted_arena_bytes=memory.arena_bytes
+        exported.data, reference, samples.holdout, min_sqnr_db=threshold,
+        predicted_arena_bytes=memory.arena_bytes, input_perms=exported.input_perms,
     )
     check(result)
     return result

@@ -67,6 +67,7 @@ def measure(
     *,
     min_sqnr_db: float,
     predicted_arena_bytes: int | None = None,
+    input_perms: Sequence[Sequence[int]] | None = None,
 ) -> VerifyResult:
     """Run ``data`` in TFLM and LiteRT and ``reference`` in onnxruntime on ``samples`` (model layout, float32)."""
     from mcugraph.runtime import run_onnx
@@ -79,7 +80,10 @@ def measure(
     count = len(samples[names[0]])
     feeds = [{n: samples[n][i : i + 1] for n in names} for i in range(count)]
     expected = [run_onnx(reference, f) for f in feeds]
-    tflite_feeds = [[to_tflite(f[n], io) for n, io in zip(names, ins, strict=True)] for f in feeds]
+    perms = list(input_perms) if input_perms else [None] * len(names)
+    tflite_feeds = [
+        [to_tflite(f[n], io, perm) for n, io, perm in zip(names, ins, perms, strict=True)] for f in feeds
+    ]
     tflm = [_from_outputs(o, outs, e) for o, e in zip(run_tflm_batch(data, tflite_feeds), expected, strict=True)]
     litert = [_from_outputs(_quiet_litert(data, f), outs, e) for f, e in zip(tflite_feeds, expected, strict=True)]
     return VerifyResult(
@@ -138,9 +142,13 @@ def tensor_io(data: bytes) -> tuple[list[TensorIO], list[TensorIO]]:
     return [describe(i) for i in graph.inputs], [describe(i) for i in graph.outputs]
 
 
-def to_tflite(x: np.ndarray, io: TensorIO) -> np.ndarray:
-    """A float sample in ONNX layout -> what the .tflite input wants (NHWC if its shape says so, quantised)."""
-    x = _to_shape(x, io.shape, "input")
+def to_tflite(x: np.ndarray, io: TensorIO, perm: Sequence[int] | None = None) -> np.ndarray:
+    """A float sample in ONNX layout -> what the .tflite input wants, quantised.
+
+    ``perm`` is the exporter's layout permutation of that input (``ExportResult.input_perms``); without it the
+    layout is guessed from the shapes, which is ambiguous when C == H == W.
+    """
+    x = x.transpose(perm) if perm is not None else _to_shape(x, io.shape, "input")
     if io.dtype == np.float32:
         return x.astype(np.float32)
     info = np.iinfo(io.dtype)
