@@ -6,7 +6,6 @@ import json
 import shutil
 import subprocess
 
-import numpy as np
 import onnx
 import onnx.parser
 import pytest
@@ -16,22 +15,13 @@ from mcugraph.memory.liveness import lifetimes
 from mcugraph.memory.planner import plan_arena
 from mcugraph.memory.report import plan_header, plan_json
 from mcugraph.memory.tflite_graph import kernel_graph_from_tflite
-from mcugraph.tflite.builder import TinyTflite
+from mcugraph.tflite.builder import peak_at_add
 
 SHAPE = (1, 16, 16, 4)  # 4096 bytes as float32
 
 
 def _peak_at_add() -> bytes:
-    """x -> a = x*3; c = x + a; o = c*0.5 (float32): the peak is x, a, c at the ADD."""
-    b = TinyTflite()
-    x = b.tensor("x", SHAPE)
-    three = b.tensor("three", (1,), data=np.array([3.0], np.float32))
-    half = b.tensor("half", (1,), data=np.array([0.5], np.float32))
-    a, c, o = (b.tensor(n, SHAPE) for n in "aco")
-    b.op("MUL", [x, three], [a])
-    b.op("ADD", [x, a], [c])
-    b.op("MUL", [c, half], [o])
-    return b.build([x], [o])
+    return peak_at_add(SHAPE)
 
 
 @pytest.fixture

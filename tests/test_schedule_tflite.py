@@ -8,7 +8,7 @@ import pytest
 from mcugraph.errors import ExportError
 from mcugraph.memory import inplace
 from mcugraph.tflite import schema as tfl
-from mcugraph.tflite.builder import TinyTflite
+from mcugraph.tflite.builder import TinyTflite, peak_at_add
 from mcugraph.tflite.offline_plan import read_offline_plan
 from mcugraph.tflite.schedule import schedule_tflite
 from mcugraph.tflite.tflm import arena_head, run_tflm
@@ -18,16 +18,7 @@ N = 4096
 
 
 def _peak_at_add() -> bytes:
-    """x -> a = x*3; c = x + a; o = c*0.5: x, a and c are all live while the ADD runs."""
-    b = TinyTflite()
-    x = b.tensor("x", SHAPE)
-    three = b.tensor("three", (1,), data=np.array([3.0], np.float32))
-    half = b.tensor("half", (1,), data=np.array([0.5], np.float32))
-    a, c, o = (b.tensor(n, SHAPE) for n in "aco")
-    b.op("MUL", [x, three], [a])
-    b.op("ADD", [x, a], [c])
-    b.op("MUL", [c, half], [o])
-    return b.build([x], [o])
+    return peak_at_add(SHAPE)
 
 
 def _branches() -> bytes:

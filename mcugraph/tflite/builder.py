@@ -109,3 +109,20 @@ class TinyTflite:
         self.subgraph.inputs = list(inputs)
         self.subgraph.outputs = list(outputs)
         return tfl.pack(self.model)
+
+
+def peak_at_add(shape: tuple[int, ...] = (1, 16, 16, 4)) -> bytes:
+    """float32 ``x -> a = x*3; c = x + a; o = c*0.5``: x, a and c are all live while the ADD runs.
+
+    The smallest model whose peak sits at an elementwise ADD — the case in-place reuse is for (``c`` may take
+    ``a``'s bytes). Used by the in-place and scheduling tests and the docs.
+    """
+    b = TinyTflite()
+    x = b.tensor("x", shape)
+    three = b.tensor("three", (1,), data=np.array([3.0], np.float32))
+    half = b.tensor("half", (1,), data=np.array([0.5], np.float32))
+    a, c, o = (b.tensor(n, shape) for n in "aco")
+    b.op("MUL", [x, three], [a])
+    b.op("ADD", [x, a], [c])
+    b.op("MUL", [c, half], [o])
+    return b.build([x], [o])
