@@ -14,7 +14,7 @@ import onnx_ir as ir
 
 from mcugraph.errors import PipelineError
 from mcugraph.prune.channel_groups import ChannelGroup, channel_groups, node_label
-from mcugraph.prune.slicing import (
+from mcugraph.prune.channel_keep import (
     activation_uses,
     check_keep,
     group_deltas,
