@@ -27,7 +27,11 @@ def tflm_accuracy(tflite: bytes, x: np.ndarray, y: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def outcome():
-    """Baseline trained 15 epochs; pruned to 1/8 of its TFLM arena and 1/16 of its flash in 60 epochs."""
+    """Baseline trained 15 epochs; pruned to 1/8 of its TFLM arena and 1/16 of its flash in 150 epochs.
+
+    The gates close gradually (prune_share 0.3: training accuracy stays above ~70% instead of collapsing to 25%
+    as with 0.15 in 60 epochs); the epochs left retrain the fixed 6/6/34-channel network with batches of 32.
+    """
     data = digits()
     torch.manual_seed(0)
     module = train_classifier(zoo_models.DigitsCNN(), data.train, epochs=15)
@@ -36,7 +40,8 @@ def outcome():
     base = mcugraph.optimize(model, calib="digits", progress=False)
     ram = base.report["arena_head_bytes"] // 8
     flash = before["flash"] // 16
-    result = mcugraph.prune(model, data="digits", ram=ram, flash=flash, epochs=60, prune_share=0.15, distill=0.7)
+    result = mcugraph.prune(model, data="digits", ram=ram, flash=flash, epochs=150, prune_share=0.3, distill=0.7,
+                            batch_size=32)
     pruned = mcugraph.optimize(result.model, calib="digits", progress=False)
     return {
         "base_head": base.report["arena_head_bytes"], "head": pruned.report["arena_head_bytes"],
@@ -52,7 +57,6 @@ def test_sram_8x_and_flash_16x_lower_in_tflm(outcome):
     assert outcome["flash"] * 16 <= outcome["base_flash"]
 
 
-@pytest.mark.xfail(strict=False, reason="measured 95.6% pruned vs 99.7% unpruned in TFLM: the 1-point target is not met yet")
 def test_accuracy_within_one_point_in_tflm(outcome):
     """The pruned int8 model loses at most 1 point of test accuracy in TFLM."""
     assert outcome["acc"] >= outcome["base_acc"] - 0.01
