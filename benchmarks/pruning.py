@@ -107,8 +107,9 @@ def train_ir(model, epochs: int, config: TrainConfig, data, teacher=None) -> tup
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=40, help="epochs per method (and of the plain-training run)")
-    parser.add_argument("--prune-share", type=float, default=0.15, help="mcugraph's pruning pace (TrainConfig)")
+    parser.add_argument("--epochs", type=int, default=150, help="epochs per method (and of the plain-training run)")
+    parser.add_argument("--prune-share", type=float, default=0.3, help="mcugraph's pruning pace (TrainConfig)")
+    parser.add_argument("--batch-size", type=int, default=32, help="batch size of both methods")
     parser.add_argument("--seeds", type=int, default=3, help="training seeds per method; accuracies are means")
     parser.add_argument("--baseline-epochs", type=int, default=20, help="epochs to train the unpruned model")
     parser.add_argument("--fractions", default="2,4,8,16", help="SRAM budgets as 1/k of the unpruned peak")
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     split = digits()
     test = Dataset(split.test.x, split.test.y)
     train = Dataset(split.train.x, split.train.y)
-    config = TrainConfig(epochs=args.epochs)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size)
 
     base = baseline(args.baseline_epochs)
     before = exact_resources(base)
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         for seed in range(args.seeds):  # tiny networks vary a lot from seed to seed: report the mean
             start = time.perf_counter()
             ours = prune(base, data=(train.x, train.y), ram=ram, flash=flash, epochs=args.epochs,
-                         prune_share=args.prune_share, seed=seed)
+                         prune_share=args.prune_share, batch_size=args.batch_size, seed=seed)
             times.append(time.perf_counter() - start)
             ours_accs.append(onnx_accuracy(ours.model, test))
             torch.manual_seed(seed)
