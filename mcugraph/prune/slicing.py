@@ -16,14 +16,7 @@ import torch
 
 from mcugraph.errors import MCUGraphError
 from mcugraph.prune.channel_groups import ChannelGroup
-from mcugraph.prune.channel_keep import (  # noqa: F401 - re-exported: slicing is the documented home
-    activation_uses,
-    check_keep,
-    group_deltas,
-    removed_positions,
-    shape_deltas,
-    weight_uses,
-)
+from mcugraph.prune.channel_keep import check_keep, group_deltas, removed_positions, shape_deltas, weight_uses
 
 
 @torch.no_grad()
