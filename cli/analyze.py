@@ -22,6 +22,7 @@ from mcugraph.cli.common import (
     load_model,
     run_pipeline_from_args,
 )
+from mcugraph.errors import PipelineError
 from mcugraph.pipeline import CANONICALIZE
 
 
@@ -45,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
     from mcugraph.analysis.report import analyze, format_table
 
     if is_tflite_file(args.model):
+        if args.groups:
+            raise PipelineError(f"{args.model}: --groups needs an ONNX model (channel groups are found on the IR)")
         model, (report, graph) = None, tflite_report(args)
     else:
         model = load_model(args)

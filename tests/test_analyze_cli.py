@@ -152,3 +152,14 @@ def test_mlperf_models(shared_models, name, capsys):
     else:
         assert data["macs"] == MLPERF_TOTALS[name]
     assert not any(op["op"] in ("DequantizeLinear", "Identity", "BatchNormalization") for op in data["ops"])
+
+
+def test_groups_on_a_tflite_file_is_a_clear_error(tmp_path, capsys):
+    """`analyze X.tflite --groups` exits 2 with one line: channel groups need the ONNX IR."""
+    from mcugraph.tflite.builder import peak_at_add
+
+    path = tmp_path / "m.tflite"
+    path.write_bytes(peak_at_add())
+    assert main(["analyze", str(path), "--groups"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--groups needs an ONNX model" in err[0]
