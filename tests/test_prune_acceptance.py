@@ -30,7 +30,7 @@ def outcome():
     """Baseline trained 15 epochs; pruned to 1/8 of its TFLM arena and 1/16 of its flash in 150 epochs.
 
     The gates close gradually (prune_share 0.3: training accuracy stays above ~70% instead of collapsing to 25%
-    as with 0.15 in 60 epochs); the epochs left retrain the fixed 6/6/34-channel network with batches of 32.
+    as with 0.15 in 60 epochs); the epochs left retrain the fixed 5/7/34-channel network with batches of 32.
     """
     data = digits()
     torch.manual_seed(0)

@@ -5,10 +5,10 @@ physically removed every ``prune_every`` steps together with their optimizer sta
 network and get faster), *train* (budgets met: gates folded into the weights, plain training continues) and
 *finetune* (after the channels were cut from the IR). The loss is
 
-    L = L_task + λ Σ_r relu(R_r / B_r − 1)
+    L = L_task + λ relu(max_r R_r / B_r − 1)
 
-where ``R_r`` is straight-through: its value is the exact resource of the model one would get by cutting every
-closed channel now (hard counts), its gradient is that of the soft resource model (sums of gate openings). The
+(only the binding resource pulls), where ``R_r`` is straight-through: its value is the exact resource of the model
+one would get by cutting every closed channel now (hard counts), its gradient is that of the soft resource model (sums of gate openings). The
 penalty's gradient on the width fractions is rescaled so that its largest component is λ, and the step size is
 ``1 / (prune_share · epochs · steps per epoch)``: the group under most pressure could go from full width to none in
 ``prune_share`` of the training, whatever the units of the budgets (bytes, MACs). See docs/pruning.md.
@@ -104,14 +104,15 @@ class Pruner:
         return False
 
     def penalty(self) -> torch.Tensor:
-        """λ-free penalty Σ relu(R/B − 1) with straight-through resources (exact value, soft gradient)."""
+        """λ-free penalty relu(max_r R_r/B_r − 1) with straight-through resources (exact value, soft gradient).
+
+        Only the binding resource (the most exceeded, relative to its budget) pulls: widths shrink by importance
+        per byte of what actually binds, not of a resource another one's cuts will bring under budget anyway.
+        """
         soft = self.rmodel.evaluate(self.gates.counts())
         hard = self.hard_resources()
-        total = torch.zeros((), dtype=torch.float64)
-        for r, limit in self.budgets.items():
-            value = soft[r] - soft[r].detach() + hard[r]
-            total = total + torch.relu(value / limit - 1.0)
-        return total
+        ratios = [(soft[r] - soft[r].detach() + hard[r]) / limit for r, limit in self.budgets.items()]
+        return torch.relu(torch.stack([torch.as_tensor(v, dtype=torch.float64) for v in ratios]).max() - 1.0)
 
     def cut(self, drop: dict[int, list[int]]) -> None:
         """Remove channels (local indices per group) from the module, its optimizer state and the gates."""
