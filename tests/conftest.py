@@ -50,3 +50,18 @@ def zoo_onnx(name: str, keep_batchnorm: bool = True) -> onnx.ModelProto:
 @pytest.fixture
 def zoo():
     return zoo_onnx
+
+
+@functools.cache
+def _zoo_canonical_bytes(name: str) -> bytes:
+    import mcugraph
+    from mcugraph.load import to_bytes
+
+    return to_bytes(mcugraph.run_pipeline(mcugraph.load(zoo_onnx(name)), mcugraph.CANONICALIZE).model)
+
+
+def zoo_canonical(name: str):
+    """A fresh onnx-ir copy of the zoo model ``name`` after ``mcugraph.CANONICALIZE`` (computed once per session)."""
+    import onnx_ir as ir
+
+    return ir.serde.deserialize_model(onnx.ModelProto.FromString(_zoo_canonical_bytes(name)))

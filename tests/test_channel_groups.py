@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import onnx
 import onnx.parser
@@ -11,21 +9,13 @@ import onnx_ir as ir
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import MLPERF, zoo_onnx
+from conftest import MLPERF, zoo_canonical, zoo_onnx
 from torch import nn
 
 import mcugraph
-from mcugraph.load import to_bytes
 from mcugraph.prune.channel_groups import ChannelUse, channel_groups, format_groups
 
-
-@functools.cache
-def _canonical_bytes(name: str) -> bytes:
-    return to_bytes(mcugraph.run_pipeline(mcugraph.load(zoo_onnx(name)), mcugraph.CANONICALIZE).model)
-
-
-def canonical(name: str) -> ir.Model:
-    return ir.serde.deserialize_model(onnx.ModelProto.FromString(_canonical_bytes(name)))
+canonical = zoo_canonical
 
 
 def group_of(groups, producer: str):

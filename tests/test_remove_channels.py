@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import json
 
 import numpy as np
-import onnx
 import onnx_ir as ir
 import pytest
 import torch
-from conftest import MLPERF, zoo_onnx
+from conftest import MLPERF, zoo_canonical, zoo_onnx
 from test_channel_groups import mixed_net
 from torch import nn
 
@@ -27,13 +25,7 @@ from mcugraph.runtime import input_feeds, run_onnx
 ZOO = ("mobilenetv2", "resnet", "inception", "densenet", "digits_cnn")
 
 
-@functools.cache
-def _canonical_bytes(name: str) -> bytes:
-    return to_bytes(mcugraph.run_pipeline(mcugraph.load(zoo_onnx(name)), mcugraph.CANONICALIZE).model)
-
-
-def canonical(name: str) -> ir.Model:
-    return ir.serde.deserialize_model(onnx.ModelProto.FromString(_canonical_bytes(name)))
+canonical = zoo_canonical
 
 
 def copy_of(model: ir.Model) -> ir.Model:

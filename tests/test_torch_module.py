@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import onnx
 import onnx.parser
 import onnx_ir as ir
 import pytest
 import torch
-from conftest import MLPERF, zoo_onnx
+from conftest import MLPERF, zoo_canonical, zoo_onnx
 
 import mcugraph
 from mcugraph.errors import InvalidModelError, ShapeError, UnsupportedOpError
-from mcugraph.load import to_bytes
 from mcugraph.prune.torch_module import HANDLERS, GraphModule
 from mcugraph.runtime import input_feeds, run_onnx
 
 ZOO = ("mobilenetv2", "resnet", "inception", "densenet", "digits_cnn")
 
 
-@functools.cache
-def _canonical_bytes(name: str) -> bytes:
-    return to_bytes(mcugraph.run_pipeline(mcugraph.load(zoo_onnx(name)), mcugraph.CANONICALIZE).model)
-
-
-def canonical(name: str) -> ir.Model:
-    return ir.serde.deserialize_model(onnx.ModelProto.FromString(_canonical_bytes(name)))
+canonical = zoo_canonical
 
 
 def run_module(module: GraphModule, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
