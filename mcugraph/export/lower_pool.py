@@ -71,13 +71,18 @@ def global_average_pool(cx: Lowering, node: ir.Node, out: ir.Value, act: str) ->
     _mean(cx, node, out, list(range(2, len(node.inputs[0].shape))), keepdims=True)
 
 
-def reduce_mean(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+def _reduce_axes(cx: Lowering, node: ir.Node) -> tuple[list[int], bool]:
+    """ONNX Reduce* axes (input since opset 18, attribute before; all axes when absent) and keepdims (default 1)."""
     if len(node.inputs) > 1 and node.inputs[1] is not None:
         axes = [int(a) for a in const_input(cx, node, 1, "axes")]
     else:
         axes = int_list(node, "axes", list(range(len(node.inputs[0].shape))))
     keep = node.attributes.get("keepdims")
-    _mean(cx, node, out, axes, keepdims=keep is None or bool(keep.as_int()))
+    return axes, keep is None or bool(keep.as_int())
+
+
+def reduce_mean(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    _mean(cx, node, out, *_reduce_axes(cx, node))
 
 
 def global_max_pool(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
@@ -85,9 +90,4 @@ def global_max_pool(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> Non
 
 
 def reduce_max(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
-    if len(node.inputs) > 1 and node.inputs[1] is not None:
-        axes = [int(a) for a in const_input(cx, node, 1, "axes")]
-    else:
-        axes = int_list(node, "axes", list(range(len(node.inputs[0].shape))))
-    keep = node.attributes.get("keepdims")
-    _mean(cx, node, out, axes, keep is None or bool(keep.as_int()), "REDUCE_MAX")
+    _mean(cx, node, out, *_reduce_axes(cx, node), "REDUCE_MAX")
