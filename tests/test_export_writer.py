@@ -199,17 +199,21 @@ def test_order_must_name_every_kernel():
         export_tflite(conv_flatten_gemm(), activations=None, order=["conv"])
 
 
-def test_graph_input_entering_concat_takes_its_parameters():
-    """A graph input concatenated with a wider-range value is quantised with the concat's parameters: no extra op."""
-    nodes = [helper.make_node("Mul", ["x", "k"], ["m"], name="mul"),
-             helper.make_node("Concat", ["x", "m"], ["y"], name="concat", axis=1)]
+def _concat_with_times_eight(first: str, *extra_nodes: onnx.NodeProto):
+    """y = Concat(first, x * 8) over a (1, 8) input x; ``extra_nodes`` compute ``first`` from x when it is not x."""
+    nodes = [*extra_nodes, helper.make_node("Mul", ["x", "k"], ["m"], name="mul"),
+             helper.make_node("Concat", [first, "m"], ["y"], name="concat", axis=1)]
     graph = helper.make_graph(
         nodes, "cat", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, (1, 8))],
         [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)],
         [onnx.numpy_helper.from_array(np.array(8.0, np.float32), "k")],
     )
-    model = mcugraph.load(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
-    result = check_export(model, int8=True)
+    return mcugraph.load(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+
+
+def test_graph_input_entering_concat_takes_its_parameters():
+    """A graph input concatenated with a wider-range value is quantised with the concat's parameters: no extra op."""
+    result = check_export(_concat_with_times_eight("x"), int8=True)
     assert operators(result.data) == ["MUL", "CONCATENATION"]
     x, y = (tensors(result.data)[result.tensor_index[n]].quantization for n in ("x", "y"))
     assert (x.scale[0], x.zeroPoint[0]) == (y.scale[0], y.zeroPoint[0])
@@ -217,16 +221,8 @@ def test_graph_input_entering_concat_takes_its_parameters():
 
 def test_softmax_entering_concat_is_requantised():
     """A softmax output (fixed 1/256 parameters) concatenated with a wider value gets a QUANTIZE to the concat's."""
-    nodes = [helper.make_node("Softmax", ["x"], ["s"], name="softmax"),
-             helper.make_node("Mul", ["x", "k"], ["m"], name="mul"),
-             helper.make_node("Concat", ["s", "m"], ["y"], name="concat", axis=1)]
-    graph = helper.make_graph(
-        nodes, "cat", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, (1, 8))],
-        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)],
-        [onnx.numpy_helper.from_array(np.array(8.0, np.float32), "k")],
-    )
-    model = mcugraph.load(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
-    result = check_export(model, int8=True)
+    softmax = helper.make_node("Softmax", ["x"], ["s"], name="softmax")
+    result = check_export(_concat_with_times_eight("s", softmax), int8=True)
     assert operators(result.data) == ["SOFTMAX", "MUL", "QUANTIZE", "CONCATENATION"]
 
 
