@@ -89,9 +89,9 @@ def run(model: Any, opts: Options) -> OptimizeResult:
         activations = _activations(ir_model, opts, qdq_params, data)
     with timer("export"):
         exported = _export(ir_model, opts, activations, memory)
-        _check_arena(exported.data, memory)
+        head = _check_arena(exported.data, memory)
     with timer("verify"):
-        verification = _verify(exported, reference, opts, data, memory)
+        verification = _verify(exported, reference, opts, data, memory, head)
     report = _report(ir_model, exported.data, opts, memory, data, qdq_params, verification, timer.seconds)
     return OptimizeResult(exported.data, report)
 
@@ -187,8 +187,8 @@ def _export(model: ir.Model, opts: Options, activations: dict | None, memory: _M
     )
 
 
-def _check_arena(data: bytes, memory: _Memory) -> None:
-    """Raise :class:`ExportError` unless TFLM's measured arena head is the predicted arena, byte for byte.
+def _check_arena(data: bytes, memory: _Memory) -> int | None:
+    """TFLM's measured arena head; :class:`ExportError` unless it is the predicted arena, byte for byte.
 
     The offline plan is written blind (TFLM never checks it), so a mismatch means the memory model is wrong about
     this model: a wrong prediction, or worse a plan that overlaps live tensors. Never let it pass silently.
@@ -196,7 +196,7 @@ def _check_arena(data: bytes, memory: _Memory) -> None:
     from mcugraph.tflite.tflm import arena_head
 
     if memory.arena_bytes is None:
-        return
+        return None
     head = arena_head(data)
     if head != memory.arena_bytes:
         raise ExportError(
@@ -204,9 +204,10 @@ def _check_arena(data: bytes, memory: _Memory) -> None:
             "this is a bug in mcugraph's memory model (mcugraph.memory); nothing was written; please report it "
             "with the model (retrying with --no-inplace may avoid it)"
         )
+    return head
 
 
-def _verify(exported, reference: onnx.ModelProto, opts: Options, samples, memory: _Memory):
+def _verify(exported, reference: onnx.ModelProto, opts: Options, samples, memory: _Memory, head: int | None):
     from mcugraph.export.verify import DEFAULT_MIN_SQNR_DB, check, measure
 
     if not opts.verify:
@@ -216,7 +217,7 @@ def _verify(exported, reference: onnx.ModelProto, opts: Options, samples, memory
         threshold = DEFAULT_MIN_SQNR_DB["int8" if opts.quantize else "float32"]
     result = measure(
         exported.data, reference, samples.holdout, min_sqnr_db=threshold,
-        predicted_arena_bytes=memory.arena_bytes, input_perms=exported.input_perms,
+        predicted_arena_bytes=memory.arena_bytes, input_perms=exported.input_perms, arena_head_bytes=head,
     )
     check(result)
     return result

@@ -68,6 +68,7 @@ def measure(
     min_sqnr_db: float,
     predicted_arena_bytes: int | None = None,
     input_perms: Sequence[Sequence[int]] | None = None,
+    arena_head_bytes: int | None = None,
 ) -> VerifyResult:
     """Run ``data`` in TFLM and LiteRT and ``reference`` in onnxruntime on ``samples`` (model layout, float32)."""
     from mcugraph.runtime import run_onnx
@@ -94,7 +95,7 @@ def measure(
         top1_agreement=_top1(expected, tflm, sum(samples[n][0].size for n in names)),
         tflm_litert_max_diff=max(float(np.max(np.abs(a - b))) for x, y in zip(tflm, litert, strict=True) for a, b in zip(x, y, strict=True)),
         min_sqnr_db=float(min_sqnr_db),
-        arena_head_bytes=arena_head(data),
+        arena_head_bytes=arena_head_bytes if arena_head_bytes is not None else arena_head(data),
         predicted_arena_bytes=predicted_arena_bytes,
     )
 
