@@ -75,13 +75,15 @@ def inplace_candidates(kernel: Kernel, graph: KernelGraph) -> tuple[str, ...]:
 def concat_parts(kernel: Kernel, graph: KernelGraph) -> tuple[tuple[str, int], ...]:
     """(input, byte offset inside the output) for each input of a CONCATENATION that may live inside its output.
 
-    Empty unless every input is a distinct non-constant tensor, the inputs differ from the output in one axis only,
+    Empty unless the graph's shapes are the stored layout (``KernelGraph.storage_shapes``), every input is a distinct non-constant tensor, the inputs differ from the output in one axis only,
     every dimension before that axis is 1 (so each input is one contiguous byte range of the output) and every
     input starts at a multiple of the arena alignment (so 16-byte rounding never makes two inputs overlap). Whether
     the inputs die at the concatenation is the caller's business (it depends on the order).
     """
     if kernel.op != "CONCATENATION" or len(kernel.outputs) != 1 or len(kernel.inputs) < 2:
         return ()
+    if not graph.storage_shapes:
+        return ()  # ONNX (NCHW) shapes of an NHWC arena: a channel concatenation would look contiguous
     if len(set(kernel.inputs)) != len(kernel.inputs):
         return ()
     out = graph.tensors[kernel.outputs[0]]
