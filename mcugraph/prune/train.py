@@ -172,6 +172,8 @@ class Pruner:
 def task_loss(kind: str, output: torch.Tensor, target: torch.Tensor, teacher: torch.Tensor | None = None,
               distill: float = 0.0, temperature: float = 4.0) -> torch.Tensor:
     """Cross-entropy (or MSE); with ``teacher`` logits, ``(1−α)·CE + α·T²·KL(teacher_T ‖ student_T)``."""
+    if callable(kind):  # the user's own loss(output, target)
+        return kind(output, target)
     if kind == "mse":
         return nn.functional.mse_loss(output, target)
     ce = nn.functional.cross_entropy(output, target)
