@@ -55,13 +55,14 @@ def prune_from_args(args: argparse.Namespace, model):
     """Run :func:`mcugraph.prune.api.prune` with the flags of :func:`add_training_arguments`."""
     from mcugraph.errors import DataError
     from mcugraph.prune.api import prune
+    from mcugraph.prune.distributed import is_main
 
     if not args.data:
         raise DataError("pruning trains the model: give --data TRAIN.npz (arrays x, y) or --data digits")
     return prune(
         model, data=args.data, val=args.val, ram=args.ram, flash=args.flash, macs=args.macs,
         epochs=args.epochs, finetune_epochs=args.finetune_epochs, device=args.device, loss=args.loss,
-        lr=args.lr, batch_size=args.batch_size, seed=args.seed, progress=sys.stderr.isatty(),
+        lr=args.lr, batch_size=args.batch_size, seed=args.seed, progress=sys.stderr.isatty() and is_main(),
         distill=args.distill, prune_share=args.prune_share, retrain_lr=args.retrain_lr,
         data_scale=args.data_scale, data_offset=args.data_offset,
     )
@@ -71,8 +72,12 @@ def run(args: argparse.Namespace) -> int:
     from mcugraph.atomic import atomic_write_text
     from mcugraph.cli.common import load_model
     from mcugraph.load import save
+    from mcugraph.prune.distributed import is_main, teardown
 
     result = prune_from_args(args, load_model(args))
+    teardown()
+    if not is_main():
+        return 0  # under torchrun every rank ends with the same model; rank 0 alone writes and prints
     save(result.model, args.output)
     report = result.report
     if args.json == "-":

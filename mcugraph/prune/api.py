@@ -59,6 +59,7 @@ def prune(
     """
     from mcugraph.load import load
     from mcugraph.prune.channel_groups import channel_groups
+    from mcugraph.prune.distributed import setup as setup_distributed
     from mcugraph.prune.gates import ChannelGates, gateable_groups
     from mcugraph.prune.preflight import check_exportable, refuse_unprunable
     from mcugraph.prune.resources import resource_model
@@ -68,6 +69,8 @@ def prune(
 
     config = dataclasses.replace(config or TrainConfig(), epochs=epochs, finetune_epochs=finetune_epochs, **options)
     _check_config(config)
+    dp, device = setup_distributed(config.device)  # torchrun: join the process group, one device per rank
+    config = dataclasses.replace(config, device=device)
     budgets = parse_budgets(ram, flash, macs)
     if not budgets:
         raise BudgetError("no budget given; pass at least one of ram=, flash=, macs= (--ram, --flash, --macs)")
@@ -97,7 +100,8 @@ def prune(
     if config.tflm_check and budgets.ram is not None:
         samples = train_set.x[:TFLM_CHECK_SAMPLES]
         # The arena depends on shapes only, so the untrained weights of the pruned IR are good enough here.
-        pruner.arena_probe = lambda keep: tflm_arena_head(apply_keep(model, _changed(keep, gates)), samples)
+        # Measured on rank 0 and broadcast under torchrun, so every rank stops pruning at the same step.
+        pruner.arena_probe = dp.from_main(lambda keep: tflm_arena_head(apply_keep(model, _changed(keep, gates)), samples))
     if pruner.budgets_met():
         pruner.stop_pruning(model)
     teacher = _teacher_logits(module, train_set, config) if config.distill > 0 and config.loss == "ce" else None
