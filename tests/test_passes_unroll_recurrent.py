@@ -125,7 +125,7 @@ class Recurrent(nn.Module):
 def test_torch_recurrent_nets_export_and_verify(cell, exporter, tmp_path):
     """torch LSTM/GRU from both exporters: int8 .tflite verified in TFLM/LiteRT, arena head == prediction."""
     torch.manual_seed(0)
-    m = export(Recurrent(cell), torch.randn(1, 4, 3), exporter, tmp_path)
+    m = export(Recurrent(cell), torch.randn(1, 4, 3), exporter, tmp_path, key=cell.__name__)
     report = mcugraph.optimize(m, calib="random:-1,1,16").report
     assert report["arena_head_bytes"] == report["predicted_arena_bytes"]
     assert report["verification"]["sqnr_db"] > 20
