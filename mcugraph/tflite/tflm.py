@@ -92,6 +92,11 @@ def run_litert(data: bytes, inputs: Sequence[np.ndarray], source: str = "model")
     return _call("litert", args, "LiteRT", "running the model", source)
 
 
+def litert_refusal(data: bytes, source: str = "model") -> str | None:
+    """LiteRT's reason for refusing to load, allocate or invoke ``data`` (zeros in), or None when it runs it."""
+    return _call("litert_refusal", (bytes(data),), "LiteRT", "checking the model", source)
+
+
 def timeout_s() -> float:
     """Seconds one request may take: ``$MCUGRAPH_TFLM_TIMEOUT_S`` or 120."""
     try:

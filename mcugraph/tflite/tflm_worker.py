@@ -81,7 +81,27 @@ def run_litert(data: bytes, inputs) -> list[np.ndarray]:
     return outputs
 
 
-OPS = {"allocations": allocations_report, "tflm": run_tflm_batch, "litert": run_litert}
+def litert_refusal(data: bytes) -> str | None:
+    """Why LiteRT refuses to load, allocate or invoke (on zeros) the model ``data``; None when it runs it."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    refusal: list[str] = []
+
+    def run() -> None:
+        try:
+            interp = Interpreter(model_content=bytes(data), num_threads=1)
+            interp.allocate_tensors()
+            for detail in interp.get_input_details():
+                interp.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+            interp.invoke()
+        except Exception as e:  # noqa: BLE001 - the refusal is the answer
+            refusal.append(" ".join(str(e).split()) or type(e).__name__)
+
+    capture_fd2(run)
+    return refusal[0] if refusal else None
+
+
+OPS = {"allocations": allocations_report, "tflm": run_tflm_batch, "litert": run_litert, "litert_refusal": litert_refusal}
 
 
 def read_frame(stream) -> object | None:
