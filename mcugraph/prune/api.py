@@ -61,6 +61,7 @@ def prune(
     from mcugraph.load import load
     from mcugraph.prune.channel_groups import channel_groups
     from mcugraph.prune.gates import ChannelGates, gateable_groups
+    from mcugraph.prune.preflight import check_exportable, refuse_unprunable
     from mcugraph.prune.resources import resource_model
     from mcugraph.prune.slicing import slice_module
     from mcugraph.prune.torch_module import GraphModule
@@ -72,6 +73,7 @@ def prune(
     if not budgets:
         raise BudgetError("no budget given; pass at least one of ram=, flash=, macs= (--ram, --flash, --macs)")
     model = unshare_initializers(canonicalize(load(model)))
+    check_exportable(model)  # before the data is read and long before training: the kernel view decides
     train_set = load_dataset(data, model, config.loss, "data")
     val_set = load_dataset(val, model, config.loss, "val") if val is not None else _default_val(data, model, config)
     start = time.perf_counter()
@@ -80,11 +82,7 @@ def prune(
     gated = gateable_groups(model, groups)
     before = exact_resources(model)
     rmodel = resource_model(model, groups, before["order"])
-    if not gated:
-        raise BudgetError(
-            f"model has no prunable channel group ({len(groups)} group(s), none with a Conv/Gemm producer and "
-            "channels that may be removed); pruning cannot change its resources"
-        )
+    refuse_unprunable(model, groups, gated)
     _check_reachable(rmodel, gated, budgets)
 
     import torch
