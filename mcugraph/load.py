@@ -59,9 +59,9 @@ def load(
     check_structure(proto, where)
     check_initializers(proto, where)
     _sort_proto(proto, where)  # the checker wants topological order; mcugraph accepts any order
-    check_onnx_spec(proto, where, where if isinstance(model, (str, os.PathLike)) else None)
     _fix_input_shapes(proto, dict(input_shapes or {}), where)
     proto = _infer_shapes(proto)
+    check_onnx_spec(proto, where, where if isinstance(model, (str, os.PathLike)) else None)
     try:
         result = ir.serde.deserialize_model(proto)
     except Exception as e:  # onnx-ir rejects what protobuf parsed but ONNX does not allow (unknown dtypes, ...)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import onnx_ir as ir
 
+from mcugraph.arguments import check_train_config, check_training_arrays
 from mcugraph.errors import BudgetError, DataError, MCUGraphError
 from mcugraph.prune.budgets import Budgets, parse_budgets
 from mcugraph.prune.train import EpochLog, TrainConfig
@@ -235,6 +236,7 @@ def _check_reachable(rmodel, gated, budgets: Budgets) -> None:
 
 
 def _check_config(config: TrainConfig) -> None:
+    check_train_config(config)
     if config.loss not in ("ce", "mse"):
         raise MCUGraphError(f"loss {config.loss!r} is not supported; use 'ce' (classifier) or 'mse' (autoencoder)")
     if config.epochs < 1 or config.finetune_epochs < 0 or config.batch_size < 1:
@@ -248,7 +250,7 @@ def _check_config(config: TrainConfig) -> None:
 
 def load_dataset(spec: Any, model: ir.Model, loss: str, what: str) -> Dataset:
     """Read and check training/validation data against ``model``'s input and output (see :func:`prune`)."""
-    x, y = _arrays(spec, loss, what)
+    x, y = check_training_arrays(*_arrays(spec, loss, what), what)
     if len(x) == 0:
         raise DataError(f"{what}: the dataset is empty; give at least one sample")
     if len(x) != len(y):
