@@ -1,9 +1,9 @@
 """Arguments and data checked once, here: numbers, counts, devices, training arrays, random specs, memory needs.
 
-Every entry point that takes user numbers or arrays (the CLI, :func:`mcugraph.prune`, :func:`mcugraph.optimize`,
-calibration) calls these instead of checking by itself, so a NaN learning rate, a TPU device, string labels, an
-all-NaN training set or ``random:0,1,1e9`` is refused with one :class:`~mcugraph.errors.MCUGraphError` line before
-any work (or allocation) starts.
+Every entry point that takes user numbers (the CLI, :func:`mcugraph.prune`, :func:`mcugraph.optimize`,
+calibration) calls these instead of checking by itself, so a NaN learning rate, a TPU device, ``--distill -1`` or
+``random:0,1,1e9`` is refused with one :class:`~mcugraph.errors.MCUGraphError` line before any work (or allocation)
+starts. Training arrays (dtypes, NaN/Inf, label ranges) have their own one home, :mod:`mcugraph.prune.data`.
 """
 
 from __future__ import annotations
@@ -72,22 +72,6 @@ def check_optimize_options(opts: Any) -> None:
     """The numbers of :class:`mcugraph.optimize.Options` (the SQNR threshold is the only free number)."""
     if opts.min_sqnr_db is not None:
         finite(opts.min_sqnr_db, "--verify-min-sqnr")
-
-
-def check_training_arrays(x: Any, y: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
-    """Training/validation arrays as numeric numpy arrays with one row per sample and no NaN/Inf, else DataError."""
-    x, y = np.asarray(x), np.asarray(y)
-    for name, array in (("x", x), ("y", y)):
-        if array.ndim == 0:
-            raise DataError(f"{what}: {name} is a single number, not an array of samples (N, ...)")
-        if array.dtype.kind not in "biuf":
-            raise DataError(
-                f"{what}: {name} has dtype {array.dtype}; it must be numeric (labels: integer class indices)"
-            )
-        if array.dtype.kind == "f" and array.size and not np.isfinite(array).all():
-            bad = int(array.size - np.count_nonzero(np.isfinite(array)))
-            raise DataError(f"{what}: {name} holds {bad} NaN/Inf value(s); clean the data before training")
-    return x, y
 
 
 def parse_random_spec(spec: str) -> tuple[float, float, int | None]:

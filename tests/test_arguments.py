@@ -14,7 +14,6 @@ from mcugraph.arguments import (
     MAX_RANDOM_SAMPLES,
     check_memory,
     check_train_config,
-    check_training_arrays,
     parse_random_spec,
 )
 from mcugraph.cli.common import parse_input_shape
@@ -127,19 +126,6 @@ def test_bad_training_config_is_refused(field, value, words):
     with pytest.raises(MCUGraphError, match=words):
         check_train_config(dataclasses.replace(TrainConfig(), **{field: value}))
     check_train_config(TrainConfig())  # the defaults pass
-
-
-@pytest.mark.parametrize("x, y, words", [
-    (np.full((4, 3), np.nan, np.float32), np.zeros(4, np.int64), "x holds 12 NaN/Inf"),
-    (np.full((4, 3), np.inf, np.float32), np.zeros(4, np.int64), "x holds 12 NaN/Inf"),
-    (np.float32(1.0), np.zeros(4, np.int64), "x is a single number"),
-    (np.zeros((4, 3), np.float32), np.array(["a", "b", "c", "d"]), "y has dtype <U1"),
-    (np.zeros((4, 3), np.float32), np.array([0, 1, np.nan, 2]), "y holds 1 NaN/Inf"),
-])
-def test_bad_training_arrays_are_refused(x, y, words):
-    """All-NaN/Inf data (which hung pruning), scalar x and string labels are refused with what is wrong."""
-    with pytest.raises(DataError, match=words):
-        check_training_arrays(x, y, "data")
 
 
 def test_prune_cli_refuses_all_nan_data_quickly(tmp_path, capsys):
