@@ -139,5 +139,5 @@ def test_prune_cli_refuses_all_nan_data_quickly(tmp_path, capsys):
     code = main(["prune", str(model), "-o", str(tmp_path / "p.onnx"), "--data", str(tmp_path / "nan.npz"),
                  "--ram", "2KiB", "--epochs", "1"])
     lines = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and "NaN/Inf" in lines[0]
+    assert code == 2 and len(lines) == 1 and "NaN or Inf" in lines[0]
     assert not (tmp_path / "p.onnx").exists()
