@@ -71,6 +71,9 @@ def optimize(model: Any, **options: Any) -> OptimizeResult:
 
 
 def run(model: Any, opts: Options) -> OptimizeResult:
+    from mcugraph.arguments import check_optimize_options
+
+    check_optimize_options(opts)
     timer = _Timer()
     with timer("load"):
         ir_model = _load(model, opts)
