@@ -268,14 +268,19 @@ def main() -> None:
         for (n, e), future in zip(cases, futures, strict=True):
             rows.append(future.result())
             print(f"{n} {e}: {rows[-1].get('error') or 'ok'}", file=sys.stderr, flush=True)
+            if args.markdown:  # after every case, so a long run can be read while it goes on
+                _write_markdown(Path(args.markdown), rows, len(cases))
     table = markdown(rows)
     print(table)
     print(f"({len(cases)} cases in {time.perf_counter() - start:.0f} s)")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
-    if args.markdown:
-        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        Path(args.markdown).write_text(f"# coverage status ({stamp})\n\n{table}\n")
+
+
+def _write_markdown(path: Path, rows: list[dict], total: int) -> None:
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    done = "" if len(rows) == total else f", {len(rows)} of {total} cases so far"
+    path.write_text(f"# coverage status ({stamp}{done})\n\n{markdown(rows)}\n")
 
 
 if __name__ == "__main__":
