@@ -87,7 +87,7 @@ def l1_keep(model, budgets: Budgets, samples: np.ndarray) -> dict[int, tuple[int
         lo -= 1.0 / 64  # the exact check plans a fresh schedule; step down until it agrees
         keep = keep_for(lo)
     # Same rule as mcugraph.prune: the SRAM budget holds in TFLM itself (its head includes kernel scratch).
-    while budgets.ram is not None and lo > 0 and tflm_arena_head(apply_keep(model, keep), samples) > budgets.ram:
+    while budgets.ram is not None and lo > 0 and tflm_arena_head(apply_keep(model, keep)) > budgets.ram:
         lo -= 1.0 / 64
         keep = keep_for(lo)
     return keep
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             l1_model, _ = train_ir(l1_model, args.epochs, dataclasses.replace(config, seed=seed), train, teacher)
             l1_accs.append(onnx_accuracy(l1_model, test))
         l1_res = exact_resources(l1_model)
-        l1_res["ram"] = tflm_arena_head(l1_model, train.x[:64])
+        l1_res["ram"] = tflm_arena_head(l1_model)
         ours_acc, l1_acc, ours_seconds = np.mean(ours_accs), np.mean(l1_accs), np.mean(times)
         after = ours.report["after"]  # "ram" is TFLM's measured arena head
         print(f"{'1/' + str(k):>8} {ram:>7} {flash or '-':>8} | {ours_acc:>12.4f} {after['ram']:>6} "
