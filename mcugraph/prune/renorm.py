@@ -89,6 +89,7 @@ def fold_batchnorm(module, model: ir.Model, optimizer: torch.optim.Optimizer | N
     if not names:
         return 0
     norms = getattr(module, ATTRIBUTE)
+    _average_statistics(norms)
     producers = {node.outputs[0].name: node for node in model.graph}
     for value, key in names.items():
         norm = norms[key]
@@ -106,6 +107,20 @@ def fold_batchnorm(module, model: ir.Model, optimizer: torch.optim.Optimizer | N
         for p in norms.parameters():
             optimizer.state.pop(p, None)
     return len(names)
+
+
+def _average_statistics(norms: nn.ModuleDict) -> None:
+    """Under torchrun each rank normalised its own share of every batch: average the running statistics so every
+    rank folds the same numbers (γ and β are parameters, their gradients are already averaged)."""
+    from mcugraph.prune import distributed
+
+    dp = distributed.current()
+    if not dp.active:
+        return
+    for norm in norms.values():
+        for buffer in (norm.running_mean, norm.running_var):
+            torch.distributed.all_reduce(buffer)
+            buffer.div_(dp.world)
 
 
 def has_batchnorm(module) -> bool:

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from mcugraph.prune import distributed
 from mcugraph.prune.budgets import Budgets, format_amount
 from mcugraph.prune.gates import ChannelGates
 from mcugraph.prune.renorm import install_batchnorm
@@ -186,6 +187,8 @@ class Pruner:
 def task_loss(kind: str, output: torch.Tensor, target: torch.Tensor, teacher: torch.Tensor | None = None,
               distill: float = 0.0, temperature: float = 4.0) -> torch.Tensor:
     """Cross-entropy (or MSE); with ``teacher`` logits, ``(1−α)·CE + α·T²·KL(teacher_T ‖ student_T)``."""
+    if callable(kind):  # the user's own loss(output, target)
+        return kind(output, target)
     if kind == "mse":
         return nn.functional.mse_loss(output, target)
     ce = nn.functional.cross_entropy(output, target)
@@ -218,6 +221,7 @@ def run_epochs(
 
     bar_on = config.progress and sys.stderr.isatty()  # a bar on a terminal; in a log file, one line per epoch
     log = [] if log is None else log
+    dp = distributed.current()  # under torchrun: each rank trains on its share of every batch (distributed.py)
     device = torch.device(config.device)
     xs = torch.from_numpy(x).to(device)
     ys = torch.from_numpy(y).to(device)
@@ -237,16 +241,18 @@ def run_epochs(
         current = "prune" if pruner is not None and pruner.pruning else phase
         start = time.perf_counter()
         total_loss = correct = seen = 0.0
-        batches = torch.randperm(len(ys), generator=generator).split(config.batch_size)
+        batches = dp.batches(torch.randperm(len(ys), generator=generator).split(config.batch_size))
         bar = tqdm(batches, desc=f"epoch {epoch + 1} {current}", leave=False, disable=not bar_on)
         for index in bar:
-            index = index.to(device)
+            batch = len(index)
+            index = dp.shard(index).to(device)
             optimizer.zero_grad(set_to_none=True)
-            batch = xs[index] if config.augment is None else config.augment(xs[index])
-            output = module(batch)
-            target = soft[index] if soft is not None else _teacher_batch(teacher, batch)
+            inputs = xs[index] if config.augment is None else config.augment(xs[index])
+            output = module(inputs)
+            target = soft[index] if soft is not None else _teacher_batch(teacher, inputs)
             loss = task_loss(config.loss, output, ys[index], target, config.distill)
             loss.backward()
+            dp.average_gradients(_synced(module, pruner), len(index), batch)
             if pruner is not None and pruner.pruning:
                 width = sum(float(n.detach()) for n in pruner.gates.counts().values())
                 _gate_step(pruner, config, pace * width, warm=step >= config.warmup_steps)
@@ -271,6 +277,7 @@ def run_epochs(
                     pruner.cut_closed()
             if bar_on:
                 bar.set_postfix_str(_postfix(total_loss / seen, correct / seen if config.loss == "ce" else None, pruner))
+        total_loss, correct, seen = dp.sum(total_loss, correct, seen)
         resources = pruner.hard_resources() if pruner is not None else {}
         channels = sum(pruner.gates.hard_counts().values()) if pruner is not None else 0
         entry = EpochLog(
@@ -285,11 +292,20 @@ def run_epochs(
     return log
 
 
-def _teacher_batch(teacher, batch: torch.Tensor) -> torch.Tensor | None:
+def _teacher_batch(teacher, inputs: torch.Tensor) -> torch.Tensor | None:
     if teacher is None:
         return None
     with torch.no_grad():
-        return teacher(batch)
+        return teacher(inputs)
+
+
+def _synced(module: nn.Module, pruner: Pruner | None) -> list[torch.Tensor]:
+    """What data-parallel ranks average after each backward pass: the weights and, while pruning, the gate probes
+    (their gradients are the Taylor importances every gate decision is made from)."""
+    tensors = [p for p in module.parameters() if p.requires_grad]
+    if pruner is not None and pruner.pruning:
+        tensors += [pruner.gates.probe[gid] for gid in sorted(pruner.gates.probe)]
+    return tensors
 
 
 def _gate_step(pruner: Pruner, config: TrainConfig, rate: float, warm: bool) -> None:
