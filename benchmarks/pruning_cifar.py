@@ -55,12 +55,11 @@ from mcugraph.prune.api import (
 )
 from mcugraph.prune.budgets import Budgets
 from mcugraph.prune.probe import tflm_arena_head
-from mcugraph.prune.renorm import fold_batchnorm, install_batchnorm
 from mcugraph.prune.torch_module import GraphModule
 from mcugraph.prune.train import TrainConfig, run_epochs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pruning import l1_keep  # noqa: E402  (the digits benchmark's L1 baseline, same rule here)
+from pruning import l1_keep, train_ir  # noqa: E402  (the digits benchmark's L1 baseline and retraining)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-subset" / "cifar10_subset.npz"
 SPLIT_SEED = 0
@@ -127,19 +126,6 @@ def resources(model) -> dict:
     return {"ram": tflm_arena_head(model), "flash": res["flash"], "macs": res["macs"]}
 
 
-def retrain_ir(model, epochs: int, config: TrainConfig, data: Dataset, teacher) -> tuple[object, float]:
-    """Train a pruned IR as mcugraph retrains after its cut: BatchNorm back, retrain_lr cosine-decayed to 0."""
-    module = GraphModule(model)
-    optimizer = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=config.retrain_lr)
-    install_batchnorm(module, model, torch.from_numpy(data.x), optimizer)
-    start = time.perf_counter()
-    run_epochs(module, optimizer, data.x, data.y, epochs, config, teacher=teacher)
-    seconds = time.perf_counter() - start
-    fold_batchnorm(module, model, optimizer)
-    module.write_back(model)
-    return model, seconds
-
-
 def uniform_width(name: str, budgets: Budgets) -> tuple[int, dict]:
     """The largest width of the architecture whose TFLM arena and flash meet ``budgets``."""
     ctor, full = MODELS[name]
@@ -171,7 +157,7 @@ def run_case(name, sram_k, flash_k, base_ir, base, train, test, args) -> dict:
         ours_res = resources(result.model)
         teacher = _teacher_logits(GraphModule(base_ir), train, config)
         torch.manual_seed(seed)
-        l1_model, _ = retrain_ir(apply_keep(base_ir, keep), epochs_used, config, train, teacher)
+        l1_model, _ = train_ir(apply_keep(base_ir, keep), epochs_used, config, train, teacher)
         l1.append(tflm_accuracy(l1_model, train, test))
         l1_res = resources(l1_model)
         ctor, _ = MODELS[name]
@@ -210,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one seed, ResNet-8 at 1/4 SRAM + 1/8 flash")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--progress", action="store_true", help="one line per pruning epoch on stderr")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="use only this many training and held-out images (a smoke run, not a result)")
     args = parser.parse_args(argv)
     if not args.data.is_file():
         print(f"{args.data} not found: this benchmark needs ../shared/data/cifar10-subset", file=sys.stderr)
@@ -218,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         args.seeds = 1
     torch.set_num_threads(max(1, torch.get_num_threads()))
     train, test = load_split(args.data)
+    if args.limit:
+        train, test = (Dataset(d.x[:args.limit], d.y[:args.limit]) for d in (train, test))
     print(f"CIFAR-10 subset: {len(train.y)} train / {len(test.y)} held-out images, augment={args.augment}")
     rows, baselines = [], {}
     for name, sram_k, flash_k in QUICK if args.quick else FULL:
