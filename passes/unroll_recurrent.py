@@ -19,7 +19,7 @@ _GATES = {"LSTM": 4, "GRU": 3}
 @register
 @dataclasses.dataclass(frozen=True)
 class UnrollRecurrentPass(ir.passes.InPlacePass):
-    """Rewrite a one-direction, batch-1 ``LSTM`` or ``GRU`` with a static sequence length T as T copies of its
+    """Rewrite a batch-1 ``LSTM`` or ``GRU`` with a static sequence length T as T copies of its
     cell (TFLM has no GRU kernel, and its UNIDIRECTIONAL_SEQUENCE_LSTM needs int16 state and many more
     quantisation parameters than mcugraph writes today).
 
@@ -36,7 +36,10 @@ class UnrollRecurrentPass(ir.passes.InPlacePass):
     products with zeros are dropped. ``Y`` is a ``Concat`` of the steps' ``H`` reshaped to its shape; ``Y_h``,
     ``Y_c`` reshape the last ones; only outputs something reads are built.
 
-    Refuses (UnsupportedOpError naming node and op): direction bidirectional or reverse, batch other than 1,
+    Directions "reverse" and "bidirectional" run the steps backwards for the reverse weights (``Y[t, 1]`` is the
+    backward state after step t, ``Y_h[1]`` the one after step 0).
+
+    Refuses (UnsupportedOpError naming node and op): batch other than 1,
     ``layout`` 1 (onnxruntime, the reference the rewrite is tested against, does not run it),
     a sequence length input that is not the constant T, non-default activations, ``clip``, ``input_forget``,
     peepholes, non-constant weights. Stack several layers as several nodes: each is unrolled on its own.
@@ -58,21 +61,20 @@ class UnrollRecurrentPass(ir.passes.InPlacePass):
 
 def _refuse(node: ir.Node, what: str) -> UnsupportedOpError:
     return UnsupportedOpError(
-        f"node '{node.name}' ({node.op_type}): {what}; only one-direction, batch-1 {node.op_type} with the "
-        "default activations is unrolled for TFLite Micro"
+        f"node '{node.name}' ({node.op_type}): {what}; only batch-1 {node.op_type} with the default "
+        "activations is unrolled for TFLite Micro"
     )
 
 
 def _check(node: ir.Node) -> None:
     attrs = node.attributes
-    direction = attrs["direction"].as_string() if "direction" in attrs else "forward"
-    if direction != "forward":
-        raise _refuse(node, f"direction '{direction}' (export each direction as its own layer)")
     if "clip" in attrs:
         raise _refuse(node, "cell clipping")
     if attrs.get("input_forget") is not None and attrs["input_forget"].as_int():
         raise _refuse(node, "input_forget")
-    if "activations" in attrs and list(attrs["activations"].as_strings()) != _DEFAULT_ACTIVATIONS[node.op_type]:
+    directions = 2 if attrs.get("direction") is not None and attrs["direction"].as_string() == "bidirectional" else 1
+    default = _DEFAULT_ACTIVATIONS[node.op_type] * directions
+    if "activations" in attrs and list(attrs["activations"].as_strings()) != default:
         raise _refuse(node, f"activations {list(attrs['activations'].as_strings())}")
     x = node.inputs[0]
     layout = attrs["layout"].as_int() if "layout" in attrs else 0
@@ -106,13 +108,21 @@ class _Unroller:
         self.np_dtype = self.dtype.numpy()
         self.new_nodes: list[ir.Node] = []
         self.consts: dict[tuple, ir.Value] = {}
-        w, r = (constant_array(v)[0] for v in node.inputs[1:3])
-        self.hidden = r.shape[1]
+        self.weights, self.recurrences = (constant_array(v) for v in node.inputs[1:3])
+        self.directions, _, self.hidden = self.recurrences.shape
         gates = _GATES[node.op_type] * self.hidden
         b = constant_array(node.inputs[3]) if len(node.inputs) > 3 and node.inputs[3] is not None else None
-        b = np.zeros(2 * gates, self.np_dtype) if b is None else b[0]
-        self.w, self.r, self.wb, self.rb = w, r, b[:gates], b[gates:]
+        self.biases = np.zeros((self.directions, 2 * gates), self.np_dtype) if b is None else b
         self.steps = node.inputs[0].shape[0]
+        direction = node.attributes["direction"].as_string() if "direction" in node.attributes else "forward"
+        self.reversed = [direction == "reverse" or d == 1 for d in range(self.directions)]
+        self.direction(0)
+
+    def direction(self, d: int) -> None:
+        """Make the weights of direction ``d`` (0: forward, 1: the backward half of a bidirectional node) current."""
+        gates = _GATES[self.node.op_type] * self.hidden
+        self.d, self.w, self.r = d, self.weights[d], self.recurrences[d]
+        self.wb, self.rb = self.biases[d][:gates], self.biases[d][gates:]
 
     # --- emitting ------------------------------------------------------------------------------------------
     def const(self, array: np.ndarray, tag: str) -> ir.Value:
@@ -174,32 +184,41 @@ class _Unroller:
         return self.emit("Reshape", [a, target], shape, tag)
 
     def initial_state(self, index: int):
-        """Input ``index`` (initial_h / initial_c) as a (1, H) state: zeros when absent, numpy when constant."""
+        """Input ``index`` (initial_h / initial_c) of the current direction as a (1, H) state: zeros when absent,
+        numpy when constant."""
         value = self.node.inputs[index] if index < len(self.node.inputs) else None
         if value is None:
             return np.zeros((1, self.hidden), self.np_dtype)
         array = constant_array(value)
         if array is not None:
-            return array.reshape(1, self.hidden).astype(self.np_dtype)
-        return self.reshape(value, (1, self.hidden), f"state{index}")
+            return array[self.d].reshape(1, self.hidden).astype(self.np_dtype)
+        if self.directions > 1:
+            starts, ends, axes = (self.const(np.array([v], np.int64), f"d{self.d}/state{index}_{k}")
+                                  for k, v in (("start", self.d), ("end", self.d + 1), ("axis", 0)))
+            value = self.emit("Slice", [value, starts, ends, axes], (1, 1, self.hidden), f"d{self.d}/state{index}")
+        return self.reshape(value, (1, self.hidden), f"d{self.d}/state{index}_2d")
 
     # --- the cells -----------------------------------------------------------------------------------------
     def run(self) -> None:
         node = self.node
         x2 = self.reshape(node.inputs[0], (self.steps, int(node.inputs[0].shape[-1])), "x")
         lstm = node.op_type == "LSTM"
-        in_bias = self.wb + self.rb if lstm else self.wb
-        xw = self.gemm(x2, self.w, in_bias, "xw")
-        h = self.initial_state(5)
-        c = self.initial_state(6) if lstm else None
-        outputs = []
-        for t in range(self.steps):
-            if lstm:
-                h, c = self.lstm_cell(xw, t, h, c, f"t{t}")
-            else:
-                h = self.gru_cell(xw, t, h, f"t{t}")
-            outputs.append(h)
-        self.finish(outputs, h, c)
+        outputs: list[list] = [[None] * self.directions for _ in range(self.steps)]  # [t][d]: H of that step
+        last_h, last_c = [], []
+        for d in range(self.directions):
+            self.direction(d)
+            xw = self.gemm(x2, self.w, self.wb + self.rb if lstm else self.wb, f"d{d}/xw")
+            h = self.initial_state(5)
+            c = self.initial_state(6) if lstm else None
+            for t in (reversed(range(self.steps)) if self.reversed[d] else range(self.steps)):
+                if lstm:
+                    h, c = self.lstm_cell(xw, t, h, c, f"d{d}/t{t}")
+                else:
+                    h = self.gru_cell(xw, t, h, f"d{d}/t{t}")
+                outputs[t][d] = h
+            last_h.append(h)
+            last_c.append(c)
+        self.finish([h for step in outputs for h in step], last_h, last_c)
 
     def lstm_cell(self, xw: ir.Value, t: int, h, c, tag: str):
         hid = self.hidden
@@ -235,21 +254,22 @@ class _Unroller:
         delta = self.binary("Sub", h, cand, f"{tag}/delta")
         return self.binary("Add", cand, self.binary("Mul", z, delta, f"{tag}/update"), f"{tag}/h")
 
-    def finish(self, outputs: list, h, c) -> None:
+    def stacked(self, values: list, out: ir.Value, tag: str) -> ir.Value:
+        """``values`` (each (1, H)) concatenated along axis 0 and reshaped to ``out``'s shape: row-major order
+        puts step t, direction d at ``Y[t, d, 0, :]`` and direction d's last state at ``Y_h[d, 0, :]``."""
+        values = [v if isinstance(v, ir.Value) else self.const(v, f"{tag}_const") for v in values]
+        joined = values[0] if len(values) == 1 else self.emit(
+            "Concat", values, (len(values), self.hidden), f"{tag}_rows", axis=0)
+        return self.reshape(joined, tuple(out.shape), tag)
+
+    def finish(self, outputs: list, last_h: list, last_c: list) -> None:
+        """Replace the node's read outputs: ``outputs`` in (step, direction) order, the last states per direction."""
         node, graph = self.node, self.graph
         results: list[tuple[ir.Value, ir.Value]] = []
-        y = node.outputs[0] if node.outputs else None
-        if y is not None and (y.uses() or y.is_graph_output()):
-            steps = [v if isinstance(v, ir.Value) else self.const(v, "y_const") for v in outputs]
-            joined = steps[0] if len(steps) == 1 else self.emit(
-                "Concat", steps, (self.steps, self.hidden), "y_steps", axis=0)
-            results.append((y, self.reshape(joined, tuple(y.shape), "y")))
-        for index, last in ((1, h), (2, c)):
+        for index, values in enumerate((outputs, last_h, last_c)):
             out = node.outputs[index] if index < len(node.outputs) else None
-            if out is None or not (out.uses() or out.is_graph_output()):
-                continue
-            last = last if isinstance(last, ir.Value) else self.const(last, f"last{index}")
-            results.append((out, self.reshape(last, tuple(out.shape), f"last{index}")))
+            if out is not None and (out.uses() or out.is_graph_output()):
+                results.append((out, self.stacked(values, out, ("y", "y_h", "y_c")[index])))
         graph.insert_before(node, self.new_nodes)
         for old, new in results:
             name = old.name

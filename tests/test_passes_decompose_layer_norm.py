@@ -47,6 +47,14 @@ def test_layer_norm_over_two_axes_without_bias():
     assert ops(rewrites("decompose-layer-norm", m)) == LAYER_NORM_OPS[:-1]
 
 
+def test_model_without_layer_norm_is_unchanged():
+    """A graph with a ReduceMean but no LayerNormalization is left alone."""
+    unchanged("decompose-layer-norm", model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[1, 4] x) => (float[1, 1] y) { y = ReduceMean <axes = [1]> (x) }
+    """))
+
+
 def test_layer_norm_whose_statistics_are_read_is_refused():
     """A LayerNormalization whose Mean output is used cannot be decomposed: the error names node and op."""
     m = model(f"""

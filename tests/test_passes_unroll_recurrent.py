@@ -24,15 +24,16 @@ def _rnn(op: str, steps: int = 3, inputs: int = 4, hidden: int = 5, batch: int =
     """One LSTM/GRU node with random weights; ``state``: None, "const" (initializers) or "input" (graph inputs)."""
     rng = np.random.default_rng(0)
     g = GATES[op] * hidden
-    consts = {"W": rng.uniform(-1, 1, (1, g, inputs)), "R": rng.uniform(-1, 1, (1, g, hidden)),
-              "B": rng.uniform(-1, 1, (1, 2 * g))}
+    n = 2 if attrs.get("direction") == "bidirectional" else 1
+    consts = {"W": rng.uniform(-1, 1, (n, g, inputs)), "R": rng.uniform(-1, 1, (n, g, hidden)),
+              "B": rng.uniform(-1, 1, (n, 2 * g))}
     graph_inputs = [helper.make_tensor_value_info("X", onnx.TensorProto.FLOAT, [steps, batch, inputs])]
     names = ["X", "W", "R", "B", "", "h0"] + (["c0"] if op == "LSTM" else [])
     for s in names[5:]:
         if state == "const":
-            consts[s] = rng.uniform(-1, 1, (1, batch, hidden))
+            consts[s] = rng.uniform(-1, 1, (n, batch, hidden))
         elif state == "input":
-            graph_inputs.append(helper.make_tensor_value_info(s, onnx.TensorProto.FLOAT, [1, batch, hidden]))
+            graph_inputs.append(helper.make_tensor_value_info(s, onnx.TensorProto.FLOAT, [n, batch, hidden]))
     if state is None:
         names = names[:4]
     all_outputs = ["Y", "Y_h", "Y_c"][: 3 if op == "LSTM" else 2]
@@ -47,14 +48,17 @@ def _rnn(op: str, steps: int = 3, inputs: int = 4, hidden: int = 5, batch: int =
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
 
 
+@pytest.mark.parametrize("direction", ["forward", "reverse", "bidirectional"])
 @pytest.mark.parametrize("state", [None, "const", "input"])
 @pytest.mark.parametrize(("op", "attrs"), [
     ("LSTM", {}), ("GRU", {"linear_before_reset": 1}), ("GRU", {"linear_before_reset": 0}),
 ])
-def test_unrolled_cells_match_onnxruntime(op, attrs, state):
-    """Y, Y_h (and Y_c) of the unrolled cell equal onnxruntime's LSTM/GRU, from zero, constant or fed states."""
+def test_unrolled_cells_match_onnxruntime(op, attrs, state, direction):
+    """Y, Y_h (and Y_c) of the unrolled cell equal onnxruntime's LSTM/GRU, from zero, constant or fed states,
+    in each direction."""
     outputs = ("Y", "Y_h", "Y_c") if op == "LSTM" else ("Y", "Y_h")
-    m = rewrites("unroll-recurrent", mcugraph.load(_rnn(op, outputs=outputs, state=state, **attrs)))
+    proto = _rnn(op, outputs=outputs, state=state, direction=direction, **attrs)
+    m = rewrites("unroll-recurrent", mcugraph.load(proto))
     assert op not in ops(m) and "Gemm" in ops(m)
 
 
@@ -71,7 +75,6 @@ def test_first_step_terms_on_the_zero_state_are_folded():
 
 
 @pytest.mark.parametrize(("attrs", "batch", "match"), [
-    ({"direction": "bidirectional"}, 1, "direction 'bidirectional'"),
     ({"clip": 3.0}, 1, "cell clipping"),
     ({}, 2, "batch 2"),
     ({"activations": ["Sigmoid", "Relu", "Tanh"]}, 1, "activations"),
@@ -80,12 +83,16 @@ def test_first_step_terms_on_the_zero_state_are_folded():
 def test_unsupported_variants_are_refused_naming_the_node(attrs, batch, match):
     """Variants the unrolling does not handle raise UnsupportedOpError with node, op and what is wrong."""
     proto = _rnn("LSTM", batch=batch, **attrs)
-    if attrs.get("direction") == "bidirectional":  # two directions: weights for both
-        for init in proto.graph.initializer:
-            array = onnx.numpy_helper.to_array(init)
-            init.CopyFrom(onnx.numpy_helper.from_array(np.concatenate([array, array]), init.name))
     with pytest.raises(UnsupportedOpError, match=f"lstm0.*LSTM.*{match}"):
         create_pass("unroll-recurrent")(mcugraph.load(proto))
+
+
+def test_model_without_recurrent_nodes_is_unchanged():
+    """A graph without LSTM/GRU is left alone."""
+    unchanged("unroll-recurrent", model("""
+        <ir_version: 8, opset_import: ["" : 14]>
+        g (float[1, 4] x) => (float[1, 4] y) { y = Tanh(x) }
+    """))
 
 
 def test_gather_of_a_constant_index_is_a_slice():
@@ -109,11 +116,12 @@ def test_gather_of_several_indices_is_kept():
 
 
 class Recurrent(nn.Module):
-    """A sequence classifier: one recurrent layer, its last step into a Linear."""
+    """A sequence classifier: recurrent layers, the last step into a Linear."""
 
-    def __init__(self, cell: type[nn.Module]):
+    def __init__(self, cell: type[nn.Module], **options):
         super().__init__()
-        self.rnn, self.fc = cell(3, 6, batch_first=True), nn.Linear(6, 2)
+        self.rnn = cell(3, 6, batch_first=True, **options)
+        self.fc = nn.Linear(12 if options.get("bidirectional") else 6, 2)
 
     def forward(self, x):
         y, _ = self.rnn(x)
@@ -121,11 +129,14 @@ class Recurrent(nn.Module):
 
 
 @pytest.mark.parametrize("exporter", EXPORTERS)
-@pytest.mark.parametrize("cell", [nn.GRU, nn.LSTM])
-def test_torch_recurrent_nets_export_and_verify(cell, exporter, tmp_path):
-    """torch LSTM/GRU from both exporters: int8 .tflite verified in TFLM/LiteRT, arena head == prediction."""
+@pytest.mark.parametrize(("cell", "options"), [
+    (nn.GRU, {}), (nn.LSTM, {}), (nn.GRU, {"bidirectional": True}),
+])
+def test_torch_recurrent_nets_export_and_verify(cell, options, exporter, tmp_path):
+    """torch LSTM/GRU (one direction; bidirectional) from both exporters: int8 .tflite verified in
+    TFLM/LiteRT, arena head == prediction."""
     torch.manual_seed(0)
-    m = export(Recurrent(cell), torch.randn(1, 4, 3), exporter, tmp_path)
+    m = export(Recurrent(cell, **options), torch.randn(1, 4, 3), exporter, tmp_path, key=f"{cell.__name__}{options}")
     report = mcugraph.optimize(m, calib="random:-1,1,16").report
     assert report["arena_head_bytes"] == report["predicted_arena_bytes"]
     assert report["verification"]["sqnr_db"] > 20
