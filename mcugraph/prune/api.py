@@ -261,10 +261,6 @@ def _check_config(config: TrainConfig) -> None:
     if not callable(config.loss) and config.loss not in ("ce", "mse"):
         raise MCUGraphError(f"loss {config.loss!r} is not supported; use 'ce' (classifier), 'mse' (autoencoder) or "
                             "a callable loss(output, target)")
-    if (config.epochs is not None and config.epochs < 1) or config.finetune_epochs < 0 or (
-        config.batch_size is not None and config.batch_size < 1
-    ):
-        raise MCUGraphError("epochs must be >= 1, finetune_epochs >= 0 and batch_size >= 1")
     if config.device.startswith("cuda"):
         import torch
 
