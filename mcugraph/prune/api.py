@@ -64,7 +64,7 @@ def prune(
     from mcugraph.prune.channel_groups import channel_groups
     from mcugraph.prune.distributed import setup as setup_distributed
     from mcugraph.prune.gates import ChannelGates, gateable_groups
-    from mcugraph.prune.preflight import check_exportable, refuse_unprunable
+    from mcugraph.prune.preflight import check_exportable, frozen_summary, refuse_unprunable
     from mcugraph.prune.recipe import derive, pressure
     from mcugraph.prune.renorm import fold_batchnorm, install_batchnorm
     from mcugraph.prune.resources import resource_model
@@ -95,7 +95,7 @@ def prune(
     config, schedule = derive(config, len(train_set.x), pressure(before, budgets))
     rmodel = resource_model(model, groups, before["order"])
     refuse_unprunable(model, groups, gated)
-    _check_reachable(rmodel, gated, budgets)
+    _check_reachable(rmodel, gated, budgets, frozen_summary(model, groups, gated))
 
     import torch
 
@@ -244,15 +244,16 @@ def _changed(keep: dict, gates) -> dict:
     return {gid: k for gid, k in keep.items() if len(k) < gates.groups[gid].size}
 
 
-def _check_reachable(rmodel, gated, budgets: Budgets) -> None:
-    """Fail before training when even one channel per prunable group exceeds a budget."""
+def _check_reachable(rmodel, gated, budgets: Budgets, frozen: str = "") -> None:
+    """Fail before training when even one channel per prunable group exceeds a budget (``frozen``: the widest
+    groups that keep their width and why, from :func:`mcugraph.prune.preflight.frozen_summary`)."""
     floor = {r: float(v) for r, v in rmodel.evaluate({g.id: 1.0 for g in gated}).items()}
     missed = [(r, limit) for r, limit in budgets.items() if floor[r] > limit]
     if missed:
         parts = ", ".join(f"{r} budget {limit} < minimum {floor[r]:.0f}" for r, limit in missed)
         raise BudgetError(
             f"budget cannot be met even with one channel per prunable group ({parts}); raise the budget or use "
-            "a smaller architecture"
+            "a smaller architecture" + (f" (groups that keep their width: {frozen})" if frozen else "")
         )
 
 
