@@ -66,10 +66,12 @@ CASES = {
     "global_average_pool": (lambda: one_node("GlobalAveragePool", {"x": X}), ["MEAN"]),
     "global_max_pool": (lambda: one_node("GlobalMaxPool", {"x": X}), ["REDUCE_MAX"]),
     "reduce_mean_drop_axes": (lambda: one_node("ReduceMean", {"x": X}, axes=[2, 3], keepdims=0), ["MEAN"]),
+    "reduce_max_keep_axes": (lambda: one_node("ReduceMax", {"x": X}, axes=[2, 3], keepdims=1), ["REDUCE_MAX"]),
     "relu": (lambda: one_node("Relu", {"x": X}), ["RELU"]),
     "clip_0_6": (
         lambda: one_node("Clip", {"x": X}, {"lo": np.array(0.0, np.float32), "hi": np.array(6.0, np.float32)}),
         ["RELU6"]),
+    "clip_min_0_only_is_relu": (lambda: one_node("Clip", {"x": X}, {"lo": np.array(0.0, np.float32)}), ["RELU"]),
     "leaky_relu": (lambda: one_node("LeakyRelu", {"x": X}, alpha=0.1), ["LEAKY_RELU"]),
     "sigmoid": (lambda: one_node("Sigmoid", {"x": X}), ["LOGISTIC"]),
     "tanh": (lambda: one_node("Tanh", {"x": X}), ["TANH"]),
@@ -81,6 +83,10 @@ CASES = {
     "flatten_to_output": (lambda: one_node("Flatten", {"x": X}), ["TRANSPOSE", "RESHAPE"]),
     "reshape_1x1_spatial": (lambda: one_node("Reshape", {"x": (1, 6, 1, 1)}, {"s": np.array([1, 6])}), ["RESHAPE"]),
     "unsqueeze": (lambda: one_node("Unsqueeze", {"x": (1, 6)}, {"a": np.array([2])}), ["RESHAPE"]),
+    "squeeze_1x1_spatial": (lambda: one_node("Squeeze", {"x": (1, 6, 1, 1)}, {"a": np.array([2, 3])}), ["RESHAPE"]),
+    # As a graph output an Identity/Dropout keeps its name through a RESHAPE copy; elsewhere it is an alias.
+    "identity_as_output": (lambda: one_node("Identity", {"x": X}), ["RESHAPE"]),
+    "dropout_as_output": (lambda: one_node("Dropout", {"x": (1, 10)}), ["RESHAPE"]),
     "transpose_hw": (lambda: one_node("Transpose", {"x": X}, perm=[0, 1, 3, 2]), ["TRANSPOSE"]),
     "resize_nearest_2x": (
         lambda: one_node("Resize", {"x": X}, {"roi": np.zeros(0, np.float32), "s": np.array([1, 1, 2, 2], np.float32)},

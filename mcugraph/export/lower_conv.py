@@ -16,12 +16,8 @@ from mcugraph.export import layout
 from mcugraph.export.context import Lowering
 from mcugraph.export.flatbuffer import ACTIVATIONS
 from mcugraph.export.quant_params import quantize_bias, quantize_weights
+from mcugraph.ops.attributes import int_list
 from mcugraph.tflite.schema import schema
-
-
-def int_list(node: ir.Node, name: str, default: list[int]) -> list[int]:
-    attr = node.attributes.get(name)
-    return list(attr.as_ints()) if attr is not None else list(default)
 
 
 def _same_pads(size: int, k: int, stride: int, dilation: int) -> tuple[int, int]:
@@ -145,8 +141,8 @@ def const_input(cx: Lowering, node: ir.Node, i: int, what: str) -> np.ndarray:
     array = cx.const(value)
     if array is None:
         raise ExportError(
-            f"node '{node.name}' ({node.op_type}): {what} is not a constant; TFLite needs constant weights "
-            "(run the canonicalize pipeline to fold them)"
+            f"node '{node.name}' ({node.op_type}): {what} is computed from a graph input, not a constant; TFLite "
+            "needs constant weights: make it an initializer"
         )
     return array.astype(np.float32)
 
@@ -175,11 +171,12 @@ def conv(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     padding, index = window_padding(cx, node, x, index, [kh, kw], strides, dil)
     if cx.step.part:
         return  # only the explicit PAD kernel
-    if group == 1:
-        builtin, weights, axis = "CONV_2D", w.transpose(0, 2, 3, 1), 0  # OIHW -> OHWI
+    builtin = cx.step.builtin  # the kernel view decided CONV_2D or DEPTHWISE_CONV_2D
+    if builtin == "CONV_2D" and group == 1:
+        weights, axis = w.transpose(0, 2, 3, 1), 0  # OIHW -> OHWI
         options = schema.Conv2DOptionsT()
-    elif group == channels and per_group == 1:
-        builtin, weights, axis = "DEPTHWISE_CONV_2D", w.transpose(1, 2, 3, 0), 3  # (C*m)1HW -> 1HW(C*m)
+    elif builtin == "DEPTHWISE_CONV_2D" and group == channels and per_group == 1:
+        weights, axis = w.transpose(1, 2, 3, 0), 3  # (C*m)1HW -> 1HW(C*m)
         options = schema.DepthwiseConv2DOptionsT()
         options.depthMultiplier = o // channels
     else:
@@ -252,7 +249,7 @@ def gemm(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
 
 
 def matmul(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
-    if cx.const(node.inputs[1]) is None:
+    if cx.step.builtin == "BATCH_MATMUL":  # the kernel view's decision: two activations
         _batch_matmul(cx, node, out)
         return
     w = const_input(cx, node, 1, "the second operand")

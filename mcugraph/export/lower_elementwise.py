@@ -9,6 +9,7 @@ from mcugraph.errors import ExportError
 from mcugraph.export import layout
 from mcugraph.export.context import Lowering
 from mcugraph.export.flatbuffer import ACTIVATIONS
+from mcugraph.ops.attributes import activation_name
 from mcugraph.tflite.schema import schema
 
 MAX_CONCAT_INPUTS = 10  # TFLM's concatenation kernel (kMaxInputNum)
@@ -63,33 +64,6 @@ def prelu(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     cx.fm.op("PRELU", [cx.input(x, perm), _operand(cx, slope, perm, node.name)], [cx.output(out, perm)])
 
 
-def clip_bounds(node: ir.Node) -> tuple[float | None, float | None]:
-    """(min, max) of a Clip from its inputs (opset >= 11) or attributes; None where unbounded."""
-    bounds: list[float | None] = [None, None]
-    for i, attr in ((1, "min"), (2, "max")):
-        if len(node.inputs) > i and node.inputs[i] is not None:
-            array = Lowering.const(node.inputs[i])
-            if array is None:
-                raise ExportError(f"node '{node.name}' (Clip): its bounds must be constants for TFLite")
-            bounds[i - 1] = float(array)
-        elif attr in node.attributes:
-            bounds[i - 1] = node.attributes[attr].as_float()
-    return bounds[0], bounds[1]
-
-
-def activation_name(node: ir.Node) -> str | None:
-    """The TFLite fused-activation name ``node`` equals, or None when it cannot be fused."""
-    if node.op_type == "Relu":
-        return "RELU"
-    if node.op_type != "Clip":
-        return None
-    try:
-        bounds = clip_bounds(node)
-    except ExportError:
-        return None
-    return {(0.0, 6.0): "RELU6", (0.0, None): "RELU", (-1.0, 1.0): "RELU_N1_TO_1"}.get(bounds)
-
-
 def _unary(cx: Lowering, node: ir.Node, out: ir.Value, builtin: str, options: object = None) -> None:
     slot = cx.slot(node.inputs[0])
     index = cx.input(node.inputs[0])
@@ -97,7 +71,8 @@ def _unary(cx: Lowering, node: ir.Node, out: ir.Value, builtin: str, options: ob
 
 
 def relu(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
-    name = activation_name(node)
+    """A standalone Relu/Clip as the activation builtin the kernel view chose for it."""
+    name = cx.step.builtin or activation_name(node)
     if name is None:
         raise ExportError(
             f"node '{node.name}' (Clip): only Clip(0, 6), Clip(0, inf) and Clip(-1, 1) have TFLM kernels"
