@@ -12,6 +12,7 @@ from mcugraph.passes._rewrite import (
     add_initializer,
     constant_array,
     drop_if_unused,
+    require_static_shapes,
     set_static,
     swap_in,
     unique_name,
@@ -30,9 +31,14 @@ class NormalizeGemmPass(ir.passes.InPlacePass):
     transB=1. A bias that is the same for every row is stored 1-D ``[out]``.
     Refuses: MatMul with a non-constant or non-2-D weight or a non-2-D input (batched matmul); Gemm with
     ``transA=1``, a non-constant B, or ``beta != 1`` with a non-constant C.
+    Requires static shapes (the bias is broadcast to the output's shape): a model with a symbolic dim is refused
+    before the pass with the fix (``mcugraph.load``).
     """
 
     name: ClassVar[str] = "normalize-gemm"
+
+    def requires(self, model: ir.Model) -> None:
+        require_static_shapes(model, self.name)
 
     def call(self, model: ir.Model) -> ir.passes.PassResult:
         modified = False

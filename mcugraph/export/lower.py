@@ -63,6 +63,8 @@ def _refusal(node: ir.Node) -> str | None:
     if node.op_type in ("Conv", "Gemm") and len(node.inputs) > 1:
         if Lowering.const(node.inputs[1]) is None:
             return "non-constant weights"
+    if node.op_type == "Slice" and len(node.inputs[0].shape or ()) > 4:
+        return "no TFLite Micro kernel: TFLM's STRIDED_SLICE takes at most 4 dimensions; slice before adding the 5th"
     if node.op_type == "Clip" and activation_name(node) is None:
         return "not lowered by mcugraph yet: only the Clip bounds (0, 6), (0, inf), (-1, 1) are"
     return None
@@ -77,6 +79,10 @@ def check_supported(plan: Sequence[Step]) -> None:
             bad.append((step.name, step.node.op_type, why))
     if bad:
         raise unsupported_error(bad, "cannot be exported to TFLite")
+
+
+# Kernels whose weights and bias absorb a following BatchNormalization / bias Add (the kernel view fuses them).
+_TAKES_AFFINE = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
 
 
 def _affine(extras: Sequence[ir.Node], out_channels: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -118,7 +124,12 @@ def _kernel_steps(model: ir.Model) -> list[tuple[str, Step]]:
             continue
         if k.activation != "NONE":
             group = group[:-1]  # the kernel view fused the last node as the activation
-        affine = _affine(group[1:], int(group[-1].outputs[0].shape[1])) if len(group) > 1 else None
+        affine = None
+        if len(group) > 1 and k.op in _TAKES_AFFINE:
+            # Output channels: the last axis of a FULLY_CONNECTED output (rank 2 or a (1, T, D) token tensor), axis 1
+            # of an NCHW convolution's.
+            channels_axis = -1 if k.op == "FULLY_CONNECTED" else 1
+            affine = _affine(group[1:], int(main.outputs[0].shape[channels_axis]))
         out = by_name[k.nodes[-1]].outputs[0] if len(k.nodes) > 1 else main.outputs[0]
         result.append((k.name, Step(k.name, main, k.activation, out, True, affine, tuple(members), builtin=k.op)))
     return result

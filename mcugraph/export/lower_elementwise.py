@@ -31,6 +31,15 @@ def _operand(cx: Lowering, value: ir.Value, perm: tuple[int, ...], base: str, pa
     return cx.input(value, perm)
 
 
+def _operands_perm(cx: Lowering, node: ir.Node, out: ir.Value) -> tuple[int, ...]:
+    """The layout of a broadcasting op's output: the one its activation operands of full rank share (no TRANSPOSE
+    needed: a (1, heads, T, T) attention score stays in ONNX order), else the default for its rank."""
+    rank = len(out.shape)
+    perms = {cx.slot(v).perm for v in node.inputs
+             if v is not None and cx.const(v) is None and v.shape is not None and len(v.shape) == rank}
+    return perms.pop() if len(perms) == 1 else layout.default_perm(rank)
+
+
 def _binary(builtin: str, options_cls: type, same_params: bool = False):
     """A two-operand broadcasting op; ``same_params``: TFLM compares raw codes, so constants take the output's
     parameters (activation operands already have them, see ``resolve_params``)."""
@@ -38,7 +47,7 @@ def _binary(builtin: str, options_cls: type, same_params: bool = False):
     def lower(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
         if len(node.inputs) != 2:
             raise ExportError(f"node '{node.name}' ({node.op_type}): TFLite's {builtin} takes exactly 2 operands")
-        perm = layout.default_perm(len(out.shape))
+        perm = _operands_perm(cx, node, out)
         param = cx.param(out.name) if same_params and cx.int8 else None
         inputs = [_operand(cx, v, perm, node.name, param) for v in node.inputs]
         options = options_cls()
@@ -92,6 +101,24 @@ def sigmoid(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
 
 def tanh(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     _unary(cx, node, out, "TANH")
+
+
+def elu(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    alpha = node.attributes["alpha"].as_float() if "alpha" in node.attributes else 1.0
+    if alpha != 1.0:
+        raise ExportError(f"node '{node.name}' (Elu): alpha={alpha}; TFLite's ELU computes alpha=1 only")
+    _unary(cx, node, out, "ELU")
+
+
+def sqrt(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    """SQRT, or RSQRT when the kernel view fused the Reciprocal after it (``out`` is then the reciprocal's)."""
+    builtin = cx.step.builtin or "SQRT"
+    if builtin == "SQRT" and cx.int8:
+        raise ExportError(
+            f"node '{node.name}' (Sqrt): TFLM's SQRT kernel is float32 only; export with --float32, or compute "
+            "1/sqrt(x) (Reciprocal(Sqrt(x)), which runs as RSQRT in int8) and multiply"
+        )
+    _unary(cx, node, out, builtin)
 
 
 def hard_swish(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:

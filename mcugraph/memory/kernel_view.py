@@ -15,7 +15,8 @@ order the scheduler picks. The rules, in the order they are applied to each node
    (``mcugraph.ops.FUSED_ACTIVATION_BUILTINS``: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, SUB, MUL) a
    following ``Relu``, ``Clip(0,inf)`` (RELU), ``Clip(0,6)`` (RELU6) or ``Clip(-1,1)`` (RELU_N1_TO_1) joins, and
    ``Kernel.activation`` records it (the exporter writes exactly that); so do a ``BatchNormalization``
-   after a Conv/Gemm (what ``fold-bn`` does) and a constant bias ``Add`` after a MatMul. A node is absorbed only
+   after a Conv/Gemm (what ``fold-bn`` does), a constant bias ``Add`` after a MatMul, and a ``Reciprocal`` after a
+   ``Sqrt`` (one ``RSQRT`` kernel). A node is absorbed only
    when the value before it is read by that node alone and is not a graph output. ``Kernel.nodes`` lists the main
    node first, then the absorbed ones; the kernel writes the last node's output.
 4. **Op names** are TFLite builtins: Conv -> ``CONV_2D``, or ``DEPTHWISE_CONV_2D`` when group == input channels
@@ -134,6 +135,10 @@ class _Builder:
                 nodes.append(add)
                 out = add.outputs[0]
                 main_inputs = main_inputs + bias
+        if op == "SQRT" and (reciprocal := self._sole_reader(out, ("Reciprocal",))):
+            op = "RSQRT"  # 1/sqrt(x) is one TFLM kernel, and the only square root TFLM runs in int8
+            nodes.append(reciprocal)
+            out = reciprocal.outputs[0]
         if op in FUSED_ACTIVATION_BUILTINS and (reader := self._sole_reader(out, ("Relu", "Clip"))):
             if (act := activation_name(reader) or "NONE") != "NONE":
                 nodes.append(reader)

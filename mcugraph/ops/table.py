@@ -119,6 +119,9 @@ OPS: Mapping[str, OpFacts] = MappingProxyType({
     "Sigmoid": _row("LOGISTIC", "lower_elementwise.sigmoid", int8=FIXED, channels=PER_CHANNEL, **_PRUNE),
     "Tanh": _row("TANH", "lower_elementwise.tanh", int8=FIXED, channels=PER_CHANNEL, **_PRUNE),
     "HardSwish": _row("HARD_SWISH", "lower_elementwise.hard_swish", channels=PER_CHANNEL, **_PRUNE),
+    "Elu": _row("ELU", "lower_elementwise.elu", channels=PER_CHANNEL, **_PRUNE),
+    # Sqrt runs as RSQRT when a Reciprocal follows (the kernel view fuses them): TFLM's SQRT is float32 only.
+    "Sqrt": _row(("SQRT", "RSQRT"), "lower_elementwise.sqrt", channels=PER_CHANNEL, **_PRUNE),
     "Softmax": _row("SOFTMAX", "lower_elementwise.softmax", int8=FIXED, channels=PER_CHANNEL, **_PRUNE),
     # --- data movement ----------------------------------------------------------------------------------------
     "Concat": _row("CONCATENATION", "lower_elementwise.concat", int8=SHARES_ALL, channels=CONCAT, **_PRUNE),
@@ -153,8 +156,7 @@ OPS: Mapping[str, OpFacts] = MappingProxyType({
     "Neg": _row("NEG", channels=PER_CHANNEL, torch=True),
     "Abs": _row("ABS", channels=PER_CHANNEL),
     "Exp": _row("EXP", channels=PER_CHANNEL, torch=True),
-    "Sqrt": _row("SQRT", channels=PER_CHANNEL, torch=True),
-    "Elu": _row("ELU", channels=PER_CHANNEL),
+    "Reciprocal": _row("DIV", channels=PER_CHANNEL, torch=True),  # exported only after a Sqrt (RSQRT)
     "Selu": _row(channels=PER_CHANNEL),
     "Softplus": _row(channels=PER_CHANNEL),
     "Erf": _row(channels=PER_CHANNEL),

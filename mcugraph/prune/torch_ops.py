@@ -350,6 +350,11 @@ def LeakyRelu(x, *, alpha=0.01):
 
 
 @handler
+def Elu(x, *, alpha=1.0):
+    return F.elu(x, alpha)
+
+
+@handler
 def HardSigmoid(x, *, alpha=0.2, beta=0.5):
     return torch.clamp(alpha * x + beta, 0.0, 1.0)
 
@@ -408,6 +413,11 @@ def Exp(x):
 @handler
 def Sqrt(x):
     return torch.sqrt(x)
+
+
+@handler
+def Reciprocal(x):
+    return torch.reciprocal(x)
 
 
 @handler
