@@ -78,7 +78,13 @@ def _pruning(args: argparse.Namespace):
     from mcugraph.cli.prune import prune_from_args
 
     def prune(model):
-        return prune_from_args(args, model).model
+        from mcugraph.prune.distributed import is_main, teardown
+
+        pruned = prune_from_args(args, model).model
+        teardown()
+        if not is_main():
+            raise SystemExit(0)  # under torchrun: the ranks agree on the model; rank 0 alone exports and writes
+        return pruned
 
     return prune
 

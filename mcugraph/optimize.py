@@ -135,7 +135,7 @@ def _schedule(model: ir.Model, opts: Options) -> _Memory:
     except ImportError as e:
         return _Memory(None, None, None, None, None, note=f"no schedule/plan: {e}")
     dtype = "int8" if opts.quantize else "float32"
-    graph = kernel_view(model, dtype)
+    graph = kernel_view(model, dtype, io_dtype=opts.io_dtype if opts.quantize else "float32")
     schedule = schedule_min_peak(graph, inplace=opts.inplace)
     plan = plan_arena(graph, schedule.order, inplace=opts.inplace)
     return _Memory(

@@ -132,7 +132,8 @@ def _keep_fraction(model: ir.Model, groups: tuple[ChannelGroup, ...], fraction: 
             moved = np.moveaxis(array, use.axis, 0)
             span = moved[use.offset:use.offset + group.size * use.block]
             norms += (span.reshape(group.size, -1) ** 2).sum(axis=1)
-        count = max(1, math.ceil(fraction * group.size))
+        # 0.28 * 25 is 7.000000000000001 in floating point: a fraction that is exact on paper keeps 7, not 8.
+        count = max(1, math.ceil(fraction * group.size - 1e-9))
         keep[group.id] = tuple(sorted(np.argsort(-norms, kind="stable")[:count].tolist()))
     return keep
 

@@ -9,7 +9,7 @@ import pytest
 import mcugraph
 from mcugraph.errors import DataError
 from mcugraph.export.calibrate import calibrate, calibrate_ranges
-from mcugraph.export.quant_params import param_from_range
+from mcugraph.export.quant_params import QuantParam, param_from_range
 
 MODEL = """
 <ir_version: 8, opset_import: ["" : 17]>
@@ -61,12 +61,27 @@ def test_entropy_gives_a_range_inside_minmax(model):
         assert minmax[name][0] - 1e-6 <= lo and hi <= minmax[name][1] + 1e-6
 
 
-def test_params_come_from_param_from_range(model):
-    """calibrate() returns exactly param_from_range of each calibrated range."""
-    samples = _samples()
-    ranges = calibrate_ranges(model, samples, progress=False)
+def test_params_are_the_int8_parameters_of_the_calibrated_ranges(model):
+    """calibrate() on x in [-1, 3]: values by hand from real = scale * (q - zero_point) over 255 steps.
+
+    x in [-1, 3]: scale 4/255, zero point round(-128 + 1 / (4/255)) = round(-64.25) = -64;
+    s = 2x in [-2, 6]: scale 8/255, zero point -64 as well; y = Relu(s) in [0, 6]: scale 6/255, zero point -128.
+    """
+    samples = {"x": np.array([[-1.0, 3.0, 0.0, 0.5], [2.0, -0.5, 1.0, 0.0]], np.float32)}
     params = calibrate(model, samples, progress=False)
-    assert params == {name: param_from_range(*r) for name, r in ranges.items()}
+    assert set(params) == {"x", "s", "y"}
+    expected = {"x": (4 / 255, -64), "s": (8 / 255, -64), "y": (6 / 255, -128)}
+    for name, (scale, zero_point) in expected.items():
+        assert params[name].scale == pytest.approx(scale, rel=1e-6), name
+        assert params[name].zero_point == zero_point, name
+
+
+def test_param_from_range_by_hand():
+    """A range not containing 0 is widened to it; an empty range gets scale 1/255 and zero point 0."""
+    assert param_from_range(0.5, 2.55) == QuantParam(pytest.approx(2.55 / 255), -128)
+    assert param_from_range(-5.1, -1.0) == QuantParam(pytest.approx(5.1 / 255), 127)
+    assert param_from_range(-2.0, 2.0) == QuantParam(pytest.approx(4 / 255), 0)  # round(-128 + 127.5) = 0 (even)
+    assert param_from_range(0.0, 0.0) == QuantParam(1 / 255, 0)
 
 
 def test_more_samples_than_one_chunk_are_all_seen(model):

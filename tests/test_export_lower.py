@@ -6,7 +6,7 @@ import numpy as np
 import onnx
 import pytest
 from export_check import check_export, one_node, operators, weights
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import mcugraph
@@ -171,8 +171,7 @@ def test_int8_within_few_steps(case):
 )
 def test_any_conv_geometry_matches_onnxruntime(size, kernel, stride, dilation, pads, depthwise):
     """Any kernel/stride/dilation/padding mix (SAME, VALID or explicit PAD) lowers exactly in float32."""
-    if (kernel - 1) * dilation + 1 > size + min(pads[0] + pads[2], pads[1] + pads[3]):
-        return  # the window does not fit: ONNX rejects the model
+    assume((kernel - 1) * dilation + 1 <= size + min(pads[0] + pads[2], pads[1] + pads[3]))  # else ONNX rejects it
     w = weights(6 if depthwise else 5, 1 if depthwise else 3, kernel, kernel)
     model = one_node("Conv", {"x": (1, 3, size, size)}, {"w": w}, group=3 if depthwise else 1,
                      strides=[stride] * 2, dilations=[dilation] * 2, pads=pads)
@@ -197,12 +196,26 @@ def test_any_transpose_matches_onnxruntime(perm):
     check_export(model, int8=False, litert=False)
 
 
-@given(axis=st.integers(-4, 3), start=st.integers(-5, 4), stop=st.integers(-5, 6), step=st.integers(1, 3))
-def test_any_slice_and_concat_axis_matches_onnxruntime(axis, start, stop, step):
+@st.composite
+def non_empty_slices(draw) -> tuple[int, int, int, int]:
+    """(axis, start, stop, step) of a non-empty Slice of a (2, 3, 4, 5) tensor, in every ONNX spelling: negative
+    axes and starts, stops counted from the end or past the end (clamped)."""
+    axis = draw(st.integers(-4, 3))
+    dim = (2, 3, 4, 5)[axis]
+    first = draw(st.integers(0, dim - 1))
+    end = draw(st.integers(first + 1, dim))
+    start = draw(st.sampled_from([first, first - dim]))
+    stop = draw(st.sampled_from([end, end - dim] if end < dim else [end, end + draw(st.integers(1, 100))]))
+    return axis, start, stop, draw(st.integers(1, 3))
+
+
+@given(non_empty_slices())
+def test_any_slice_and_concat_axis_matches_onnxruntime(case):
     """Slice and Concat on any ONNX axis map to the right TFLite axis of the NHWC tensor."""
+    axis, start, stop, step = case
     sliced = one_node("Slice", {"x": (2, 3, 4, 5)}, {"s": np.array([start]), "e": np.array([stop]),
                                                      "a": np.array([axis]), "t": np.array([step])})
-    if 0 in sliced.graph.outputs[0].shape:
-        return  # an empty slice: TFLite has no empty tensors
+    assert 0 not in sliced.graph.outputs[0].shape
     check_export(sliced, int8=False, litert=False)
+    check_export(one_node("Concat", {"x": (2, 3, 4, 5), "z": (2, 3, 4, 5)}, axis=axis), int8=False, litert=False)
     check_export(one_node("Concat", {"x": (2, 3, 4, 5), "z": (2, 3, 4, 5)}, axis=axis), int8=False, litert=False)

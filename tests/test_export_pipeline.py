@@ -46,6 +46,12 @@ def test_trained_digits_cnn_int8_accuracy_within_one_point_of_float():
     int8_acc = np.mean(np.array(int8_pred) == data.test.y)
     assert float_acc > 0.85, "training did not converge; the comparison would mean nothing"
     assert abs(float_acc - int8_acc) <= 0.01
+    # The report's own top-1 figure, on the held-out fifth of the digits calibration split: a trained classifier
+    # whose int8 twin agrees on at least 97 % of dozens of samples (a self-comparison would also give 1.0; the
+    # arithmetic is checked against wrong answers in test_export_verify.py).
+    verification = result.report["verification"]
+    assert verification["samples"] >= 50
+    assert verification["top1_agreement"] >= 0.97
 
 
 def _session(proto):
@@ -62,7 +68,9 @@ def test_zoo_model_exports_and_verifies(name):
     result = mcugraph.optimize(zoo_onnx(name), calib="random:0,1,12", progress=False, warn=lambda _: None)
     verification = result.report["verification"]
     assert verification["passed"] and verification["sqnr_db"] > 25.0
-    assert verification["top1_agreement"] >= 0.5
+    # Untrained weights on 2 random held-out samples: agreement there says little, so only check that the class
+    # scores were recognised; the trained digits test above asserts agreement on dozens of samples.
+    assert verification["samples"] == 2 and verification["top1_agreement"] in (0.0, 0.5, 1.0)
     assert result.report["flash_bytes"] == len(result.tflite)
 
 

@@ -94,3 +94,23 @@ def test_bn_feeding_graph_output_keeps_name():
     conv = helper.make_node("Conv", ["x", "w"], ["c"])
     m = rewrites("fold-bn", _model([conv, _bn()], [_tensor("w", 4, 3, 1, 1), *_bn_inputs(4)], [1, 3, 5, 5]))
     assert m.graph.node(0).outputs[0].name == "y"
+
+
+def _small_variance_bn_inputs(c: int) -> list[onnx.TensorProto]:
+    """Variances of 0.001..0.01 next to epsilon=0.1: leaving epsilon out would scale channels up to 10x too much."""
+    return [_tensor("gamma", c, low=0.5, high=1.5), _tensor("beta", c), _tensor("mean", c),
+            _tensor("var", c, low=0.001, high=0.01)]
+
+
+def test_large_epsilon_is_part_of_the_folded_scale():
+    """Conv + BN(epsilon=0.1, tiny variances) folds into one Conv with the same outputs: epsilon is not dropped."""
+    conv = helper.make_node("Conv", ["x", "w", "b"], ["c"])
+    inits = [_tensor("w", 4, 3, 1, 1), _tensor("b", 4), *_small_variance_bn_inputs(4)]
+    m = rewrites("fold-bn", _model([conv, _bn(epsilon=0.1)], inits, [1, 3, 5, 5]))
+    assert ops(m) == ["Conv"]
+
+
+def test_large_epsilon_is_part_of_the_standalone_scale():
+    """A BN on a graph input (nothing to fold into) becomes Mul + Add with epsilon in the scale."""
+    m = rewrites("fold-bn", _model([_bn(x="x", epsilon=0.1)], _small_variance_bn_inputs(3), [1, 3, 4, 4]))
+    assert ops(m) == ["Mul", "Add"]

@@ -121,6 +121,7 @@ def kernel_graph_from_model(model: tfl.schema.ModelT, source: str = "model") -> 
         kernels=tuple(kernels),
         inputs=tuple(names[j] for j in (subgraph.inputs if subgraph.inputs is not None else ())),
         outputs=tuple(names[j] for j in (subgraph.outputs if subgraph.outputs is not None else ())),
+        storage_shapes=True,
     )
 
 

@@ -107,8 +107,9 @@ OPS: Mapping[str, OpFacts] = MappingProxyType({
     "Sub": _row("SUB", "lower_elementwise.sub", channels=ELEMENTWISE, weights=_w(i0=WEIGHT, i1=WEIGHT), **_PRUNE),
     "Mul": _row("MUL", "lower_elementwise.mul", channels=ELEMENTWISE, weights=_w(i0=WEIGHT, i1=WEIGHT), **_PRUNE),
     "Div": _row("DIV", "lower_elementwise.div", channels=ELEMENTWISE, weights=_w(i0=WEIGHT, i1=WEIGHT), **_PRUNE),
-    "Max": _row("MAXIMUM", "lower_elementwise.maximum", int8=SHARES_ALL, channels=FREEZE, **_PRUNE),
-    "Min": _row("MINIMUM", "lower_elementwise.minimum", int8=SHARES_ALL, channels=FREEZE, **_PRUNE),
+    # Min/Max: decompose-hard-sigmoid writes the HardSigmoid of a squeeze-excite branch as ...Min(x, 1).
+    "Max": _row("MAXIMUM", "lower_elementwise.maximum", int8=SHARES_ALL, channels=ELEMENTWISE, **_PRUNE),
+    "Min": _row("MINIMUM", "lower_elementwise.minimum", int8=SHARES_ALL, channels=ELEMENTWISE, **_PRUNE),
     "PRelu": _row("PRELU", "lower_elementwise.prelu", channels=ELEMENTWISE, weights=_w(i1=WEIGHT), **_PRUNE),
     # --- activations ------------------------------------------------------------------------------------------
     # A standalone Clip(0,6)/(-1,1) clamps codes in the input's domain (shares); RELU itself requantises.

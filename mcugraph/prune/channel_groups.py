@@ -35,6 +35,7 @@ class ChannelGroup:
     producers: tuple[str, ...]
     shapes: tuple[ChannelUse, ...] = ()
     depthwise: tuple[str, ...] = ()
+    reason: str = ""  # why a non-prunable group is frozen: the node, its op and what blocks it
 
 
 def channel_groups(model: ir.Model) -> tuple[ChannelGroup, ...]:
@@ -42,12 +43,12 @@ def channel_groups(model: ir.Model) -> tuple[ChannelGroup, ...]:
     w = Walker(model)
     for value in model.graph.inputs:
         if not value.is_initializer():
-            w.fresh(value)
+            w.fresh(value, why=f"graph input '{value.name}' keeps its shape")
     for node in model.graph:
         visit(w, node)
     for value in model.graph.outputs:
         if value.name in w.layout:
-            w.freeze(w.layout[value.name][1])
+            w.freeze(w.layout[value.name][1], f"graph output '{value.name}' keeps its shape")
     activations: dict[int, list[ChannelUse]] = {}
     for name, (axis, segs) in w.layout.items():
         for g, offset, _, block in segs:
@@ -67,15 +68,17 @@ def channel_groups(model: ir.Model) -> tuple[ChannelGroup, ...]:
             producers=tuple(dict.fromkeys(p for g in gs for p in w.producers[g])),
             shapes=tuple(dict.fromkeys(u for g in gs for u in w.shapes[g])),
             depthwise=tuple(n for g in gs for n in w.depthwise[g]),  # once per segment: Concat(a, a) counts twice
+            reason="" if w.prunable[root] else w.why[root] or "not prunable",
         ))
     return tuple(groups)
 
 
 def format_groups(groups: tuple[ChannelGroup, ...]) -> str:
-    """A table of the groups: id, channels, prunable, producers (node names)."""
+    """A table of the groups: id, channels, prunable, producers (node names); why a group is not prunable."""
     lines = [f"{'group':>5}  {'channels':>8}  {'prunable':<8}  producers"]
     for g in groups:
-        lines.append(f"{g.id:>5}  {g.size:>8}  {'yes' if g.prunable else 'no':<8}  {', '.join(g.producers) or '-'}")
+        line = f"{g.id:>5}  {g.size:>8}  {'yes' if g.prunable else 'no':<8}  {', '.join(g.producers) or '-'}"
+        lines.append(line + (f"  [not prunable: {g.reason}]" if g.reason else ""))
     prunable = [g for g in groups if g.prunable]
     lines.append(f"{len(groups)} groups, {len(prunable)} prunable with {sum(g.size for g in prunable)} channels")
     return "\n".join(lines)

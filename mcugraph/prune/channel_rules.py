@@ -51,12 +51,14 @@ class Walker:
         self.weights: list[list[ChannelUse]] = []
         self.shapes: list[list[ChannelUse]] = []
         self.depthwise: list[list[str]] = []
+        self.why: list[str] = []  # why an element is not prunable (first reason wins): node, op, what blocks it
         self.layout: dict[str, tuple[int, list[Segment]]] = {}
         self.label = {id(node): node_label(node, i) for i, node in enumerate(model.graph)}
 
     # --- union-find ---------------------------------------------------------------------------------------
-    def new(self, size: int, prunable: bool, producer: str | None = None) -> int:
+    def new(self, size: int, prunable: bool, producer: str | None = None, why: str = "") -> int:
         self.parent.append(len(self.parent))
+        self.why.append("" if prunable else why)
         self.sizes.append(size)
         self.prunable.append(prunable)
         self.producers.append([producer] if producer else [])
@@ -76,15 +78,23 @@ class Walker:
         if a == b:
             return
         if self.sizes[a] != self.sizes[b]:  # cannot happen in a valid model; never prune what we do not get
-            self.prunable[a] = self.prunable[b] = False
+            self.block(a, "merged with a group of another size")
+            self.block(b, "merged with a group of another size")
             return
         a, b = min(a, b), max(a, b)
         self.parent[b] = a
         self.prunable[a] = self.prunable[a] and self.prunable[b]
+        self.why[a] = self.why[a] or self.why[b]
 
-    def freeze(self, segments: list[Segment]) -> None:
+    def block(self, g: int, why: str) -> None:
+        """Make the group of element ``g`` non-prunable, remembering the first reason (shown by analyze --groups)."""
+        root = self.find(g)
+        self.prunable[root] = False
+        self.why[root] = self.why[root] or why
+
+    def freeze(self, segments: list[Segment], why: str) -> None:
         for g, *_ in segments:
-            self.prunable[self.find(g)] = False
+            self.block(g, why)
 
     # --- helpers ------------------------------------------------------------------------------------------
     def const(self, value: ir.Value | None) -> np.ndarray | None:
@@ -96,31 +106,36 @@ class Walker:
     def weight(self, value: ir.Value, segments: list[Segment], axis: int) -> None:
         """Record that ``value`` holds these segments on ``axis``; a tensor shared by several nodes cannot be
         sliced for one of them alone, so its groups are frozen (``mcugraph.prune.api`` unshares them first)."""
-        shared = len(value.uses()) > 1
+        users = len(value.uses())
         for g, offset, _, block in segments:
             self.weights[g].append(ChannelUse(value.name, axis, offset, block))
-            if shared:
-                self.prunable[self.find(g)] = False
+            if users > 1:
+                self.block(g, f"weight '{value.name}' is shared by {users} nodes")
 
-    def fresh(self, value: ir.Value, prunable: bool = False, producer: str | None = None) -> None:
+    def fresh(self, value: ir.Value, prunable: bool = False, producer: str | None = None, why: str = "") -> None:
         shape = value.shape
         if shape is None or len(shape) == 0:
             return
         axis = 1 if len(shape) > 1 else 0
-        self.layout[value.name] = (axis, [(self.new(int(shape[axis]), prunable, producer), 0, int(shape[axis]), 1)])
+        size = int(shape[axis])
+        self.layout[value.name] = (axis, [(self.new(size, prunable, producer, why), 0, size, 1)])
 
-    def unknown(self, node: ir.Node) -> None:
+    def describe(self, node: ir.Node) -> str:
+        return f"node '{self.label[id(node)]}' ({node.op_type})"
+
+    def unknown(self, node: ir.Node, why: str = "is not followed by the channel walk") -> None:
         for value in node.inputs:
             if value is not None and value.name in self.layout:
-                self.freeze(self.layout[value.name][1])
+                self.freeze(self.layout[value.name][1], f"{self.describe(node)} {why}")
         for value in node.outputs:
-            self.fresh(value)
+            self.fresh(value, why=f"output of {self.describe(node)}, which {why}")
 
-    def merge(self, a: list[Segment], b: list[Segment]) -> bool:
+    def merge(self, a: list[Segment], b: list[Segment], node: ir.Node) -> bool:
         """Union two layouts segment by segment; False (and both frozen) when their segments do not line up."""
         if [(o, s, k) for _, o, s, k in a] != [(o, s, k) for _, o, s, k in b]:
-            self.freeze(a)
-            self.freeze(b)
+            why = f"{self.describe(node)} joins operands whose channel layouts do not line up"
+            self.freeze(a, why)
+            self.freeze(b, why)
             return False
         for (ga, *_), (gb, *_) in zip(a, b, strict=False):
             self.union(ga, gb)
@@ -160,11 +175,11 @@ def visit(w: Walker, node: ir.Node) -> None:
         if len(out.shape) != len(x.shape) or out.shape[axis] != x.shape[axis]:
             return w.unknown(node)
         if rule == rules.PER_CHANNEL_NCHW and axis != 1:
-            return w.unknown(node)  # these ops treat axis 1 as channels and mix along the others
+            return w.unknown(node, "mixes along the tracked axis")  # treats axis 1 as channels
         if op in ("Softmax", "LogSoftmax"):
             softmax_axis = node.attributes["axis"].value if "axis" in node.attributes else -1
             if softmax_axis % len(x.shape) == axis:
-                return w.unknown(node)
+                return w.unknown(node, "normalises across channels")
         if op == "Pad" and not _pad_spares(node, w, axis, len(x.shape)):
             return w.unknown(node)
         if op == "BatchNormalization":
@@ -203,7 +218,7 @@ def visit(w: Walker, node: ir.Node) -> None:
             return None
         axes = [a % len(x.shape) for a in axes]
         if axis in axes:
-            return w.unknown(node)
+            return w.unknown(node, "reduces or squeezes the channel axis")
         keepdims = op != "Squeeze" and (node.attributes["keepdims"].value if "keepdims" in node.attributes else 1)
         new_axis = axis if keepdims else axis - sum(a < axis for a in axes)
         w.layout[out.name] = (new_axis, list(segs))
@@ -216,7 +231,7 @@ def visit(w: Walker, node: ir.Node) -> None:
         split_axis = node.attributes["axis"].value if "axis" in node.attributes else 0
         touched = axes if op == "Slice" else [split_axis]
         if touched is None or axis in [a % len(x.shape) for a in touched]:
-            return w.unknown(node)
+            return w.unknown(node, "slices the channel axis")
         for value in node.outputs:
             w.layout[value.name] = (axis, list(segs))
         return None
@@ -224,13 +239,13 @@ def visit(w: Walker, node: ir.Node) -> None:
     return w.unknown(node)
 
 
-def _channel_input(w: Walker, lay: tuple[int, list[Segment]] | None, axis: int, blocks: bool = False
+def _channel_input(w: Walker, node: ir.Node, lay: tuple[int, list[Segment]] | None, axis: int, blocks: bool = False
                    ) -> list[Segment] | None:
     """The input's segments when its channels sit on ``axis`` (block 1 unless ``blocks``); else frozen, None."""
     if lay is not None and lay[0] == axis and (blocks or all(k == 1 for *_, k in lay[1])):
         return lay[1]
-    if lay is not None:
-        w.freeze(lay[1])  # the tracked dim lands in a spatial/batch axis of the weight op: keep it whole
+    if lay is not None:  # the tracked dim lands in a spatial/batch axis of the weight op: keep it whole
+        w.freeze(lay[1], f"{w.describe(node)} reads the channels on a non-channel axis")
     return None
 
 
@@ -240,7 +255,7 @@ def _conv(w: Walker, node: ir.Node, lay) -> None:
     weight = w.const(ins[1])
     if weight is None or (has_bias and w.const(ins[2]) is None):
         return w.unknown(node)
-    segs = _channel_input(w, lay, 1)
+    segs = _channel_input(w, node, lay, 1)
     group = node.attributes["group"].value if "group" in node.attributes else 1
     cin = int(ins[0].shape[1])
     if group == 1:
@@ -260,7 +275,7 @@ def _conv(w: Walker, node: ir.Node, lay) -> None:
             w.depthwise[g].append(w.label[id(node)])
         w.layout[out.name] = (1, list(segs))
         return None
-    return w.unknown(node)
+    return w.unknown(node, "is a grouped convolution that is not depthwise")
 
 
 def _gemm(w: Walker, node: ir.Node, lay) -> None:
@@ -272,7 +287,7 @@ def _gemm(w: Walker, node: ir.Node, lay) -> None:
     if weight is None or weight.ndim != 2 or attrs.get("transA", 0) or (has_c and bias is None):
         return w.unknown(node)
     trans_b = attrs.get("transB", 0)
-    segs = _channel_input(w, lay, 1, blocks=True)
+    segs = _channel_input(w, node, lay, 1, blocks=True)
     if segs is not None:
         w.weight(ins[1], segs, 1 if trans_b else 0)
     w.fresh(out, prunable=True, producer=w.label[id(node)])
@@ -317,16 +332,16 @@ def _elementwise(w: Walker, node: ir.Node) -> None:
             return w.unknown(node)
         vaxis = lay[0] + rank - len(value.shape)
         if value.shape[lay[0]] == 1 and out.shape[vaxis] != 1:
-            w.freeze(lay[1])  # a broadcast operand: its one channel is not the output's channels
+            w.freeze(lay[1], f"{w.describe(node)} broadcasts its one channel")  # not the output's channels
             continue
         if out_axis is not None and vaxis != out_axis:
-            return w.unknown(node)
+            return w.unknown(node, "combines operands with channels on different axes")
         out_axis = vaxis
         layouts.append(lay[1])
     if out_axis is None:
         return w.unknown(node)
     for other in layouts[1:]:
-        if not w.merge(layouts[0], other):
+        if not w.merge(layouts[0], other, node):
             return w.unknown(node)
     segs = layouts[0]
     for value, array in constants:
@@ -345,7 +360,7 @@ def _concat(w: Walker, node: ir.Node) -> None:
     layouts = [w.layout.get(v.name) for v in node.inputs]
     if all(lay is not None for lay in layouts) and len({lay[0] for lay in layouts}) == 1 and layouts[0][0] != cat_axis:
         for lay in layouts[1:]:  # joined along another axis: every input keeps the same channels
-            if not w.merge(layouts[0][1], lay[1]):
+            if not w.merge(layouts[0][1], lay[1], node):
                 return w.unknown(node)
         w.layout[out.name] = (layouts[0][0], list(layouts[0][1]))
         return None
@@ -356,7 +371,7 @@ def _concat(w: Walker, node: ir.Node) -> None:
             if lay is not None:
                 return w.unknown(node)
             size = int(value.shape[cat_axis])
-            lay = (cat_axis, [(w.new(size, False), 0, size, 1)])  # a constant part: never removed
+            lay = (cat_axis, [(w.new(size, False, why=f"constant input of {w.describe(node)}"), 0, size, 1)])
         segments += [(g, offset + base, size, block) for g, offset, size, block in lay[1]]
         base += int(value.shape[cat_axis])
     w.layout[out.name] = (cat_axis, segments)
@@ -387,7 +402,7 @@ def _reshape(w: Walker, node: ir.Node, axis: int, segs: list[Segment]) -> None:
                 for g, offset, _, blk in new:
                     w.shapes[g].append(ChannelUse(node.inputs[1].name, b, offset, blk))
                     if shared:
-                        w.prunable[w.find(g)] = False
+                        w.block(g, f"shape '{node.inputs[1].name}' of {w.describe(node)} is shared")
         w.layout[out.name] = (b, new)
         return None
     return w.unknown(node)

@@ -46,7 +46,7 @@ class ScheduleReport:
     graph: KernelGraph
 
 
-def _random_inputs(model: tfl.schema.ModelT, seed: int) -> list[np.ndarray]:
+def random_inputs(model: tfl.schema.ModelT, seed: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     subgraph = model.subgraphs[0]
     result = []
@@ -125,7 +125,7 @@ def schedule_tflite(
             f"{plan.arena_bytes} B: this is a bug in mcugraph's memory model (mcugraph.memory); nothing written, "
             "report this model (retrying with --no-inplace may avoid it)"
         )
-    samples = [_random_inputs(model, seed) for seed in range(VERIFY_SAMPLES)]
+    samples = [random_inputs(model, seed) for seed in range(VERIFY_SAMPLES)]
     for i, (want, got) in enumerate(zip(run_tflm_batch(data, samples), run_tflm_batch(scheduled, samples), strict=True)):
         for j, (a, b) in enumerate(zip(want, got, strict=True)):
             # Bytes, not values: bit-exact, and a NaN the model computes on random inputs still compares equal.

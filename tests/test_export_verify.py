@@ -1,0 +1,149 @@
+"""Verification's arithmetic on hand-made outputs (no runtime): pass/fail, worst SQNR, top-1 agreement, layouts.
+
+The end-to-end tests (test_export_pipeline.py) only see models that verify well; these feed wrong answers and
+expect the verdict to change, so a flipped comparison or a self-comparison cannot pass unnoticed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from mcugraph.errors import ExportError
+from mcugraph.export.verify import (
+    MAX_SQNR_DB,
+    TensorIO,
+    VerifyResult,
+    _from_outputs,
+    _to_shape,
+    _top1,
+    _worst_sqnr,
+    check,
+    sqnr_db,
+    to_tflite,
+)
+
+PASSING = VerifyResult(samples=4, sqnr_db=30.0, litert_sqnr_db=25.0, max_abs_error=0.01, top1_agreement=1.0,
+                       tflm_litert_max_diff=0.0, min_sqnr_db=10.0, arena_head_bytes=1024, predicted_arena_bytes=1024)
+
+
+@pytest.mark.parametrize(("tflm", "litert", "passed"), [
+    (30.0, 25.0, True),
+    (10.0, 10.0, True),  # the threshold itself passes
+    (9.9, 40.0, False),  # TFLM below: fails however good LiteRT is
+    (40.0, 9.9, False),  # LiteRT below: fails however good TFLM is
+    (5.0, 5.0, False),
+])
+def test_passed_needs_both_runtimes_at_or_above_the_threshold(tflm, litert, passed):
+    """The worse of TFLM's and LiteRT's SQNR decides; either one below --verify-min-sqnr fails."""
+    result = dataclasses.replace(PASSING, sqnr_db=tflm, litert_sqnr_db=litert)
+    assert result.passed is passed
+    assert result.as_dict()["passed"] is passed
+
+
+def test_check_raises_with_the_numbers_only_when_failed():
+    """check() is silent on a pass and raises one line naming both SQNRs and the threshold on a fail."""
+    check(PASSING)
+    with pytest.raises(ExportError, match=r"^m\.tflite: verification failed on 4 .*TFLM 30\.0 dB, LiteRT 3\.0 dB "
+                                          r"< --verify-min-sqnr 10 dB") as e:
+        check(dataclasses.replace(PASSING, litert_sqnr_db=3.0), "m.tflite")
+    assert "\n" not in str(e.value)
+
+
+def test_sqnr_values_by_hand():
+    """20 dB for noise at 1% of the signal power, capped at an exact match, -cap for a silent reference."""
+    ref = np.array([3.0, -4.0])  # power 25
+    assert sqnr_db(ref, ref + np.array([0.5, 0.0])) == pytest.approx(10 * np.log10(25 / 0.25))
+    assert sqnr_db(ref, ref * 1.1) == pytest.approx(20.0)
+    assert sqnr_db(ref, ref) == MAX_SQNR_DB
+    assert sqnr_db(np.zeros(2), np.ones(2)) == -MAX_SQNR_DB
+    assert sqnr_db(ref, ref * (1 + 1e-12)) == MAX_SQNR_DB  # above the cap: capped, not 240 dB
+
+
+def test_worst_sqnr_is_the_worst_output_over_all_samples():
+    """Two outputs, two samples: output 0 is exact, output 1 has 20 dB; the worst (20 dB) is reported."""
+    expected = [[np.array([1.0, 2.0]), np.array([3.0, -4.0])], [np.array([5.0, 6.0]), np.array([-3.0, 4.0])]]
+    actual = [[e[0].copy(), e[1] * 1.1] for e in expected]
+    assert _worst_sqnr(expected, actual) == pytest.approx(20.0)
+    actual[1][0] = expected[1][0] * 2.0  # output 0 now 0 dB on the second sample: the sum over samples counts
+    assert _worst_sqnr(expected, actual) == pytest.approx(10 * np.log10((1 + 4 + 25 + 36) / (25 + 36)))
+
+
+def _scores(*winners: int, classes: int = 4) -> list[list[np.ndarray]]:
+    """One (1, classes) output per sample whose argmax is the given class."""
+    out = []
+    for w in winners:
+        s = np.zeros((1, classes), np.float32)
+        s[0, w] = 1.0
+        out.append([s])
+    return out
+
+
+def test_top1_counts_samples_whose_argmax_agrees():
+    """Reference classes 0,1,2,3 vs actual 0,1,3,3: 3 of 4 agree."""
+    assert _top1(_scores(0, 1, 2, 3), _scores(0, 1, 3, 3), input_size=64) == 0.75
+    assert _top1(_scores(0, 1, 2, 3), _scores(1, 2, 3, 0), input_size=64) == 0.0
+    assert _top1(_scores(2, 2), _scores(2, 2), input_size=64) == 1.0
+
+
+def test_top1_uses_the_first_classification_output():
+    """A (1, 2, 2) map is skipped; the (1, 4) output that follows is compared."""
+    ref = [[np.zeros((1, 2, 2)), s[0]] for s in _scores(0, 1)]
+    act = [[np.ones((1, 2, 2)), s[0]] for s in _scores(0, 2)]
+    assert _top1(ref, act, input_size=64) == 0.5
+
+
+@pytest.mark.parametrize(("shape", "input_size"), [((1, 4), 4), ((1, 1), 64), ((1, 1001), 5000), ((2, 4), 64),
+                                                   ((1, 4, 1), 64)])
+def test_top1_is_none_without_a_classification_output(shape, input_size):
+    """Not (1, K) with 2 <= K <= 1000 and K < input size (an autoencoder's reconstruction): no top-1."""
+    outputs = [[np.zeros(shape)], [np.ones(shape)]]
+    assert _top1(outputs, outputs, input_size) is None
+
+
+def test_top1_bounds_are_inclusive():
+    """K = 2 and K = 1000 (with a bigger input) are classification outputs; K = input size - 1 is too."""
+    assert _top1(_scores(0, classes=2), _scores(1, classes=2), input_size=3) == 0.0
+    assert _top1(_scores(999, classes=1000), _scores(999, classes=1000), input_size=1001) == 1.0
+
+
+def test_to_tflite_quantises_with_rounding_and_saturation():
+    """real / scale + zero point, rounded, clipped to int8; NCHW becomes NHWC by shape; float stays float."""
+    io = TensorIO((1, 2, 2, 1), np.dtype(np.int8), 0.5, 3)
+    x = np.array([0.0, 1.2, 100.0, -100.0], np.float32).reshape(1, 1, 2, 2)
+    q = to_tflite(x, io)
+    assert q.dtype == np.int8 and q.shape == (1, 2, 2, 1)
+    assert q.reshape(-1).tolist() == [3, 5, 127, -128]
+    f = to_tflite(x, TensorIO((1, 1, 2, 2), np.dtype(np.float32), None, 0))
+    assert f.dtype == np.float32 and np.array_equal(f, x)
+
+
+def test_to_tflite_follows_the_exporter_permutation():
+    """With the exporter's perm the layout is not guessed (C == H == W would be ambiguous)."""
+    x = np.arange(8, dtype=np.float32).reshape(1, 2, 2, 2)
+    io = TensorIO((1, 2, 2, 2), np.dtype(np.float32), None, 0)
+    assert np.array_equal(to_tflite(x, io), x)  # same shape: taken as is
+    assert np.array_equal(to_tflite(x, io, (0, 2, 3, 1)), x.transpose(0, 2, 3, 1))
+
+
+def test_to_shape_reshapes_or_refuses():
+    """Same size, other shape: reshaped; a size that cannot match: ExportError naming both shapes."""
+    assert _to_shape(np.zeros((1, 6)), (1, 2, 3), "input").shape == (1, 2, 3)
+    with pytest.raises(ExportError, match=r"\(1, 5\).*\(1, 6\)"):
+        _to_shape(np.zeros((1, 6)), (1, 5), "input")
+
+
+def test_from_outputs_dequantises_and_restores_the_onnx_layout():
+    """int8 codes -> (q - zero point) * scale; an NHWC output is transposed back to the reference's NCHW."""
+    io = TensorIO((1, 2, 2, 3), np.dtype(np.int8), 0.25, -2)
+    q = np.arange(12, dtype=np.int8).reshape(1, 2, 2, 3)
+    ref = np.zeros((1, 3, 2, 2), np.float32)
+    (y,) = _from_outputs([q], [io], [ref])
+    assert y.shape == (1, 3, 2, 2)
+    np.testing.assert_array_equal(y, ((q.astype(np.float32) + 2) * 0.25).transpose(0, 3, 1, 2))
+    (flat,) = _from_outputs([q.reshape(1, 12)], [io], [np.zeros((1, 12))])
+    assert flat.shape == (1, 12)
+    with pytest.raises(ExportError, match="shape"):
+        _from_outputs([q], [io], [np.zeros((1, 5))])
