@@ -45,6 +45,15 @@ CASES = {
         lambda: one_node("ConvTranspose", {"x": X}, {"w": weights(4, 2, 3, 3)}, strides=[2, 2], pads=[0, 0, 1, 1],
                          output_padding=[0, 0]),
         ["TRANSPOSE_CONV"]),
+    # PyTorch's standard 2x upsampling (k3 s2 p1 output_padding 1): a zero row/column after the kernel.
+    "conv_transpose_k3s2p1_output_padding_1": (
+        lambda: one_node("ConvTranspose", {"x": X}, {"w": weights(4, 3, 3, 3), "b": weights(3)}, strides=[2, 2],
+                         pads=[1, 1, 1, 1], output_padding=[1, 1]),
+        ["TRANSPOSE_CONV"]),
+    "conv_transpose_uneven_crops": (
+        lambda: one_node("ConvTranspose", {"x": X}, {"w": weights(4, 2, 3, 2)}, strides=[2, 1], pads=[2, 0, 0, 1],
+                         output_padding=[1, 0]),
+        ["TRANSPOSE_CONV"]),
     "gemm_transb": (lambda: one_node("Gemm", {"x": (1, 16)}, {"w": weights(10, 16), "b": weights(10)}, transB=1),
                     ["FULLY_CONNECTED"]),
     "gemm_alpha_beta": (

@@ -2,7 +2,8 @@
 
 "No TFLite Micro kernel" is only said when the bundled TFLM build registers no kernel the op could run as
 (:data:`mcugraph.ops.tflm_kernels.TFLM_BUILTINS`); an op TFLM could run is "not lowered by mcugraph yet". Ops a
-canonicalisation pass removes name that pass. No message advises running a pipeline the command already ran.
+canonicalisation pass rewrites also name that pass (it supports some forms only: the node is still there because
+its form is not one of them, or the pass did not run). No message advises running a pipeline the command ran.
 """
 
 from __future__ import annotations
@@ -35,13 +36,15 @@ def candidate_builtins(op_type: str, domain: str = "") -> tuple[str, ...]:
 def reason(op_type: str, domain: str = "", builtin: str | None = None) -> str:
     """Why a node of ``op_type`` (running as ``builtin`` when the kernel view chose one) is not exported."""
     row = OPS.get(op_type) if domain in ("", "ai.onnx") else None
-    if row is not None and row.removed_by is not None:
-        return f"removed by the '{row.removed_by}' pass (part of mcugraph.CANONICALIZE)"
     options = (builtin,) if builtin is not None else candidate_builtins(op_type, domain)
     runnable = [b for b in options if b in TFLM_BUILTINS]
     if not runnable:
-        return f"{NO_KERNEL} ({builtin})" if builtin is not None else NO_KERNEL
-    return f"{NOT_LOWERED} (TFLM has {'/'.join(runnable)})"
+        why = f"{NO_KERNEL} ({builtin})" if builtin is not None else NO_KERNEL
+    else:
+        why = f"{NOT_LOWERED} (TFLM has {'/'.join(runnable)})"
+    if row is not None and row.removed_by is not None:
+        why += f"; the '{row.removed_by}' pass (in mcugraph.CANONICALIZE) rewrites the forms it supports"
+    return why
 
 
 def unsupported_error(offenders: Sequence[tuple[str, str, str]], what: str = "cannot run in TFLite Micro",

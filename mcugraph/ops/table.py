@@ -57,7 +57,7 @@ class OpFacts:
     channels: str | None = None     # channel rule; None: not stated (the walk freezes, the table test complains)
     weights: Mapping[int, str] = dataclasses.field(default_factory=dict)  # constant input index -> WEIGHT / BIAS (cost model)
     torch: bool = False             # mcugraph.prune.torch_ops.HANDLERS has a handler named like the op
-    removed_by: str | None = None   # registered pass name that removes it before export
+    removed_by: str | None = None   # registered pass that rewrites it (the forms it supports) before export
     # Not exported, but the kernel view models it (memory analysis of QDQ models and .tflite-like graphs).
     modelled: bool = False
 
@@ -139,7 +139,7 @@ OPS: Mapping[str, OpFacts] = MappingProxyType({
     "Split": _row(("SPLIT", "SPLIT_V"), "lower_shape.split", int8=SHARES, channels=SLICE, **_PRUNE),
     "Resize": _row(("RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR"), "lower_shape.resize", int8=SHARES,
                    channels=PER_CHANNEL, **_PRUNE),
-    # --- removed before export --------------------------------------------------------------------------------
+    # --- removed before export (by a pass of mcugraph.CANONICALIZE) --------------------------------------------
     # BatchNormalization unfolded deploys as a per-channel MUL and ADD: scale and bias, not the statistics.
     "BatchNormalization": _row(channels=PER_CHANNEL_NCHW, weights=_w(i1=WEIGHT, i2=BIAS), removed_by="fold-bn",
                                **_PRUNE),
@@ -151,7 +151,7 @@ OPS: Mapping[str, OpFacts] = MappingProxyType({
     "DequantizeLinear": _row("DEQUANTIZE", channels=FREEZE, torch=True, modelled=True),
     "ArgMax": _row("ARG_MAX", channels=FREEZE, modelled=True),
     "Cast": _row("CAST", channels=PER_CHANNEL, torch=True),
-    "Gather": _row("GATHER", channels=FREEZE, torch=True),
+    "Gather": _row("GATHER", channels=FREEZE, torch=True, removed_by="gather-to-slice"),
     "ReduceSum": _row("SUM", channels=AXES, torch=True),
     "LogSoftmax": _row("LOG_SOFTMAX", channels=PER_CHANNEL, torch=True),
     "Neg": _row("NEG", channels=PER_CHANNEL, torch=True),
@@ -160,11 +160,13 @@ OPS: Mapping[str, OpFacts] = MappingProxyType({
     "Reciprocal": _row("DIV", channels=PER_CHANNEL, torch=True),  # exported only after a Sqrt (RSQRT)
     "Selu": _row(channels=PER_CHANNEL),
     "Softplus": _row(channels=PER_CHANNEL),
-    "Erf": _row(channels=PER_CHANNEL),
-    "Pow": _row(channels=FREEZE),
-    "LayerNormalization": _row(channels=FREEZE),
-    "LSTM": _row("UNIDIRECTIONAL_SEQUENCE_LSTM", channels=FREEZE, weights=_w(i1=WEIGHT, i2=WEIGHT, i3=BIAS)),
-    "GRU": _row(channels=FREEZE, weights=_w(i1=WEIGHT, i2=WEIGHT, i3=BIAS)),
+    "Erf": _row(channels=PER_CHANNEL, removed_by="decompose-gelu"),
+    "Gelu": _row(channels=PER_CHANNEL, removed_by="decompose-gelu"),
+    "Pow": _row(channels=FREEZE, removed_by="decompose-pow"),
+    "LayerNormalization": _row(channels=FREEZE, removed_by="decompose-layer-norm"),
+    "LSTM": _row("UNIDIRECTIONAL_SEQUENCE_LSTM", channels=FREEZE, weights=_w(i1=WEIGHT, i2=WEIGHT, i3=BIAS),
+                 removed_by="unroll-recurrent"),
+    "GRU": _row(channels=FREEZE, weights=_w(i1=WEIGHT, i2=WEIGHT, i3=BIAS), removed_by="unroll-recurrent"),
     "RNN": _row(channels=FREEZE, weights=_w(i1=WEIGHT, i2=WEIGHT, i3=BIAS)),
 })
 
