@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import onnx_ir as ir
 
+from mcugraph.arguments import check_train_config
 from mcugraph.errors import BudgetError, MCUGraphError
 from mcugraph.prune.budgets import Budgets, parse_budgets
 from mcugraph.prune.data import Dataset, load_dataset, parse_scale
@@ -240,6 +241,7 @@ def _check_reachable(rmodel, gated, budgets: Budgets) -> None:
 
 
 def _check_config(config: TrainConfig) -> None:
+    check_train_config(config)  # the numbers: finite rates, positive counts, a known device (mcugraph.arguments)
     if not callable(config.loss) and config.loss not in ("ce", "mse"):
         raise MCUGraphError(f"loss {config.loss!r} is not supported; use 'ce' (classifier), 'mse' (autoencoder) or "
                             "a callable loss(output, target)")
