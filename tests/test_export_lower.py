@@ -72,7 +72,7 @@ CASES = {
           a = MatMul(qt, kh)
           b = Mul(a, s)
           p = Softmax<axis=-1>(b)
-          y = Reshape(p, ys) }"""), ["RESHAPE", "TRANSPOSE", "RESHAPE", "BATCH_MATMUL", "MUL", "SOFTMAX", "RESHAPE"]),
+          y = Reshape(p, ys) }"""), ["RESHAPE", "RESHAPE", "TRANSPOSE", "BATCH_MATMUL", "MUL", "SOFTMAX", "RESHAPE"]),
     # nn.Linear on a (1, T, D) token tensor: the bias Add is absorbed, its channels are the last axis.
     "linear_on_tokens": (lambda: graph("""
         g (float[1,5,16] x) => (float[1,5,8] y)
