@@ -287,12 +287,16 @@ def _summary(resources: dict) -> str:
 
 
 def _report(model, groups, gates, budgets, before, after, log, forced, seconds) -> dict:
+    from mcugraph.prune.preflight import gate_blockers
+
+    why = gate_blockers(model, groups, list(gates.groups.values()))  # node and reason for each ungated group
     rows = []
     for group in groups:
         alive = gates.alive.get(group.id)
         rows.append({
             "id": group.id, "producers": list(group.producers), "prunable": group.id in gates.groups,
             "before": group.size, "after": len(alive) if alive is not None else group.size,
+            **({"reason": why[group.id]} if group.id in why else {}),
         })
     return {
         "budgets": dict(budgets.items()),
