@@ -64,6 +64,12 @@ def explicit_pads(node: ir.Node) -> list[int] | None:
         )
     hw = (int(x.shape[2]), int(x.shape[3]))
     pads = onnx_pads(node, hw, kernel, strides, dil)
+    if node.op_type != "Conv" and any(p >= kernel[i % 2] for i, p in enumerate(pads)):
+        # ONNX pooling: padding at least the window would pool windows of padding only (onnxruntime refuses it).
+        raise ExportError(
+            f"{node.op_type} '{node.name}': pads {pads} must be smaller than the kernel {kernel}; the model is "
+            "invalid, re-export it"
+        )
     same = [_same_pads(hw[i], kernel[i], strides[i], dil[i]) for i in range(2)]
     if not any(pads):
         return None
