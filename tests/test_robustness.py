@@ -112,6 +112,8 @@ TFLITE_DAMAGE = {
     "graph output index -3": _set("subgraphs.0.outputs.0", -3),
     "buffer index 4096": _set("subgraphs.0.tensors.0.buffer", 4096),
     "tensor type 99": _set("subgraphs.0.tensors.0.type", 99),
+    "scale nan is not a positive number": _set("subgraphs.0.tensors.0.quantization.scale", np.array([np.nan], np.float32)),
+    "zero point 300 is outside -128..127": _set("subgraphs.0.tensors.0.quantization.zeroPoint", np.array([300])),
     "needs 4,294,967,296 bytes": _set("subgraphs.0.tensors.0.shape", np.array([1, 65536, 65536, 1], np.int32)),
 }
 

@@ -137,7 +137,8 @@ def _check_quantization(q, dtype: int, shape: list[int], where: str, bad) -> Non
     scale = np.asarray(q.scale, dtype=np.float64)
     if not (np.isfinite(scale).all() and (scale > 0).all()):
         raise bad(where, f"quantisation scale {scale[~(np.isfinite(scale) & (scale > 0))][0]} is not a positive number")
-    low, high = _ZERO_POINTS.get(dtype, (-(2**63), 2**63 - 1))
+    # Per-channel (per-axis) quantisation is symmetric in the TFLite spec: every zero point is 0.
+    low, high = (0, 0) if scales > 1 else _ZERO_POINTS.get(dtype, (-(2**63), 2**63 - 1))
     zero_points = np.asarray(q.zeroPoint if q.zeroPoint is not None else [], dtype=np.int64)
     if zero_points.size and not ((zero_points >= low) & (zero_points <= high)).all():
         wrong = int(zero_points[(zero_points < low) | (zero_points > high)][0])
