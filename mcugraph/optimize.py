@@ -59,6 +59,11 @@ class Options:
     # against the model they return instead of the loaded one, since they change what the model computes.
     transforms: Sequence[Callable[[ir.Model], ir.Model]] = ()
     warn: Callable[[str], None] | None = None  # where warnings go (stderr by default)
+    # Patch-based execution of the exported model (mcugraph.patch): None (off), "auto", "N" or "OP:N"; checked
+    # bit-exact in TFLM against the verified unpatched model. ram_bytes: fit this arena by tiling (without pruning).
+    patch: str | None = None
+    patch_max_mac_overhead: float = 0.3
+    ram_bytes: int | None = None
 
 
 def optimize(model: Any, **options: Any) -> OptimizeResult:
@@ -99,8 +104,27 @@ def run(model: Any, opts: Options) -> OptimizeResult:
         head = _check_arena(exported.data, memory)
     with timer("verify"):
         verification = _verify(exported, reference, opts, data, memory, head)
+    result = exported.data
+    patch = None
+    if opts.patch is not None or opts.ram_bytes is not None:
+        with timer("patch"):
+            result, patch = _patch(exported.data, opts)
     report = _report(ir_model, exported.data, opts, memory, data, qdq_params, verification, timer.seconds)
-    return OptimizeResult(exported.data, report)
+    if patch is not None:
+        report["patch"] = patch
+        report["arena_head_bytes"], report["predicted_arena_bytes"] = patch["head_after_bytes"], patch["predicted_bytes"]
+        report["flash_bytes"] = len(result)
+    return OptimizeResult(result, report)
+
+
+def _patch(data: bytes, opts: Options) -> tuple[bytes, dict[str, Any]]:
+    """The exported model with its leading stage tiled (``mcugraph.patch``), bit-exact with ``data`` in TFLM."""
+    from mcugraph.patch.apply import parse_tiling, patch_tflite, report_dict
+
+    patched, report = patch_tflite(
+        data, parse_tiling(opts.patch or "auto"), opts.patch_max_mac_overhead, ram_bytes=opts.ram_bytes,
+    )
+    return patched, report_dict(report)
 
 
 def _load(model: Any, opts: Options) -> ir.Model:

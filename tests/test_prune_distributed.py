@@ -48,19 +48,23 @@ def rank_main(rank: int, world: int, port: int, root: str, model: str, data: str
     from mcugraph.prune.api import prune
     from mcugraph.prune.distributed import teardown
 
-    result = prune(model, data=data, ram=RAM, epochs=2, batch_size=32, progress=False)
+    result = prune(model, data=data, ram=RAM, epochs=2, batch_size=16, progress=False)
     teardown()
     weights = {name: v.const_value.numpy() for name, v in result.model.graph.initializers.items()}
     np.savez(f"{root}/rank{rank}.npz", **weights)
     steps = [[e["channels"], e["resources"]["ram"]] for e in result.report["epochs"]]
     with open(f"{root}/rank{rank}.json", "w") as f:
         json.dump({"keep": result.report["keep"], "after": result.report["after"], "steps": steps,
+                   "extra_cuts": result.report["extra_cuts"],
                    "loss": [e["loss"] for e in result.report["epochs"]]}, f)
     mcugraph.save(result.model, f"{root}/rank{rank}.onnx")
 
 
 def test_two_gloo_ranks_end_with_identical_models_within_budget(files):
-    """Same kept channels, epoch by epoch the same widths, bit-identical weights; the budget is met."""
+    """Same kept channels, epoch by epoch the same widths, bit-identical weights; the budget is met.
+
+    192 samples in global batches of 16 (8 per rank): 12 steps an epoch, so the gates close under resource pressure
+    within the first epoch."""
     root, model, data = files
     mp.spawn(rank_main, args=(2, free_port(), str(root), str(model), str(data)), nprocs=2, join=True)
     reports = [json.loads((root / f"rank{r}.json").read_text()) for r in range(2)]
@@ -71,7 +75,8 @@ def test_two_gloo_ranks_end_with_identical_models_within_budget(files):
         np.testing.assert_array_equal(weights[0][name], weights[1][name], err_msg=name)
     pruned = mcugraph.load(root / "rank0.onnx")
     assert exact_resources(pruned)["ram"] <= RAM and reports[0]["after"]["ram"] <= RAM
-    assert any(len(k) < 8 for k in reports[0]["keep"].values())
+    # The gates closed channels during training (gate steps on all-reduced importances), not only in final cuts.
+    assert reports[0]["steps"][0][0] < 40 and reports[0]["extra_cuts"] == 0
 
 
 def test_torchrun_cli_writes_once_from_rank_0(files, tmp_path):

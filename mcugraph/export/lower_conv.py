@@ -15,13 +15,9 @@ from mcugraph.errors import ExportError
 from mcugraph.export import layout
 from mcugraph.export.context import Lowering
 from mcugraph.export.flatbuffer import ACTIVATIONS
-from mcugraph.export.quant_params import quantize_bias, quantize_weights
+from mcugraph.export.quant_params import bias_weight_scales, quantize_bias, quantize_weights
+from mcugraph.ops.attributes import int_list
 from mcugraph.tflite.schema import schema
-
-
-def int_list(node: ir.Node, name: str, default: list[int]) -> list[int]:
-    attr = node.attributes.get(name)
-    return list(attr.as_ints()) if attr is not None else list(default)
 
 
 def _same_pads(size: int, k: int, stride: int, dilation: int) -> tuple[int, int]:
@@ -136,10 +132,12 @@ def out_hw(size: int, k: int, stride: int, dil: int, padding: int) -> int:
     return (size - (k - 1) * dil - 1) // stride + 1
 
 
-def _weights(cx: Lowering, name: str, w: np.ndarray, axis: int, input_index: int) -> int:
+def _weights(cx: Lowering, name: str, w: np.ndarray, axis: int, input_index: int, bias: np.ndarray) -> int:
     if not cx.int8:
         return cx.fm.tensor(name, w.shape, np.float32, data=w.astype(np.float32))
-    q, scales = quantize_weights(w, axis)
+    # The int32 bias has scale input_scale * weight_scale: widen a channel's weight scale where the bias would
+    # not fit otherwise (a tiny input range, as in an untrained net), as the TFLite converter does.
+    q, scales = quantize_weights(w, axis, bias_weight_scales(bias, cx.tensor_param(input_index).scale))
     return cx.fm.tensor(name, w.shape, np.int8, data=q, quant=(scales, np.zeros(len(scales)), axis))
 
 
@@ -157,8 +155,8 @@ def const_input(cx: Lowering, node: ir.Node, i: int, what: str) -> np.ndarray:
     array = cx.const(value)
     if array is None:
         raise ExportError(
-            f"node '{node.name}' ({node.op_type}): {what} is not a constant; TFLite needs constant weights "
-            "(run the canonicalize pipeline to fold them)"
+            f"node '{node.name}' ({node.op_type}): {what} is computed from a graph input, not a constant; TFLite "
+            "needs constant weights: make it an initializer"
         )
     return array.astype(np.float32)
 
@@ -187,11 +185,12 @@ def conv(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     padding, index = window_padding(cx, node, x, index, [kh, kw], strides, dil)
     if cx.step.part:
         return  # only the explicit PAD kernel
-    if group == 1:
-        builtin, weights, axis = "CONV_2D", w.transpose(0, 2, 3, 1), 0  # OIHW -> OHWI
+    builtin = cx.step.builtin  # the kernel view decided CONV_2D or DEPTHWISE_CONV_2D
+    if builtin == "CONV_2D" and group == 1:
+        weights, axis = w.transpose(0, 2, 3, 1), 0  # OIHW -> OHWI
         options = schema.Conv2DOptionsT()
-    elif group == channels and per_group == 1:
-        builtin, weights, axis = "DEPTHWISE_CONV_2D", w.transpose(1, 2, 3, 0), 3  # (C*m)1HW -> 1HW(C*m)
+    elif builtin == "DEPTHWISE_CONV_2D" and group == channels and per_group == 1:
+        weights, axis = w.transpose(1, 2, 3, 0), 3  # (C*m)1HW -> 1HW(C*m)
         options = schema.DepthwiseConv2DOptionsT()
         options.depthMultiplier = o // channels
     else:
@@ -200,7 +199,7 @@ def conv(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     options.strideH, options.strideW = strides
     options.dilationHFactor, options.dilationWFactor = dil
     options.fusedActivationFunction = ACTIVATIONS[act]
-    w_index = _weights(cx, f"{node.name}/weights", weights, axis, index)
+    w_index = _weights(cx, f"{node.name}/weights", weights, axis, index, bias)
     b_index = _bias(cx, f"{node.name}/bias", bias, w_index, index)
     out_index = cx.output(out, layout.NHWC)
     in_shape = [int(d) for d in cx.fm.tensors[index].shape]
@@ -224,20 +223,15 @@ def conv_transpose(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None
     if group != 1 or int_list(node, "dilations", [1, 1]) != [1, 1] or (auto is not None and auto.as_string() != "NOTSET"):
         raise ExportError(f"node '{node.name}' (ConvTranspose): only group=1, dilation 1 and explicit pads map to "
                           "TRANSPOSE_CONV")
-    # TFLite crops (k - s) // 2 rows before and the rest after (SAME) or nothing (VALID); ONNX crops pads[begin]
-    # before and pads[end] - output_padding after.
-    crops = [(pads[i], pads[i + 2] - extra[i]) for i in range(2)]
-    same = [((k - st) // 2, (k - st) - (k - st) // 2) for k, st in zip((kh, kw), strides, strict=True)]
-    if crops == [(0, 0), (0, 0)]:
-        padding = schema.Padding.VALID
-    elif crops == same:
-        padding = schema.Padding.SAME
-    else:
-        raise ExportError(f"node '{node.name}' (ConvTranspose): pads {pads} with output_padding {extra} are "
-                          "neither TFLite SAME nor VALID; use pads=(k-s)/2 or 0")
+    # VALID: the full result, uncropped (LiteRT sizes a VALID output so, whatever output_shape says); else SAME.
+    same = any(pads[i] != 0 or pads[i + 2] - extra[i] != 0 for i in range(2))
+    padding = schema.Padding.SAME if same else schema.Padding.VALID
+    # Zero rows/columns around the kernel shift TFLite's crop onto ONNX's (see _transpose_conv_axis).
+    zeros = [_transpose_conv_axis(pads[i], pads[i + 2] - extra[i], same) for i in range(2)]
+    w = np.pad(w, [(0, 0), (0, 0), zeros[0], zeros[1]])
     index = cx.input(x, layout.NHWC)
     weights = w.transpose(1, 2, 3, 0)  # (C_in, C_out, kh, kw) -> (C_out, kh, kw, C_in)
-    w_index = _weights(cx, f"{node.name}/weights", weights, 0, index)
+    w_index = _weights(cx, f"{node.name}/weights", weights, 0, index, bias)
     b_index = _bias(cx, f"{node.name}/bias", bias, w_index, index)
     out_index = cx.output(out, layout.NHWC)
     shape = cx.int32("output_shape", [int(d) for d in cx.fm.tensors[out_index].shape])
@@ -246,6 +240,26 @@ def conv_transpose(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None
     options.strideH, options.strideW = strides
     options.fusedActivationFunction = ACTIVATIONS[act]
     cx.fm.op("TRANSPOSE_CONV", [shape, w_index, index, b_index], [out_index], options)
+
+
+def _transpose_conv_axis(crop_before: int, crop_after: int, same: bool) -> tuple[int, int]:
+    """(zero rows before, zero rows after the kernel) making TFLite's TRANSPOSE_CONV crop what ONNX's does.
+
+    ONNX computes the full transposed convolution ((size - 1) * stride + k rows) and crops ``pads[begin]`` rows
+    before and ``pads[end] - output_padding`` after (negative: zero rows are added). TFLite writes the output size
+    it is given and crops 0 rows before (VALID) or ``(rows too many) // 2`` (SAME). ``a`` zero rows before the
+    kernel shift the full result by ``a`` rows and ``b`` after lengthen it, so SAME crops
+    ``(crop_before + crop_after + a + b) // 2`` and ONNX needs ``crop_before + a``: PyTorch's k3 s2 p1
+    output_padding 1 becomes a 4-row kernel whose last row is zero. VALID (no crop at all) needs no zeros.
+    """
+    if not same:
+        return 0, 0
+    total = crop_before + crop_after
+    for extra in range(2 * abs(total) + 2 * abs(crop_before) + 2):  # fewest zero rows first
+        for a in range(extra + 1):
+            if (total + extra) // 2 == crop_before + a:
+                return a, extra - a
+    raise AssertionError("unreachable: extra = |crop_after - crop_before| + 1 always solves it")
 
 
 def gemm(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
@@ -264,7 +278,7 @@ def gemm(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
 
 
 def matmul(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
-    if cx.const(node.inputs[1]) is None:
+    if cx.step.builtin == "BATCH_MATMUL":  # the kernel view's decision: two activations
         _batch_matmul(cx, node, out)
         return
     w = const_input(cx, node, 1, "the second operand")
@@ -298,7 +312,7 @@ def fully_connected(
     options = schema.FullyConnectedOptionsT()
     options.fusedActivationFunction = ACTIVATIONS[act]
     options.keepNumDims = len(out.shape) > 2
-    w_index = _weights(cx, f"{node.name}/weights", np.ascontiguousarray(w), 0, index)
+    w_index = _weights(cx, f"{node.name}/weights", np.ascontiguousarray(w), 0, index, bias)
     b_index = _bias(cx, f"{node.name}/bias", bias, w_index, index)
     out_index = cx.output(out, layout.identity(len(out.shape)))
     cx.fm.op("FULLY_CONNECTED", [index, w_index, b_index], [out_index], options)

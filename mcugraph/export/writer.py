@@ -27,6 +27,7 @@ from mcugraph.export.lower import (
     steps,
 )
 from mcugraph.export.quant_params import QuantParam
+from mcugraph.export.tflm_limits import check_int8_limits
 from mcugraph.tflite.offline_plan import write_offline_plan
 from mcugraph.tflite.schema import pack
 
@@ -108,6 +109,8 @@ def export_tflite(
     if edges.enabled and order is not None:
         kernel_order = tuple(order)
     tflite = fm.finish(inputs, outputs)
+    if params is not None:
+        check_int8_limits(tflite)
     if offline_offsets is not None:
         write_offline_plan(tflite, _offsets_per_tensor(len(fm.tensors), tensor_index, offline_offsets))
     input_perms = tuple(_input_perm(v, input_layout) for v in model.graph.inputs)

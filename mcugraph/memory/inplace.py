@@ -10,7 +10,13 @@ before it writes element ``i`` of the output (proved bit-exact in TFLM, float32 
 An input is reused only when it dies at that kernel (no later reader, not a graph output), is not a constant, and
 rounds to the same arena bytes as the output. This module is the single place that decides it.
 
-A second, different kind of sharing (:func:`concat_parts`): a ``CONCATENATION`` whose inputs are contiguous,
+A PAD may write its output around its input (:func:`pad_placement`): TFLM's reference ``PadImpl`` writes the output
+strictly in order and reads the input strictly in order (``*out_ptr++ = pad ? pad_value : *in_ptr++``), so with
+the input placed at the output's end (offset ``output bytes - input bytes``, rounded up to 16) the write pointer
+never passes an input element not yet read: at most ``output - input`` pad elements precede any copy. Then the
+padded copy and its input never take bytes side by side (``tests/test_inplace_pad_tflm.py``, control included).
+
+A third kind of sharing (:func:`concat_parts`): a ``CONCATENATION`` whose inputs are contiguous,
 16-byte aligned byte ranges of its output (concatenation along the first axis whose outer dimensions are all 1,
 e.g. row bands along H of a batch-1 NHWC tensor) may have each input placed at its final offset *inside* the
 output. TFLM's concatenation is a byte copy for every dtype (``reference_ops::Concatenation``, no requantisation),
@@ -103,3 +109,17 @@ def concat_parts(kernel: Kernel, graph: KernelGraph) -> tuple[tuple[str, int], .
         parts.append((name, offset))
         offset += info.nbytes
     return tuple(parts)
+
+
+def pad_placement(kernel: Kernel, graph: KernelGraph) -> tuple[str, int] | None:
+    """(data input, byte offset inside the output) where a PAD's input may sit so TFLM pads it in place, or None.
+
+    The offset is the output's extra bytes rounded up to the arena alignment: the input ends at (or up to 15 bytes
+    past) the output's end. Whether the input dies at the PAD is the caller's business.
+    """
+    if kernel.op not in ("PAD", "PADV2") or len(kernel.outputs) != 1 or not kernel.inputs:
+        return None
+    source, out = graph.tensors[kernel.inputs[0]], graph.tensors[kernel.outputs[0]]
+    if source.constant or source.nbytes == 0 or source.itemsize != out.itemsize or out.nbytes <= source.nbytes:
+        return None
+    return kernel.inputs[0], arena_bytes(out.nbytes - source.nbytes)

@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from mcugraph.kernel_graph import KernelGraph
-from mcugraph.memory.inplace import arena_bytes, concat_parts, inplace_candidates
+from mcugraph.memory.inplace import arena_bytes, concat_parts, inplace_candidates, pad_placement
 from mcugraph.memory.liveness import lifetimes, ordered_kernels
 
 
@@ -78,13 +78,28 @@ def inplace_concat_parts(graph: KernelGraph, order: Sequence[str] | None = None)
     return result
 
 
+def inplace_pads(graph: KernelGraph, order: Sequence[str] | None = None) -> dict[str, tuple[str, int]]:
+    """PAD input -> (its output, byte offset inside it), for every PAD whose input dies there (see
+    :func:`mcugraph.memory.inplace.pad_placement`)."""
+    kernels = ordered_kernels(graph, order)
+    live = lifetimes(graph, order)
+    pinned = set(graph.outputs) | set(graph.inputs)
+    result: dict[str, tuple[str, int]] = {}
+    for step, kernel in enumerate(kernels):
+        place = pad_placement(kernel, graph)
+        if place and place[0] in live and live[place[0]][1] == step and place[0] not in pinned:
+            result[place[0]] = (kernel.outputs[0], place[1])
+    return result
+
+
 def placements(graph: KernelGraph, order: Sequence[str] | None = None, inplace: bool = True) -> dict[str, tuple[str, int]]:
     """Tensor -> (the tensor owning its bytes, byte offset inside them), for every tensor sharing bytes in place.
 
-    In-place pairs share an offset; concatenation inputs sit at their offset inside the output. A group's bytes
-    are reserved from its first member's first step, so an in-place concatenation holds its whole output while
-    its first input is written: it is kept only where that lowers the peak (else the concatenation copies, as
-    TFLM would), and only where its offsets agree with the group it joins. The relations are joined by a
+    In-place pairs share an offset; a PAD's input sits at the end of its output, concatenation inputs at their
+    offset inside the output. A group's bytes are reserved from its first member's first step, so an in-place
+    PAD holds its whole output while its input is computed, and an in-place concatenation its whole output while
+    its first input is: a PAD is kept only where that does not raise the peak, a concatenation only where it
+    lowers it (else they copy, as TFLM would), and each only where its offsets agree with the group it joins. The relations are joined by a
     union-find that keeps each tensor's offset relative to its group's root. The owner is the group member at
     the lowest offset. Tensors sharing nothing are absent.
     """
@@ -122,15 +137,18 @@ def placements(graph: KernelGraph, order: Sequence[str] | None = None, inplace: 
 
     for out, source in inplace_pairs(graph, order).items():
         union(out, source, 0)
-    by_concat: dict[str, list[tuple[str, int]]] = {}
+    by_output: dict[str, list[tuple[str, int]]] = {}
     for part, (out, offset) in inplace_concat_parts(graph, order).items():
-        by_concat.setdefault(out, []).append((part, offset))
-    for out, parts in by_concat.items():
+        by_output.setdefault(out, []).append((part, offset))
+    pads = {out: [(source, offset)] for source, (out, offset) in inplace_pads(graph, order).items()}
+    peak = _tensor_peak(_slots(graph, live, resolved()), steps)
+    for out, parts in [*pads.items(), *by_output.items()]:
         saved = dict(parent)
-        before = _tensor_peak(_slots(graph, live, resolved()), steps)
-        if not all(union(part, out, offset) for part, offset in parts) or (
-            _tensor_peak(_slots(graph, live, resolved()), steps) >= before
-        ):
+        joined = all(union(part, out, offset) for part, offset in parts)
+        new_peak = _tensor_peak(_slots(graph, live, resolved()), steps) if joined else peak
+        if joined and (new_peak < peak or (out in pads and new_peak == peak)):
+            peak = new_peak
+        else:
             parent.clear()
             parent.update(saved)
     return resolved()

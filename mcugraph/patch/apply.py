@@ -85,28 +85,56 @@ def _candidates(model, tiling, max_mac_overhead: float) -> list[Candidate]:
     return [evaluate(model, stage, bands)]
 
 
+def _fitting(found: list[Candidate], ram_bytes: int, time_limit_s: float, source: str):
+    """(plan, candidate) with the fewest MACs whose arena fits ``ram_bytes``; BudgetError naming the smallest arena."""
+    for candidate in sorted((c for c in found if c.peak_bytes <= ram_bytes), key=lambda c: (c.macs, c.peak_bytes)):
+        plan = plan_arena(candidate.graph, time_limit_s=time_limit_s)
+        if plan.arena_bytes <= ram_bytes:
+            return plan, candidate
+    smallest = min((plan_arena(c.graph, time_limit_s=time_limit_s).arena_bytes for c in found[:PLANNED_CANDIDATES]),
+                   default=None)
+    reach = f"{smallest} B with patching" if smallest is not None else "no tiling applies"
+    raise BudgetError(
+        f"{source}: the arena cannot fit {ram_bytes} B without pruning: the smallest reachable is {reach}; "
+        "raise --ram or add --prune"
+    )
+
+
 def patch_tflite(
     data: bytes, tiling="auto", max_mac_overhead: float = 0.3, source: str = "model", time_limit_s: float = 1.0,
+    ram_bytes: int | None = None,
 ) -> tuple[bytes, PatchReport]:
     """The model ``data`` with a leading stage run in row tiles (verified in TFLM), and a report.
 
     ``tiling``: ``"auto"`` (search, keep ``data`` when nothing lowers the arena) or what :func:`parse_tiling`
-    returns. Raises ``UnsupportedOpError``/``InvalidModelError`` for a tiling that does not apply (with the reason),
-    ``BudgetError`` when no tiling fits the MAC cap, ``ExportError`` when verification fails.
+    returns. ``ram_bytes``: fit this arena instead of minimising it: ``data`` unchanged when it fits, else the
+    tiling with the fewest MACs that fits. Raises ``UnsupportedOpError``/``InvalidModelError`` for a tiling that
+    does not apply (with the reason), ``BudgetError`` when no tiling fits the MAC cap or ``ram_bytes``,
+    ``ExportError`` when verification fails.
     """
     start = time.perf_counter()
     model = read_model(data, source)
     head_before = arena_head(data)
     macs_before = model_macs(model)
-    found = _candidates(model, tiling, max_mac_overhead)
     unchanged = PatchReport(False, "", head_before, head_before, head_before, head_before, macs_before, macs_before)
+    if ram_bytes is not None and head_before <= ram_bytes:
+        return data, dataclasses.replace(unchanged, reason=f"fits {ram_bytes} B layer by layer: not patched")
+    found = _candidates(model, tiling, max_mac_overhead)
     if not found:
-        if tiling == "auto":
+        if tiling == "auto" and ram_bytes is None:
             return data, dataclasses.replace(unchanged, reason="no tileable stage within the MAC cap: kept layer by layer")
+        if ram_bytes is not None:
+            raise BudgetError(
+                f"{source}: the arena cannot fit {ram_bytes} B without pruning: the smallest reachable is "
+                f"{head_before} B (no tiling applies within {max_mac_overhead:.0%} extra MACs); add --prune"
+            )
         raise BudgetError(f"{source}: no tiling within {max_mac_overhead:.0%} extra MACs; raise --patch-max-mac-overhead")
-    plans = [(plan_arena(c.graph, time_limit_s=time_limit_s), c) for c in found[:PLANNED_CANDIDATES]]
-    plan, best = min(plans, key=lambda pc: (pc[0].arena_bytes, pc[1].macs))
-    if tiling == "auto" and plan.arena_bytes >= head_before:
+    if ram_bytes is not None:
+        plan, best = _fitting(found, ram_bytes, time_limit_s, source)
+    else:
+        plans = [(plan_arena(c.graph, time_limit_s=time_limit_s), c) for c in found[:PLANNED_CANDIDATES]]
+        plan, best = min(plans, key=lambda pc: (pc[0].arena_bytes, pc[1].macs))
+    if tiling == "auto" and ram_bytes is None and plan.arena_bytes >= head_before:
         return data, dataclasses.replace(
             unchanged, reason=f"patching does not pay: best tiling needs {plan.arena_bytes} B, layer by layer "
             f"{head_before} B: kept layer by layer")
@@ -150,3 +178,30 @@ def patch_tflite(
         seconds=seconds,
         verify_seconds=time.perf_counter() - start,
     )
+
+
+def report_dict(report: PatchReport) -> dict:
+    """The report as plain JSON types (``opt --json``/``schedule --json``): arena before/after, MACs, tiles."""
+    return {
+        "applied": report.applied,
+        "reason": report.reason,
+        "head_before_bytes": report.head_before_bytes,
+        "head_after_bytes": report.head_after_bytes,
+        "predicted_bytes": report.predicted_bytes,
+        "lower_bound_bytes": report.lower_bound_bytes,
+        "macs_before": report.macs_before,
+        "macs_after": report.macs_after,
+        "mac_overhead": round(report.mac_overhead, 4),
+        "stage_output": report.stage_output,
+        "stage_operators": report.stage_operators,
+        "tiles": tiles_json(report),
+    }
+
+
+def tiles_json(report: PatchReport) -> list[dict]:
+    """One entry per tile: the output rows it computes, the image rows it reads, its kernels in the plan's names."""
+    names = {int(k.name.split(":", 1)[0]): k.name for k in report.graph.kernels} if report.graph else {}
+    return [
+        {"rows": list(t.rows), "input_rows": list(t.input_rows), "kernels": [names.get(i, str(i)) for i in t.operators]}
+        for t in report.tiles
+    ]

@@ -62,7 +62,7 @@ def prune(
     from mcugraph.prune.channel_groups import channel_groups
     from mcugraph.prune.distributed import setup as setup_distributed
     from mcugraph.prune.gates import ChannelGates, gateable_groups
-    from mcugraph.prune.preflight import check_exportable, refuse_unprunable
+    from mcugraph.prune.preflight import check_exportable, frozen_summary, refuse_unprunable
     from mcugraph.prune.resources import resource_model
     from mcugraph.prune.slicing import slice_module
     from mcugraph.prune.torch_module import GraphModule
@@ -88,7 +88,7 @@ def prune(
     before = exact_resources(model)
     rmodel = resource_model(model, groups, before["order"])
     refuse_unprunable(model, groups, gated)
-    _check_reachable(rmodel, gated, budgets)
+    _check_reachable(rmodel, gated, budgets, frozen_summary(model, groups, gated))
 
     import torch
 
@@ -228,15 +228,16 @@ def tflm_arena_head(model: ir.Model, samples: np.ndarray) -> int:
     return int(optimize(copy, calib=samples, verify=False, progress=False).report["arena_head_bytes"])
 
 
-def _check_reachable(rmodel, gated, budgets: Budgets) -> None:
-    """Fail before training when even one channel per prunable group exceeds a budget."""
+def _check_reachable(rmodel, gated, budgets: Budgets, frozen: str = "") -> None:
+    """Fail before training when even one channel per prunable group exceeds a budget (``frozen``: the widest
+    groups that keep their width and why, from :func:`mcugraph.prune.preflight.frozen_summary`)."""
     floor = {r: float(v) for r, v in rmodel.evaluate({g.id: 1.0 for g in gated}).items()}
     missed = [(r, limit) for r, limit in budgets.items() if floor[r] > limit]
     if missed:
         parts = ", ".join(f"{r} budget {limit} < minimum {floor[r]:.0f}" for r, limit in missed)
         raise BudgetError(
             f"budget cannot be met even with one channel per prunable group ({parts}); raise the budget or use "
-            "a smaller architecture"
+            "a smaller architecture" + (f" (groups that keep their width: {frozen})" if frozen else "")
         )
 
 
@@ -272,12 +273,16 @@ def _summary(resources: dict) -> str:
 
 
 def _report(model, groups, gates, budgets, before, after, log, forced, seconds) -> dict:
+    from mcugraph.prune.preflight import gate_blockers
+
+    why = gate_blockers(model, groups, list(gates.groups.values()))  # node and reason for each ungated group
     rows = []
     for group in groups:
         alive = gates.alive.get(group.id)
         rows.append({
             "id": group.id, "producers": list(group.producers), "prunable": group.id in gates.groups,
             "before": group.size, "after": len(alive) if alive is not None else group.size,
+            **({"reason": why[group.id]} if group.id in why else {}),
         })
     return {
         "budgets": dict(budgets.items()),

@@ -67,6 +67,14 @@ def gate_blockers(model: ir.Model, groups: Sequence, gated: Sequence) -> dict[in
     return why
 
 
+def frozen_summary(model: ir.Model, groups: Sequence, gated: Sequence, limit: int = 3) -> str:
+    """The widest groups that keep their width, each with the node and reason (for an unreachable budget)."""
+    why = gate_blockers(model, groups, gated)
+    sizes = {g.id: g.size for g in groups}
+    widest = sorted(why, key=lambda gid: -sizes[gid])[:limit]
+    return "; ".join(f"group {gid} ({sizes[gid]} ch): {why[gid]}" for gid in widest)
+
+
 def refuse_unprunable(model: ir.Model, groups: Sequence, gated: Sequence) -> None:
     """Raise :class:`BudgetError` when no group is gated, naming for each group the node that blocks it."""
     if gated:
