@@ -239,3 +239,16 @@ def test_usage_error_is_one_line(capsys):
     assert info.value.code == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("mcugraph opt: error: ")
+
+
+def test_non_utf8_names_are_refused(tmp_path, capsys):
+    """A node name that is not UTF-8 (protobuf hands it back as bytes) is refused at the door, not in --json."""
+    from mcugraph.cli.main import main
+
+    proto = conv_proto()
+    proto.graph.node[0].name = "RELUNAME"
+    path = tmp_path / "m.onnx"
+    path.write_bytes(proto.SerializeToString().replace(b"RELUNAME", b"RELU\xff\xfeME"))
+    assert main(["analyze", str(path), "--json", "-"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "not UTF-8 text" in lines[0]
