@@ -52,8 +52,20 @@ def explicit_pads(node: ir.Node) -> list[int] | None:
         kernel = int_list(node, "kernel_shape", [1, 1])
     strides = int_list(node, "strides", [1, 1])
     dil = int_list(node, "dilations", [1, 1])
+    if not len(kernel) == len(strides) == len(dil) == 2:
+        # A 4-D input needs a 2-D window; shape inference does not check the lengths of these attributes.
+        raise ExportError(
+            f"{node.op_type} '{node.name}': kernel {kernel}, strides {strides} and dilations {dil} must each have 2 "
+            "values for a 4-D input; the model is invalid, re-export it"
+        )
     hw = (int(x.shape[2]), int(x.shape[3]))
     pads = onnx_pads(node, hw, kernel, strides, dil)
+    if node.op_type != "Conv" and any(p >= kernel[i % 2] for i, p in enumerate(pads)):
+        # ONNX pooling: padding at least the window would pool windows of padding only (onnxruntime refuses it).
+        raise ExportError(
+            f"{node.op_type} '{node.name}': pads {pads} must be smaller than the kernel {kernel}; the model is "
+            "invalid, re-export it"
+        )
     same = [_same_pads(hw[i], kernel[i], strides[i], dil[i]) for i in range(2)]
     if not any(pads):
         return None
