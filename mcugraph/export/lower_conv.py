@@ -186,15 +186,17 @@ def conv(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     if cx.step.part:
         return  # only the explicit PAD kernel
     builtin = cx.step.builtin  # the kernel view decided CONV_2D or DEPTHWISE_CONV_2D
-    if builtin == "CONV_2D" and group == 1:
-        weights, axis = w.transpose(0, 2, 3, 1), 0  # OIHW -> OHWI
+    if builtin == "CONV_2D" and channels % group == 0 and o % group == 0:
+        # OIHW -> OHWI; grouped: I is channels / group, and TFLM's CONV_2D infers the groups from it.
+        weights, axis = w.transpose(0, 2, 3, 1), 0
         options = schema.Conv2DOptionsT()
     elif builtin == "DEPTHWISE_CONV_2D" and group == channels and per_group == 1:
         weights, axis = w.transpose(1, 2, 3, 0), 3  # (C*m)1HW -> 1HW(C*m)
         options = schema.DepthwiseConv2DOptionsT()
         options.depthMultiplier = o // channels
     else:
-        raise ExportError(f"node '{node.name}' (Conv): grouped convolution (group={group}) has no TFLM kernel")
+        raise ExportError(f"node '{node.name}' (Conv): group={group} does not divide its {channels} input and {o} "
+                          "output channels")
     options.padding = padding
     options.strideH, options.strideW = strides
     options.dilationHFactor, options.dilationWFactor = dil
