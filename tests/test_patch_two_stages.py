@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from patch_models import conv_stack
 from test_patch_rewrite import layers
 
+from mcugraph.cli.opt import patch_summary
 from mcugraph.errors import InvalidModelError
-from mcugraph.patch.apply import patch_tflite
-from mcugraph.patch.rewrite import patch_stages
+from mcugraph.patch.apply import PatchReport, patch_tflite, report_dict
+from mcugraph.patch.rewrite import Tile, patch_stages
 from mcugraph.patch.search import search
 from mcugraph.patch.stage import candidate_stages, even_bands, stage_for
 from mcugraph.tflite import schema as tfl
@@ -105,3 +106,12 @@ def test_pair_with_even_bands_keeps_tile_indices():
     # The operator right after each stage's last tile is its CONCATENATION.
     for last in (tiles[2], tiles[4]):
         assert tfl.opcode_builtin(codes[ops[max(last.operators) + 1].opcodeIndex]) == concat
+
+
+def test_report_names_both_stages():
+    """The JSON report numbers each tile's stage and the one-line summary says two stages ran in tiles."""
+    tiles = (Tile((0, 2), (0, 5), ()), Tile((2, 4), (3, 8), ()), Tile((0, 3), (0, 4), ()))
+    report = PatchReport(True, "", 100, 40, 40, 40, 10, 11, "t", 9, 2, ((0, 2), (2, 4), (0, 3)), tiles, (0, 0, 1))
+    summary = report_dict(report)
+    assert [t["stage"] for t in summary["tiles"]] == [0, 0, 1] and summary["stages"] == 2
+    assert patch_summary(summary).startswith("3 row tiles of 2 consecutive stages (9 operators): TFLM head 100 -> 40 B")
