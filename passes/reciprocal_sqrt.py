@@ -35,7 +35,8 @@ class ReciprocalSqrtPass(ir.passes.InPlacePass):
                 continue
             s = node.outputs[0]
             uses = list(s.uses())
-            divs = [u.node for u in uses if u.node.op_type == "Div" and u.idx == 1 and u.node.domain in ("", "ai.onnx")]
+            divs = [u.node for u in uses
+                    if u.node.op_type == "Div" and u.idx == 1 and u.node.domain in ("", "ai.onnx")]
             if not uses or len(divs) != len(uses) or s.is_graph_output() or s.shape is None or s.dtype is None:
                 continue
             reciprocal = ir.node("Reciprocal", [s], name=f"{node.name}/reciprocal")

@@ -35,6 +35,9 @@ CASES = {
     "depthwise_multiplier_2": (
         lambda: one_node("Conv", {"x": X}, {"w": weights(8, 1, 3, 3), "b": weights(8)}, group=4, pads=[1] * 4),
         ["DEPTHWISE_CONV_2D"]),
+    "grouped_conv": (
+        lambda: one_node("Conv", {"x": X}, {"w": weights(6, 2, 3, 3), "b": weights(6)}, group=2, pads=[1] * 4),
+        ["CONV_2D"]),
     "conv_transpose_valid": (
         lambda: one_node("ConvTranspose", {"x": X}, {"w": weights(4, 3, 3, 3), "b": weights(3)}, strides=[2, 2]),
         ["TRANSPOSE_CONV"]),

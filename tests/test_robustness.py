@@ -112,6 +112,8 @@ TFLITE_DAMAGE = {
     "graph output index -3": _set("subgraphs.0.outputs.0", -3),
     "buffer index 4096": _set("subgraphs.0.tensors.0.buffer", 4096),
     "tensor type 99": _set("subgraphs.0.tensors.0.type", 99),
+    "scale nan is not a positive number": _set("subgraphs.0.tensors.0.quantization.scale", np.array([np.nan], np.float32)),
+    "zero point 300 is outside -128..127": _set("subgraphs.0.tensors.0.quantization.zeroPoint", np.array([300])),
     "needs 4,294,967,296 bytes": _set("subgraphs.0.tensors.0.shape", np.array([1, 65536, 65536, 1], np.int32)),
 }
 
@@ -237,3 +239,16 @@ def test_usage_error_is_one_line(capsys):
     assert info.value.code == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("mcugraph opt: error: ")
+
+
+def test_non_utf8_names_are_refused(tmp_path, capsys):
+    """A node name that is not UTF-8 (protobuf hands it back as bytes) is refused at the door, not in --json."""
+    from mcugraph.cli.main import main
+
+    proto = conv_proto()
+    proto.graph.node[0].name = "RELUNAME"
+    path = tmp_path / "m.onnx"
+    path.write_bytes(proto.SerializeToString().replace(b"RELUNAME", b"RELU\xff\xfeME"))
+    assert main(["analyze", str(path), "--json", "-"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "not UTF-8 text" in lines[0]

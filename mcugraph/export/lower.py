@@ -20,7 +20,7 @@ from mcugraph.export.context import Lowering
 from mcugraph.export.quant_params import FIXED_OUTPUT, QuantParam, union
 from mcugraph.ops import FIXED, OPS, SHARES, SHARES_ALL, lowering_function, ops_where
 from mcugraph.ops.attributes import activation_name
-from mcugraph.ops.refusals import reason, unsupported_error
+from mcugraph.ops.refusals import NO_KERNEL, reason, unsupported_error
 
 # ONNX op -> fn(cx, node, out, act), from the op table (mcugraph.ops.OPS: the "lowering" column).
 LOWERINGS = {op: lowering_function(op) for op, row in OPS.items() if row.exported}
@@ -55,11 +55,9 @@ def _refusal(node: ir.Node) -> str | None:
         return reason(node.op_type, node.domain)
     if node.op_type == "Conv":
         w = node.inputs[1]
-        group = node.attributes["group"].as_int() if "group" in node.attributes else 1
         if w.shape is not None and len(w.shape) != 4:
-            return "only 2-D convolutions"
-        if group != 1 and (w.shape is None or w.shape[1] != 1 or group != node.inputs[0].shape[1]):
-            return "grouped convolution other than depthwise"
+            return (f"{NO_KERNEL} for a {len(w.shape) - 2}-D convolution (the 'conv1d-to-2d' pass in "
+                    "mcugraph.CANONICALIZE rewrites 1-D ones)")
     if node.op_type in ("Conv", "Gemm") and len(node.inputs) > 1:
         if Lowering.const(node.inputs[1]) is None:
             return "non-constant weights"

@@ -52,8 +52,20 @@ def explicit_pads(node: ir.Node) -> list[int] | None:
         kernel = int_list(node, "kernel_shape", [1, 1])
     strides = int_list(node, "strides", [1, 1])
     dil = int_list(node, "dilations", [1, 1])
+    if not len(kernel) == len(strides) == len(dil) == 2:
+        # A 4-D input needs a 2-D window; shape inference does not check the lengths of these attributes.
+        raise ExportError(
+            f"{node.op_type} '{node.name}': kernel {kernel}, strides {strides} and dilations {dil} must each have 2 "
+            "values for a 4-D input; the model is invalid, re-export it"
+        )
     hw = (int(x.shape[2]), int(x.shape[3]))
     pads = onnx_pads(node, hw, kernel, strides, dil)
+    if node.op_type != "Conv" and any(p >= kernel[i % 2] for i, p in enumerate(pads)):
+        # ONNX pooling: padding at least the window would pool windows of padding only (onnxruntime refuses it).
+        raise ExportError(
+            f"{node.op_type} '{node.name}': pads {pads} must be smaller than the kernel {kernel}; the model is "
+            "invalid, re-export it"
+        )
     same = [_same_pads(hw[i], kernel[i], strides[i], dil[i]) for i in range(2)]
     if not any(pads):
         return None
@@ -174,15 +186,17 @@ def conv(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     if cx.step.part:
         return  # only the explicit PAD kernel
     builtin = cx.step.builtin  # the kernel view decided CONV_2D or DEPTHWISE_CONV_2D
-    if builtin == "CONV_2D" and group == 1:
-        weights, axis = w.transpose(0, 2, 3, 1), 0  # OIHW -> OHWI
+    if builtin == "CONV_2D" and channels % group == 0 and o % group == 0:
+        # OIHW -> OHWI; grouped: I is channels / group, and TFLM's CONV_2D infers the groups from it.
+        weights, axis = w.transpose(0, 2, 3, 1), 0
         options = schema.Conv2DOptionsT()
     elif builtin == "DEPTHWISE_CONV_2D" and group == channels and per_group == 1:
         weights, axis = w.transpose(1, 2, 3, 0), 3  # (C*m)1HW -> 1HW(C*m)
         options = schema.DepthwiseConv2DOptionsT()
         options.depthMultiplier = o // channels
     else:
-        raise ExportError(f"node '{node.name}' (Conv): grouped convolution (group={group}) has no TFLM kernel")
+        raise ExportError(f"node '{node.name}' (Conv): group={group} does not divide its {channels} input and {o} "
+                          "output channels")
     options.padding = padding
     options.strideH, options.strideW = strides
     options.dilationHFactor, options.dilationWFactor = dil

@@ -20,13 +20,13 @@ order the scheduler picks. The rules, in the order they are applied to each node
    when the value before it is read by that node alone and is not a graph output. ``Kernel.nodes`` lists the main
    node first, then the absorbed ones; the kernel writes the last node's output.
 4. **Op names** are TFLite builtins: Conv -> ``CONV_2D``, or ``DEPTHWISE_CONV_2D`` when group == input channels
-   and output channels are a multiple of it (other grouped convs are refused); Gemm and MatMul with a constant
-   second input -> ``FULLY_CONNECTED`` (two activations: ``BATCH_MATMUL``); GlobalAveragePool/ReduceMean ->
-   ``MEAN``; a standalone Relu/Clip -> its activation; the rest by the first builtin of the op's row in
-   :data:`mcugraph.ops.OPS` (ops the table marks neither exported nor ``modelled`` have no kernel). A builtin the
-   bundled TFLM has no kernel for (a standalone RELU_N1_TO_1) is refused. A ``Concat`` of more than
-   10 inputs becomes a chain of ``CONCATENATION`` kernels of at most 10 inputs each (TFLM's limit), the partial
-   results named ``<output>/part<i>``. A Conv or pooling whose padding SAME/VALID cannot express (PyTorch's
+   and output channels are a multiple of it (other grouped convs stay ``CONV_2D``: TFLM's kernel runs groups);
+   Gemm and MatMul with a constant second input -> ``FULLY_CONNECTED`` (two activations: ``BATCH_MATMUL``);
+   GlobalAveragePool/ReduceMean -> ``MEAN``; a standalone Relu/Clip -> its activation; the rest by the first
+   builtin of the op's row in :data:`mcugraph.ops.OPS` (ops the table marks neither exported nor ``modelled`` have
+   no kernel). A builtin the bundled TFLM has no kernel for (a standalone RELU_N1_TO_1) is refused. A ``Concat``
+   of more than 10 inputs becomes a chain of ``CONCATENATION`` kernels of at most 10 inputs each (TFLM's limit),
+   the partial results named ``<output>/part<i>``. A Conv or pooling whose padding SAME/VALID cannot express (PyTorch's
    stride-2 pad 1) gets a ``PAD`` kernel before it, writing ``<kernel>/pad`` (the exporter lowers it so).
    Any other op is refused, all offenders listed in one error that says, per node, whether TFLM lacks a kernel or
    mcugraph does not lower it yet (:mod:`mcugraph.ops.refusals`).
@@ -217,7 +217,7 @@ class _Builder:
             return "FULLY_CONNECTED" if self._name(node.inputs[1]) in self.constant else "BATCH_MATMUL"
         if row.activation:
             if (name := activation_name(node)) is None:
-                raise _Refused(f"{NOT_LOWERED}: only the bounds (0, 6), (0, inf) and (-1, 1) are (or non-constant bounds)")
+                raise _Refused(f"{NOT_LOWERED}: only the constant bounds (0, 6), (0, inf) and (-1, 1) are")
             return name
         if kind == "Resize":
             mode = node.attributes.get("mode")
@@ -234,7 +234,8 @@ class _Builder:
         out_channels = int(w.shape[0]) if w.shape is not None else -1
         if groups == in_channels and out_channels % groups == 0:
             return "DEPTHWISE_CONV_2D"
-        return None  # a grouped (not depthwise) convolution has no TFLM kernel
+        # TFLM's CONV_2D runs groups itself: its filter holds in_channels / groups input channels.
+        return "CONV_2D" if in_channels % groups == 0 and out_channels % groups == 0 else None
 
     def _sole_reader(self, value: ir.Value, op_types: tuple[str, ...]) -> ir.Node | None:
         """The node reading ``value`` when it is the only reader, of one of ``op_types``, and value is internal."""

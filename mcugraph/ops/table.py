@@ -55,7 +55,8 @@ class OpFacts:
     int8: str = REQUANTIZES
     activation: bool = False        # a Relu/Clip-like op that may fuse into the kernel before it
     channels: str | None = None     # channel rule; None: not stated (the walk freezes, the table test complains)
-    weights: Mapping[int, str] = dataclasses.field(default_factory=dict)  # constant input index -> WEIGHT / BIAS (cost model)
+    # Constant input index -> WEIGHT / BIAS (the cost model's flash bytes and parameters).
+    weights: Mapping[int, str] = dataclasses.field(default_factory=dict)
     torch: bool = False             # mcugraph.prune.torch_ops.HANDLERS has a handler named like the op
     removed_by: str | None = None   # registered pass that rewrites it (the forms it supports) before export
     # Not exported, but the kernel view models it (memory analysis of QDQ models and .tflite-like graphs).
