@@ -204,6 +204,15 @@ def test_output_paths_refused(tmp_path):
             check_output_path(target, [str(model)])
 
 
+def test_device_or_pipe_output_is_refused(tmp_path):
+    """-o onto a pipe (or /dev/null) is refused: os.replace would swap the special file for a regular one."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(OutputPathError, match="not a regular file"):
+        check_output_path(fifo)
+    assert not fifo.is_file()
+
+
 def test_missing_parent_folder_is_created(tmp_path):
     """A missing parent folder is created (documented in docs/reliability.md)."""
     path = atomic_write_bytes(tmp_path / "new" / "deeper" / "x.bin", b"abc")
