@@ -8,8 +8,10 @@ Run: ``python benchmarks/patch.py [--max-mac-overhead 0.3] [--no-onnx] [--sizes 
   ``opt``) and its lower bound (peak live bytes of its order: no plan of layer-by-layer execution is smaller);
 - ``patched``: TFLM's measured head of ``--patch auto``, which equals the prediction byte for byte and is bit-exact
   with the layer-by-layer model on random inputs (``patch_tflite`` refuses anything else);
-- the ratio, the extra MACs of halo recomputation, and the invoke time ratio patched / layer by layer in the TFLM
-  Python interpreter on this machine (reference kernels; wall times are inflated when other jobs share the CPU).
+- the ratio, the extra MACs of halo recomputation, how many stages run in tiles (one, or a stage then another
+  starting at its cut) and how many tiles in all, the time ``patch_tflite`` took to search and plan, and the
+  invoke time ratio patched / layer by layer in the TFLM Python interpreter on this machine (reference kernels;
+  wall times are inflated when other jobs share the CPU). The notes name each stage and its bands.
 
 Models: the MLPerf Tiny VWW and IC int8 .tflite (TF converter) and their ONNX (exported by ``mcugraph opt``, random
 calibration: the numbers are about memory, not accuracy), and the zoo's MobileNetV2-style network with expansion
@@ -86,6 +88,8 @@ def _row(name: str, layer_by_layer: bytes, cap: float, lower_bound: int) -> dict
         "ratio": report.head_before_bytes / report.head_after_bytes,
         "extra_macs": report.mac_overhead,
         "tiles": len(report.bands),
+        "stages": report.reason.count("stage of"),
+        "search_s": report.seconds,
         "time_ratio": ratio,
         "bit_exact": report.applied or "not patched",
         "note": report.reason,
@@ -141,7 +145,8 @@ def _table(rows) -> str:
     columns = [("model", "model", "{}"), ("no PAD in place B", "no_pad_in_place", "{:,}"),
                ("layer by layer B", "layer_by_layer", "{:,}"), ("lower bound B", "lower_bound", "{:,}"),
                ("patched B", "patched", "{:,}"), ("predicted B", "predicted", "{:,}"), ("lbl/patched", "ratio", "{:.2f}x"),
-               ("extra MACs", "extra_macs", "{:+.1%}"), ("tiles", "tiles", "{}"), ("invoke time", "time_ratio", "{:.2f}x"),
+               ("extra MACs", "extra_macs", "{:+.1%}"), ("stages", "stages", "{}"), ("tiles", "tiles", "{}"),
+               ("search s", "search_s", "{:.0f}"), ("invoke time", "time_ratio", "{:.2f}x"),
                ("bit-exact", "bit_exact", "{}")]
     cells = [[fmt.format(row[key]) if key in row else "-" for _, key, fmt in columns] for row in rows]
     header = [title for title, _, _ in columns]

@@ -204,6 +204,15 @@ def test_output_paths_refused(tmp_path):
             check_output_path(target, [str(model)])
 
 
+def test_device_or_pipe_output_is_refused(tmp_path):
+    """-o onto a pipe (or /dev/null) is refused: os.replace would swap the special file for a regular one."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(OutputPathError, match="not a regular file"):
+        check_output_path(fifo)
+    assert not fifo.is_file()
+
+
 def test_missing_parent_folder_is_created(tmp_path):
     """A missing parent folder is created (documented in docs/reliability.md)."""
     path = atomic_write_bytes(tmp_path / "new" / "deeper" / "x.bin", b"abc")
@@ -252,3 +261,14 @@ def test_non_utf8_names_are_refused(tmp_path, capsys):
     assert main(["analyze", str(path), "--json", "-"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "not UTF-8 text" in lines[0]
+
+
+def test_offline_plan_offset_beyond_int32_is_refused():
+    """An arena offset past 2 GiB is a one-line error, not numpy's OverflowError while packing the plan."""
+    from mcugraph.tflite.offline_plan import ONLINE, write_offline_plan
+
+    model = conv_tflite()
+    offsets = [ONLINE] * len(model.subgraphs[0].tensors)
+    offsets[model.subgraphs[0].outputs[0]] = 2**31
+    with pytest.raises(InvalidModelError, match="does not fit TFLM's int32 plan"):
+        write_offline_plan(model, offsets)

@@ -39,9 +39,9 @@ class PatchReport:
     lower_bound_bytes: int  # peak live bytes of the patched order
     macs_before: int
     macs_after: int
-    stage_output: str = ""  # the cut tensor
-    stage_operators: int = 0
-    bands: tuple[tuple[int, int], ...] = ()
+    stage_output: str = ""  # the cut tensor (of the last stage, when two run one after the other)
+    stage_operators: int = 0  # of all stages
+    bands: tuple[tuple[int, int], ...] = ()  # of all stages, one per tile
     tiles: tuple[Tile, ...] = ()
     plan: ArenaPlan | None = None
     graph: KernelGraph | None = None
@@ -161,17 +161,17 @@ def patch_tflite(
     names = tensor_names(model)
     return patched, PatchReport(
         applied=True,
-        reason=f"stage of {len(best.stage.ops)} operators ending at '{names[best.stage.output]}' in "
-        f"{len(best.bands)} row bands",
+        reason="; then ".join(f"stage of {len(st.ops)} operators ending at '{names[st.output]}' in {len(b)} row bands"
+                              for st, b in best.stages),
         head_before_bytes=head_before,
         head_after_bytes=head_after,
         predicted_bytes=plan.arena_bytes,
         lower_bound_bytes=plan.lower_bound_bytes,
         macs_before=macs_before,
         macs_after=best.macs,
-        stage_output=names[best.stage.output],
-        stage_operators=len(best.stage.ops),
-        bands=best.bands,
+        stage_output=names[best.stages[-1][0].output],
+        stage_operators=sum(len(st.ops) for st, _ in best.stages),
+        bands=tuple(band for _, bands in best.stages for band in bands),
         tiles=best.tiles,
         plan=plan,
         graph=best.graph,
