@@ -261,3 +261,14 @@ def test_non_utf8_names_are_refused(tmp_path, capsys):
     assert main(["analyze", str(path), "--json", "-"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "not UTF-8 text" in lines[0]
+
+
+def test_offline_plan_offset_beyond_int32_is_refused():
+    """An arena offset past 2 GiB is a one-line error, not numpy's OverflowError while packing the plan."""
+    from mcugraph.tflite.offline_plan import ONLINE, write_offline_plan
+
+    model = conv_tflite()
+    offsets = [ONLINE] * len(model.subgraphs[0].tensors)
+    offsets[model.subgraphs[0].outputs[0]] = 2**31
+    with pytest.raises(InvalidModelError, match="does not fit TFLM's int32 plan"):
+        write_offline_plan(model, offsets)
