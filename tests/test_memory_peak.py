@@ -168,3 +168,80 @@ def test_order_with_unknown_or_missing_kernels_is_refused():
         lifetimes(chain(), ["c1", "nope"])
     with pytest.raises(InvalidModelError, match="each of the 2 kernels once"):
         lifetimes(chain(), ["c1", "c1", "c2"])
+
+
+def test_graph_without_kernels_has_no_steps():
+    """An input passed straight through: no steps, peak 0 at step -1, lifetime (0, 0), no buffer counted."""
+    g = KernelGraph({"x": TensorInfo("x", (1, 64), 1)}, (), ("x",), ("x",))
+    profile = peak_memory(g)
+    assert (profile.live_bytes, profile.peak_bytes, profile.peak_step, profile.order) == ((), 0, -1, ())
+    assert lifetimes(g) == {"x": (0, 0)}
+
+
+def test_peak_step_is_the_first_step_at_the_peak():
+    """32 live bytes at every step: the peak is reported at step 0, the first of the equal steps."""
+    g = graph({"x": (1, 16), "a": (1, 16), "b": (1, 16), "y": (1, 1)},
+              [("k1", "RELU", ["x"], ["a"]), ("k2", "RELU", ["a"], ["b"]), ("k3", "MEAN", ["b"], ["y"])])
+    profile = peak_memory(g)
+    assert profile.live_bytes == (32, 32, 32) and profile.peak_step == 0
+
+
+def test_inplace_chain_is_one_buffer_owned_by_the_first_tensor():
+    """The chain's Buffer lists its tensors in lifetime order, even when the graph lists the output first."""
+    from mcugraph.memory.peak import buffers
+
+    g = graph({"b": (64,), "x": (1, 64), "a": (1, 64)},
+              [("k", "RELU", ["x"], ["a"]), ("r", "RESHAPE", ["a"], ["b"])])
+    chained = [buf for buf in buffers(g) if len(buf.tensors) > 1]
+    assert [(buf.tensors, buf.nbytes, buf.first, buf.last, buf.scratch) for buf in chained] == [
+        (("a", "b"), 64, 0, 1, False)]
+
+
+def test_scratch_buffers_are_named_rounded_and_live_one_step():
+    """A 1-byte scratch takes 16 bytes at its kernel's step only; a 0-byte request takes no buffer."""
+    from mcugraph.memory.peak import buffers, scratch_name
+
+    g = KernelGraph(
+        {"x": TensorInfo("x", (1, 16), 1), "a": TensorInfo("a", (1, 16), 1), "y": TensorInfo("y", (1, 16), 1)},
+        (Kernel("k1", "RELU", ("x",), ("a",)), Kernel("k2", "MEAN", ("a",), ("y",), scratch_bytes=(0, 1, 17))),
+        ("x",), ("y",))
+    scratch = [(b.tensors, b.nbytes, b.first, b.last) for b in buffers(g, scratch=True) if b.scratch]
+    assert scratch == [(("k2/scratch1",), 16, 1, 1), (("k2/scratch2",), 32, 1, 1)]
+    assert scratch_name("k2", 1) == "k2/scratch1"
+    assert not any(b.scratch for b in buffers(g))
+    assert peak_memory(g).live_bytes == (32, 32 + 16 + 32)
+
+
+def test_empty_and_one_byte_tensors():
+    """A zero-size tensor takes no arena and has no lifetime; a 1-byte tensor takes 16 bytes."""
+    g = graph({"x": (1, 16), "e": (0, 4), "y": (1,)},
+              [("k1", "SPLIT", ["x"], ["e", "y"])])
+    assert lifetimes(g) == {"x": (0, 0), "y": (0, 0)}
+    assert peak_memory(g).live_bytes == (32,)
+
+
+def test_order_naming_unknown_or_missing_kernels_is_refused():
+    """An order must name each kernel once: unknown, missing and repeated names are one-line errors."""
+    with pytest.raises(InvalidModelError, match=r"unknown: \['zz'\], missing: \['c2'\], given 2 names"):
+        lifetimes(chain(), ["c1", "zz"])
+    with pytest.raises(InvalidModelError, match=r"missing: \['c2'\], given 1 names"):
+        lifetimes(chain(), ["c1"])
+    with pytest.raises(InvalidModelError, match="each of the 2 kernels once"):
+        lifetimes(chain(), ["c1", "c1"])
+    with pytest.raises(InvalidModelError, match="each of the 2 kernels once"):
+        lifetimes(chain(), ["c1", "c2", "c2"])
+    assert lifetimes(chain(), ["c1", "c2"]) == lifetimes(chain())
+
+
+def test_inplace_candidates_by_hand():
+    """Candidates: each distinct non-constant input of an equal-shape ADD; a RESHAPE's data input (even 1 byte);
+    nothing for constants, zero-size tensors, other arena sizes or kernels outside the table."""
+    from mcugraph.memory.inplace import inplace_candidates
+
+    g = graph({"x": (1, 64), "c": ((1, 64), True), "y": (1, 64), "one": (1,), "r1": (1, 1), "e": (0,), "r0": (0, 1),
+               "s": (8, 8), "big": (1, 96), "rb": (96,)},
+              [("twice", "ADD", ["x", "x"], ["y"]), ("const", "ADD", ["c", "x"], ["y"]),
+               ("r1", "RESHAPE", ["one", "s"], ["r1"]), ("r0", "RESHAPE", ["e"], ["r0"]),
+               ("relu", "RELU", ["x"], ["y"]), ("grow", "RESHAPE", ["x"], ["rb"]),
+               ("same", "RESHAPE", ["big"], ["rb"])], inputs=("x", "one", "e", "s", "big"))
+    assert [inplace_candidates(k, g) for k in g.kernels] == [("x",), ("x",), ("one",), (), (), (), ("big",)]
