@@ -40,10 +40,12 @@ class Mutant:
     line: int
     description: str  # e.g. "<  ->  <="
     source_line: str  # the original line, stripped
+    occurrence: int = 1  # the same change on the same line text: 1st, 2nd, ... (e.g. two ``2`` constants)
 
     def key(self, path: str) -> str:
         """Identity that survives edits elsewhere in the file: path, the line's text and the change."""
-        return f"{path} | {self.source_line} | {self.description}"
+        nth = f" #{self.occurrence}" if self.occurrence > 1 else ""
+        return f"{path} | {self.source_line} | {self.description}{nth}"
 
 
 def _is_docstring(node: ast.AST, parent: ast.AST | None) -> bool:
@@ -116,11 +118,13 @@ def mutants(source: str) -> list[Mutant]:
     """Every mutant of ``source``, in a fixed order."""
     lines = source.splitlines()
     result = []
+    seen: dict[tuple[str, str], int] = {}
     for node, parent in _walk(ast.parse(source)):
         for operator, description in _sites(node, parent):
             line = getattr(node, "lineno", 0)
             text = lines[line - 1].strip() if line else ""
-            result.append(Mutant(len(result), operator, line, description, text))
+            seen[text, description] = seen.get((text, description), 0) + 1
+            result.append(Mutant(len(result), operator, line, description, text, seen[text, description]))
     return result
 
 

@@ -96,3 +96,13 @@ def test_bias_saturates_at_int32():
     """A bias beyond int32 at its scale saturates instead of wrapping around."""
     q, _ = quantize_bias(np.array([1e12, -1e12, 0.0]), 1.0, np.array([1e-3, 1e-3, 1e-3], np.float32))
     assert q.dtype == np.int32 and q.tolist() == [2**31 - 1, -(2**31), 0]
+
+
+def test_non_finite_ranges_are_refused_and_the_empty_boundary():
+    """NaN or infinite ends raise ValueError; a range of exactly 1e-12 is the first non-empty one."""
+    import pytest
+
+    for lo, hi in ((0.0, np.inf), (-np.inf, 1.0), (np.nan, 1.0), (0.0, np.nan)):
+        with pytest.raises(ValueError, match="must be finite"):
+            param_from_range(lo, hi)
+    assert param_from_range(0.0, 1e-12) == QuantParam(1e-12 / 255, -128)

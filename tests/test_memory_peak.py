@@ -245,3 +245,20 @@ def test_inplace_candidates_by_hand():
                ("relu", "RELU", ["x"], ["y"]), ("grow", "RESHAPE", ["x"], ["rb"]),
                ("same", "RESHAPE", ["big"], ["rb"])], inputs=("x", "one", "e", "s", "big"))
     assert [inplace_candidates(k, g) for k in g.kernels] == [("x",), ("x",), ("one",), (), (), (), ("big",)]
+
+
+def test_kernels_with_two_outputs_never_work_in_place():
+    """ADD and RESHAPE are in place only with exactly one output."""
+    from mcugraph.memory.inplace import inplace_candidates
+
+    g = graph({"x": (1, 64), "y": (1, 64), "z": (1, 64), "w": (1, 64)},
+              [("add", "ADD", ["x", "y"], ["z", "w"]), ("reshape", "RESHAPE", ["x"], ["z", "w"])], inputs=("x", "y"))
+    assert [inplace_candidates(k, g) for k in g.kernels] == [(), ()]
+
+
+def test_missing_kernels_listed_up_to_three():
+    """The error names at most three missing kernels (the line stays short)."""
+    kernels = [(f"k{i}", "RELU", [f"t{i}"], [f"t{i + 1}"]) for i in range(5)]
+    g = graph({f"t{i}": (1, 16) for i in range(6)}, kernels, inputs=("t0",))
+    with pytest.raises(InvalidModelError, match=r"missing: \['k1', 'k2', 'k3'\], given 1 names"):
+        lifetimes(g, ["k0"])
