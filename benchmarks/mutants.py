@@ -14,7 +14,8 @@ Operators (each mutant changes exactly one node):
 - ``return``: ``return value`` -> ``return None``.
 
 Not mutated, because they only change messages or types: docstrings and other strings, f-string contents, the
-arguments of a ``raise``, annotations. A plain ``name = value`` is never dropped (the NameError that follows is a
+arguments of a ``raise``, annotations; nor ``zip(..., strict=True)``'s flag (a guard: with the equal lengths the
+code builds, ``strict=False`` behaves the same, so every such mutant would be equivalent). A plain ``name = value`` is never dropped (the NameError that follows is a
 trivial kill that only costs time).
 """
 
@@ -57,6 +58,8 @@ def _is_docstring(node: ast.AST, parent: ast.AST | None) -> bool:
 def _walk(node: ast.AST, parent: ast.AST | None = None) -> Iterator[tuple[ast.AST, ast.AST | None]]:
     """Every node in a fixed order, skipping annotations, f-strings, raise arguments and docstrings."""
     if isinstance(node, ast.JoinedStr) or _is_docstring(node, parent):
+        return
+    if isinstance(node, ast.keyword) and node.arg == "strict":
         return
     yield node, parent
     if isinstance(node, ast.Raise):

@@ -212,6 +212,12 @@ def test_measure_int8_against_its_reference(int8_gemm):
     assert (result.min_sqnr_db, result.arena_head_bytes, result.predicted_arena_bytes) == (10.0, 1234, 4321)
 
 
+def test_measure_on_one_sample(int8_gemm):
+    """A single held-out sample is enough (the input size is read from sample 0)."""
+    result = measure(int8_gemm, _gemm_model(WEIGHTS), _samples(1), min_sqnr_db=10.0)
+    assert result.samples == 1 and result.passed and result.top1_agreement == 1.0
+
+
 def test_measure_against_a_wrong_reference(int8_gemm):
     """Reference y = -x W^T: the noise is twice the signal in amplitude (10 log10(1/4) = -6 dB), no argmax agrees, the
     max abs error is twice the largest |y| over all samples (the last, largest sample: not the first)."""
@@ -267,3 +273,29 @@ def test_tensor_io_reads_the_quantisation_of_each_side(int8_gemm):
     (f_in,), (f_out,) = tensor_io(mcugraph.optimize(_gemm_model(WEIGHTS), quantize=False).tflite)
     assert f_in == TensorIO((1, 8), np.dtype(np.float32), None, 0)
     assert f_out == TensorIO((1, 4), np.dtype(np.float32), None, 0)
+
+
+def test_to_shape_moves_channels_last_by_shape():
+    """(1, 3, 2, 2) NCHW fed to a (1, 2, 2, 3) input is transposed, not reshaped (which would mix channels)."""
+    x = np.arange(12, dtype=np.float32).reshape(1, 3, 2, 2)
+    np.testing.assert_array_equal(_to_shape(x, (1, 2, 2, 3), "input"), x.transpose(0, 2, 3, 1))
+    np.testing.assert_array_equal(_to_shape(x, (1, 12), "input"), x.reshape(1, 12))
+
+
+def test_from_outputs_reshapes_an_output_of_the_same_size():
+    """A (1, 12) .tflite output for a (1, 3, 4) reference is reshaped; float32 outputs are not rescaled."""
+    io = TensorIO((1, 12), np.dtype(np.float32), None, 0)
+    y = np.arange(12, dtype=np.float32).reshape(1, 12)
+    (out,) = _from_outputs([y], [io], [np.zeros((1, 3, 4), np.float32)])
+    np.testing.assert_array_equal(out, y.reshape(1, 3, 4))
+
+
+def test_tensor_io_refuses_a_type_it_cannot_feed(int8_gemm):
+    """An INT64 output tensor: ExportError naming the tensor, not a KeyError."""
+    from mcugraph.tflite import schema as tfl
+
+    model = tfl.read(int8_gemm)
+    graph = model.subgraphs[0]
+    graph.tensors[graph.outputs[0]].type = tfl.schema.TensorType.INT64
+    with pytest.raises(ExportError, match=f"tensor {graph.outputs[0]} has TFLite type .*cannot feed"):
+        tensor_io(tfl.pack(model))

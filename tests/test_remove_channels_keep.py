@@ -52,6 +52,8 @@ def test_keep_fraction_keeps_the_largest_norm_channels():
     pruned = RemoveChannelsPass(keep=0.6)(model).model
     assert kept_norms(pruned) == [3.0, -5.0, 4.0]
     assert pruned.graph.initializers["w2"].const_value.shape == (3, 3, 1, 1)
+    # The initializer values' declared shapes follow their new data (the serialised model declares them).
+    assert [pruned.graph.initializers[n].shape for n in ("w1", "w2")] == [ir.Shape((3, 2, 1, 1)), ir.Shape((3, 3, 1, 1))]
     np.testing.assert_allclose(run_onnx(pruned, feeds)[0], expected, rtol=1e-6)
 
 
