@@ -16,8 +16,31 @@ from mcugraph.errors import MCUGraphError
 COMMANDS = ("demo", "analyze", "schedule", "opt", "prune", "passes")
 
 
+# Every path option a command writes, and every path option it reads (an output may never replace an input).
+OUTPUT_OPTIONS = ("output", "json", "plot", "plan_json", "plan_header")
+INPUT_OPTIONS = ("model", "calib", "data", "val")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``mcugraph opt: error: ...; see --help``), like every other error."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
+def check_output_paths(args: argparse.Namespace) -> None:
+    """Refuse unwritable outputs and outputs that are an input before any work starts (mcugraph.atomic)."""
+    from mcugraph.atomic import check_output_path
+
+    inputs = [getattr(args, name, None) for name in INPUT_OPTIONS]
+    for name in OUTPUT_OPTIONS:
+        value = getattr(args, name, None)
+        if isinstance(value, str) and value != "-":
+            check_output_path(value, [i for i in inputs if isinstance(i, str)])
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="mcugraph",
         description="Fit neural networks on microcontrollers: analyse, prune, schedule and export int8 TFLite.",
     )
@@ -54,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        check_output_paths(args)
         return int(args.func(args) or 0)
     except MCUGraphError as e:
         message = " ".join(str(e).split("\n"))

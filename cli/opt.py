@@ -45,11 +45,45 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     add_model_arguments(parser)
     add_pipeline_arguments(parser, CANONICALIZE)
+    add_patch_arguments(parser, ram_note=True)
     parser.add_argument("--prune", action="store_true", help="prune to --ram/--flash/--macs (training on --data) first")
     from mcugraph.cli.prune import add_training_arguments
 
     add_training_arguments(parser)
     parser.set_defaults(func=run)
+
+
+def add_patch_arguments(parser: argparse.ArgumentParser, ram_note: bool = False) -> None:
+    """``--patch`` and ``--patch-max-mac-overhead`` (shared by ``opt`` and ``schedule``)."""
+    parser.add_argument(
+        "--patch", metavar="auto|N|OP:N", default=None,
+        help="run the first stage in row tiles (patch-based, bit-exact in TFLM): auto (search; kept layer by "
+        "layer when it does not pay), N bands at the best cut, or cut after operator OP in N bands"
+        + ("; --ram without --prune also tiles, to fit the budget" if ram_note else ""),
+    )
+    parser.add_argument(
+        "--patch-max-mac-overhead", type=_fraction, default=0.3, metavar="F",
+        help="most extra MACs tiling may add by recomputing halos, as a fraction (default 0.3 = 30%%)",
+    )
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative fraction (0.3 = 30 %)")
+    return value
+
+
+def _ram_bytes(args: argparse.Namespace) -> int | None:
+    """``--ram`` without ``--prune``: the arena patching must fit (with ``--prune``, pruning meets it)."""
+    if getattr(args, "prune", False) or not getattr(args, "ram", None):
+        return None
+    from mcugraph.prune.budgets import parse_bytes
+
+    return parse_bytes(args.ram, "--ram")
 
 
 def options_from_args(args: argparse.Namespace):
@@ -70,6 +104,9 @@ def options_from_args(args: argparse.Namespace):
         time_passes=args.time_passes,
         progress=False if args.no_progress else None,
         transforms=(_pruning(args),) if getattr(args, "prune", False) else (),
+        patch=args.patch,
+        patch_max_mac_overhead=args.patch_max_mac_overhead,
+        ram_bytes=_ram_bytes(args),
     )
 
 
@@ -78,7 +115,13 @@ def _pruning(args: argparse.Namespace):
     from mcugraph.cli.prune import prune_from_args
 
     def prune(model):
-        return prune_from_args(args, model).model
+        from mcugraph.prune.distributed import is_main, teardown
+
+        pruned = prune_from_args(args, model).model
+        teardown()
+        if not is_main():
+            raise SystemExit(0)  # under torchrun: the ranks agree on the model; rank 0 alone exports and writes
+        return pruned
 
     return prune
 
@@ -122,6 +165,8 @@ def format_summary(report: dict, output: str) -> str:
         ]
     else:
         rows.append(("verification", "skipped (--no-verify)"))
+    if report.get("patch"):
+        rows.append(("patch", patch_summary(report["patch"])))
     rows.append(("time", f"{sum(report['seconds'].values()):.2f} s (" + ", ".join(
         f"{k} {v:.2f}" for k, v in report["seconds"].items()) + ")"))
     width = max(len(name) for name, _ in rows)
@@ -135,3 +180,12 @@ def _calibration(calib: dict) -> str:
         return str(calib["source"])
     note = "" if calib["representative"] else ", NOT representative"
     return f"{calib['method']} on {calib['samples']} sample(s) of {calib['source']}{note}"
+
+
+def patch_summary(patch: dict) -> str:
+    """One line: what tiling did to the arena and the MACs, or why the model stayed layer by layer."""
+    if not patch["applied"]:
+        return patch["reason"]
+    return (f"{len(patch['tiles'])} row tiles of a {patch['stage_operators']}-operator stage: TFLM head "
+            f"{patch['head_before_bytes']:,} -> {patch['head_after_bytes']:,} B, MACs +{100 * patch['mac_overhead']:.1f} %, "
+            "bit-exact")

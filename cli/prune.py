@@ -28,6 +28,10 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("pruning")
     group.add_argument("--data", help="training data: an .npz with arrays x and y, or 'digits'")
     group.add_argument("--val", help="validation .npz (accuracy before/after is reported)")
+    group.add_argument("--data-scale", metavar="S",
+                       help="integer inputs (uint8 images) become x*S + OFFSET; e.g. 1/255 (required for integer x)")
+    group.add_argument("--data-offset", type=float, default=0.0, metavar="OFFSET",
+                       help="added after --data-scale (default 0)")
     group.add_argument("--ram", help="peak SRAM budget, e.g. 48KiB (TFLM arena bytes)")
     group.add_argument("--flash", help="flash budget for weights, e.g. 128KiB (int8 weights + int32 biases)")
     group.add_argument("--macs", help="compute budget in multiply-accumulates, e.g. 2M")
@@ -51,14 +55,16 @@ def prune_from_args(args: argparse.Namespace, model):
     """Run :func:`mcugraph.prune.api.prune` with the flags of :func:`add_training_arguments`."""
     from mcugraph.errors import DataError
     from mcugraph.prune.api import prune
+    from mcugraph.prune.distributed import is_main
 
     if not args.data:
         raise DataError("pruning trains the model: give --data TRAIN.npz (arrays x, y) or --data digits")
     return prune(
         model, data=args.data, val=args.val, ram=args.ram, flash=args.flash, macs=args.macs,
         epochs=args.epochs, finetune_epochs=args.finetune_epochs, device=args.device, loss=args.loss,
-        lr=args.lr, batch_size=args.batch_size, seed=args.seed, progress=sys.stderr.isatty(),
+        lr=args.lr, batch_size=args.batch_size, seed=args.seed, progress=sys.stderr.isatty() and is_main(),
         distill=args.distill, prune_share=args.prune_share, retrain_lr=args.retrain_lr,
+        data_scale=args.data_scale, data_offset=args.data_offset,
     )
 
 
@@ -66,8 +72,12 @@ def run(args: argparse.Namespace) -> int:
     from mcugraph.atomic import atomic_write_text
     from mcugraph.cli.common import load_model
     from mcugraph.load import save
+    from mcugraph.prune.distributed import is_main, teardown
 
     result = prune_from_args(args, load_model(args))
+    teardown()
+    if not is_main():
+        return 0  # under torchrun every rank ends with the same model; rank 0 alone writes and prints
     save(result.model, args.output)
     report = result.report
     if args.json == "-":

@@ -28,7 +28,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--time-limit", type=positive_seconds, default=10.0, metavar="S",
         help="seconds the scheduler may search for the minimal-peak order (default: 10)",
     )
-    parser.add_argument("--plan-json", metavar="F.json", help="also write the arena plan as JSON")
+    from mcugraph.cli.opt import add_patch_arguments
+
+    add_patch_arguments(parser)
+    parser.add_argument("--plan-json", metavar="F.json", help="also write the arena plan as JSON (tiles listed)")
     parser.add_argument("--plan-header", metavar="F.h", help="also write the arena plan as a C header")
     parser.add_argument(
         "--json", nargs="?", const="-", default=None, metavar="FILE",
@@ -74,19 +77,40 @@ def run(args: argparse.Namespace) -> int:
         raise ModelLoadError(f"{args.model}: cannot read the model ({e.strerror}); check the path") from e
     source = Path(args.model).name
     scheduled, report = schedule_tflite(data, inplace=args.inplace, time_limit_s=args.time_limit, source=source)
+    plan, graph, patch = report.plan, report.graph, None
+    if args.patch is not None:
+        from mcugraph.patch.apply import parse_tiling, patch_tflite, report_dict, tiles_json
+
+        patched, patch_report = patch_tflite(
+            scheduled, parse_tiling(args.patch), args.patch_max_mac_overhead, source=source,
+        )
+        patch = report_dict(patch_report)
+        if patch_report.applied:
+            scheduled, plan, graph = patched, patch_report.plan, patch_report.graph
 
     atomic_write_bytes(args.output, scheduled)
     if args.plan_json:
-        atomic_write_text(args.plan_json, json.dumps(plan_json(report.plan, report.graph), indent=2) + "\n")
+        planned = plan_json(plan, graph)
+        if patch is not None and patch["applied"]:
+            planned["tiles"] = tiles_json(patch_report)
+        atomic_write_text(args.plan_json, json.dumps(planned, indent=2) + "\n")
     if args.plan_header:
-        atomic_write_text(args.plan_header, plan_header(report.plan, report.graph, Path(args.model).stem))
+        atomic_write_text(args.plan_header, plan_header(plan, graph, Path(args.model).stem))
     summary = _summary(report, source)
+    if patch is not None:
+        summary["patch"] = patch
+        summary["head_after_bytes"], summary["predicted_bytes"] = patch["head_after_bytes"], patch["predicted_bytes"]
+        summary["lower_bound_bytes"] = patch["lower_bound_bytes"]
     if args.json == "-":
         print(json.dumps(summary, indent=2))
         return 0
     print(format_schedule_table([summary]))
+    if patch is not None:
+        from mcugraph.cli.opt import patch_summary
+
+        print(f"patch: {patch_summary(patch)}")
     print(
-        f"{args.output}: {len(report.order)} kernels, "
+        f"{args.output}: {len(plan.order)} kernels, "
         f"{'in-place on' if report.inplace else 'in-place off'}, order {'proved optimal' if report.optimal else 'best found'}; "
         "TFLM head equals the prediction and outputs are bit-exact"
     )

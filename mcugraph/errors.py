@@ -48,6 +48,15 @@ class ExportError(MCUGraphError):
     """The model cannot be written as a correct TFLite file, or verification failed."""
 
 
+class RuntimeFailure(MCUGraphError):
+    """onnxruntime, LiteRT or TFLite Micro refused the model, failed on it, crashed or timed out
+    (:mod:`mcugraph.runtime_guard`)."""
+
+
+class OutputPathError(MCUGraphError):
+    """An output path cannot be written: read-only, a folder, under a file, missing folder, or the input itself."""
+
+
 def unsupported_ops_error(nodes: list[tuple[str, str]], what: str, hint: str) -> UnsupportedOpError:
     """One error naming *all* offending nodes at once: ``nodes`` is a list of (node name, op type)."""
     listed = ", ".join(f"{name} ({op})" for name, op in nodes)

@@ -45,6 +45,9 @@ class KernelGraph:
     kernels: tuple[Kernel, ...]  # in the given (stored) execution order
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
+    # True when shapes are the arena layout TFLM stores (a graph read from a .tflite); False for the kernel view of
+    # an ONNX model, whose 4-D shapes are NCHW while TFLM stores NHWC: byte ranges cannot be read off its shapes.
+    storage_shapes: bool = False
 
     def kernel(self, name: str) -> Kernel:
         for k in self.kernels:

@@ -29,7 +29,15 @@ from google.protobuf.message import DecodeError
 
 from mcugraph.atomic import atomic_write_bytes
 from mcugraph.errors import InvalidModelError, ModelLoadError, ShapeError
-from mcugraph.load_checks import check_finite_weights, check_initializers, check_ops, check_structure
+from mcugraph.load_checks import (
+    check_finite_weights,
+    check_header,
+    check_initializers,
+    check_onnx_spec,
+    check_ops,
+    check_structure,
+    check_value_sizes,
+)
 
 DEFAULT_OPSET = 17  # for exporting torch modules
 
@@ -44,13 +52,16 @@ def load(
     """Return ``model`` as an onnx-ir model with every value's shape and dtype static."""
     proto = _to_proto(model, example_inputs)
     where = _describe(model)
+    check_header(proto, where)
     _name_nodes(proto)
     _drop_initializer_inputs(proto)
     check_ops(proto, where)
     check_structure(proto, where)
     check_initializers(proto, where)
+    _sort_proto(proto, where)  # the checker wants topological order; mcugraph accepts any order
     _fix_input_shapes(proto, dict(input_shapes or {}), where)
     proto = _infer_shapes(proto)
+    check_onnx_spec(proto, where, where if isinstance(model, (str, os.PathLike)) else None)
     try:
         result = ir.serde.deserialize_model(proto)
     except Exception as e:  # onnx-ir rejects what protobuf parsed but ONNX does not allow (unknown dtypes, ...)
@@ -58,6 +69,7 @@ def load(
         raise InvalidModelError(f"{where}: not a valid ONNX model ({cause}); the file is corrupt, re-export it") from e
     _sort(result, where)
     _fill_missing_shapes(result, where, dict(input_shapes or {}))
+    check_value_sizes(result, where)
     if check_weights:
         check_finite_weights(result, where)
     return result
@@ -204,6 +216,28 @@ def _drop_initializer_inputs(proto: onnx.ModelProto) -> None:
         proto.graph.input.extend(inputs)
 
 
+def _sort_proto(proto: onnx.ModelProto, where: str) -> None:
+    """Put the proto's nodes in topological order (stable), or refuse a cycle naming the nodes on it."""
+    graph = proto.graph
+    available = {v.name for v in graph.input} | {t.name for t in graph.initializer} | {""}
+    waiting = list(graph.node)
+    ordered: list[onnx.NodeProto] = []
+    while waiting:
+        ready = [n for n in waiting if all(name in available for name in n.input)]
+        if not ready:
+            names = ", ".join(f"'{n.name}'" for n in waiting[:5])
+            raise InvalidModelError(f"{where}: the graph has a cycle through node(s) {names}; ONNX graphs must be acyclic")
+        ready_ids = {id(n) for n in ready}
+        waiting = [n for n in waiting if id(n) not in ready_ids]
+        for node in ready:
+            available.update(node.output)
+        ordered.extend(ready)
+    if [id(n) for n in ordered] != [id(n) for n in graph.node]:
+        copies = [onnx.NodeProto.FromString(n.SerializeToString()) for n in ordered]
+        del graph.node[:]
+        graph.node.extend(copies)
+
+
 def _sort(model: ir.Model, where: str) -> None:
     """Nodes in topological order: every analysis and the exporter walk the graph once, front to back."""
     try:
@@ -243,6 +277,11 @@ def _fix_input_shapes(proto: onnx.ModelProto, overrides: dict[str, Sequence[int]
         for axis, dim in enumerate(tensor_type.shape.dim):
             if dim.HasField("dim_value") and dim.dim_value > 0:
                 continue
+            if dim.HasField("dim_value"):  # 0 or negative is not "unknown", it is wrong
+                raise ShapeError(
+                    f"{where}: input '{value.name}' dimension {axis} is {dim.dim_value}; every dimension must be "
+                    f"positive, fix it with --input-shape {value.name}=1x..."
+                )
             if axis == 0:
                 dim.Clear()
                 dim.dim_value = 1  # the batch: one sample at a time on a microcontroller

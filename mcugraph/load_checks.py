@@ -16,6 +16,84 @@ from mcugraph.errors import InvalidModelError, ModelLoadError, unsupported_ops_e
 DEFAULT_OPSET = 17  # assumed when a model imports no default-domain opset
 
 
+MIN_OPSET = 7  # onnxruntime only guarantees opset 7 and later
+MAX_VALUE_BYTES = 2**31 - 1  # TFLite/TFLM address tensors with int32 offsets; anything larger is not an MCU model
+
+
+def check_header(proto: onnx.ModelProto, where: str) -> None:
+    """The IR version and default-domain opset are ones onnx and onnxruntime know; node and initializer names are
+    unique; initializer dims are non-negative. Run first: everything after trusts these."""
+    if not 3 <= proto.ir_version <= onnx.IR_VERSION:
+        raise ModelLoadError(
+            f"{where}: ONNX IR version {proto.ir_version} is not one this onnx reads (3..{onnx.IR_VERSION}); "
+            "the file is corrupt or from a newer exporter, re-export it"
+        )
+    opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), DEFAULT_OPSET)
+    if not MIN_OPSET <= opset <= onnx.defs.onnx_opset_version():
+        raise ModelLoadError(
+            f"{where}: ONNX opset {opset} is outside {MIN_OPSET}..{onnx.defs.onnx_opset_version()} (what onnx and "
+            "onnxruntime support); re-export the model with a current opset (torch: opset_version=17)"
+        )
+    for kind, names in (("node", [n.name for n in proto.graph.node]), ("initializer", [t.name for t in proto.graph.initializer])):
+        seen: set[str] = set()
+        duplicated = sorted({name for name in names if name and (name in seen or seen.add(name))})
+        if duplicated:
+            raise InvalidModelError(
+                f"{where}: {len(duplicated)} {kind} name(s) used more than once ({', '.join(map(repr, duplicated[:5]))}); "
+                f"{kind} names must be unique, re-export the model"
+            )
+    for tensor in proto.graph.initializer:
+        if any(d < 0 for d in tensor.dims):
+            raise InvalidModelError(
+                f"{where}: initializer '{tensor.name}' has a negative dimension {list(tensor.dims)}; the file is corrupt"
+            )
+
+
+def check_onnx_spec(proto: onnx.ModelProto, where: str, path: str | None = None) -> None:
+    """``onnx.checker`` in full (with strict shape inference): types, attributes each op declares, shapes that
+    agree. Given ``path``, the file is checked from disk, which also covers external weight data and models over
+    protobuf's 2 GB limit."""
+    try:
+        if path is not None and proto.ByteSize() > 2**31 - 1:
+            onnx.checker.check_model(path, full_check=True)
+        elif all(v.type.tensor_type.HasField("shape") for v in proto.graph.output):
+            onnx.checker.check_model(proto, full_check=True)
+        else:
+            # The checker wants a shape on every graph output, which ONNX files may leave out (mcugraph infers it
+            # or runs the model later): check the nodes, the weights and the shapes one by one instead.
+            context = onnx.checker.C.CheckerContext()
+            context.ir_version = proto.ir_version
+            context.opset_imports = {o.domain: o.version for o in proto.opset_import}
+            for node in proto.graph.node:
+                onnx.checker.check_node(node, context)
+            for tensor in proto.graph.initializer:
+                onnx.checker.check_tensor(tensor, context)
+            onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError, ValueError) as e:
+        reason = " ".join(str(e).split())
+        reason = reason.replace("==> Context: Bad node spec for node.", "in node").strip()
+        if len(reason) > 300:
+            reason = reason[:297] + "..."
+        raise InvalidModelError(f"{where}: not a valid ONNX model: {reason}; re-export it") from e
+
+
+def check_value_sizes(model: ir.Model, where: str) -> None:
+    """No value may need more than 2 GiB: such a model cannot be planned, and allocating it would fail later."""
+    values = [*model.graph.inputs, *(v for node in model.graph for v in node.outputs)]
+    for value in values:
+        if value.shape is None or value.dtype is None or not all(isinstance(d, int) for d in value.shape):
+            continue
+        count = 1
+        for d in value.shape:
+            count *= int(d)
+        size = count * (value.dtype.itemsize if value.dtype.itemsize else 1)
+        if size > MAX_VALUE_BYTES:
+            raise InvalidModelError(
+                f"{where}: value '{value.name}' of shape {tuple(value.shape)} needs {size / 2**30:.1f} GiB; "
+                "that is not a microcontroller model, check its input shapes"
+            )
+
+
 def check_ops(proto: onnx.ModelProto, where: str) -> None:
     """Every node must be a standard ONNX op at the model's opset with attributes of the declared types; list all
     the offenders at once."""

@@ -19,7 +19,8 @@ from mcugraph.errors import InvalidModelError, MCUGraphError
 from mcugraph.registry import create_pass, parse_pipeline
 
 CANONICALIZE = (
-    "fold-dequantize-weights,remove-identity,fuse-hard-swish,decompose-hard-sigmoid,fold-constants,fold-bn,conv1d-to-2d,normalize-gemm,"
+    "fold-dequantize-weights,remove-identity,fuse-hard-swish,decompose-hard-sigmoid,fold-constants,fold-bn,"
+    "conv1d-to-2d,decompose-gelu,decompose-layer-norm,decompose-pow,unroll-recurrent,gather-to-slice,normalize-gemm,"
     "normalize-reshape,cancel-transposes,remove-unused"
 )
 

@@ -112,7 +112,10 @@ def _convert(raw: typing.Any, hint: typing.Any, pass_name: str, key: str) -> typ
 
 def build_pipeline(spec: str) -> ir.passes.PassManager:
     """An onnx-ir ``PassManager`` running the passes of ``spec`` once each, in order."""
-    return ir.passes.PassManager([create_pass(n, o) for n, o in parse_pipeline(spec)], steps=1)
+    steps = parse_pipeline(spec)
+    if not steps:
+        raise PipelineError(f"pipeline {spec!r} names no pass; give e.g. 'fold-constants,fold-bn' (see mcugraph passes)")
+    return ir.passes.PassManager([create_pass(n, o) for n, o in steps], steps=1)
 
 
 def pipeline_changes_outputs(spec: str) -> bool:

@@ -1,4 +1,8 @@
-"""Run an IR model in onnxruntime: the float reference every rewrite and export is checked against."""
+"""Run an IR model in onnxruntime: the float reference every rewrite and export is checked against.
+
+Every onnxruntime call goes through :func:`mcugraph.runtime_guard.guarded`: a model onnxruntime refuses or fails
+on raises :class:`~mcugraph.errors.RuntimeFailure` (one line), never onnxruntime's own exception types.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ import onnx
 import onnx_ir as ir
 import onnxruntime as ort
 
+from mcugraph.runtime_guard import guarded
+
 
 def _session(proto: onnx.ModelProto) -> ort.InferenceSession:
     options = ort.SessionOptions()
@@ -16,7 +22,8 @@ def _session(proto: onnx.ModelProto) -> ort.InferenceSession:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     options.log_severity_level = 4  # failures come back as exceptions; the log would repeat them on stderr
     options.intra_op_num_threads = 1
-    return ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    with guarded("onnxruntime", "loading the model"):
+        return ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
 def input_feeds(model: ir.Model, seed: int = 0, low: float = -1.0, high: float = 1.0) -> dict[str, np.ndarray]:
@@ -36,7 +43,9 @@ def input_feeds(model: ir.Model, seed: int = 0, low: float = -1.0, high: float =
 def run_onnx(model: ir.Model | onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
     """Outputs of ``model`` on ``feeds``, in graph output order."""
     proto = model if isinstance(model, onnx.ModelProto) else ir.serde.serialize_model(model)
-    return _session(proto).run(None, dict(feeds))
+    session = _session(proto)
+    with guarded("onnxruntime", "running the model"):
+        return session.run(None, dict(feeds))
 
 
 def run_onnx_all_values(model: ir.Model, names: Sequence[str], seed: int = 0) -> dict[str, np.ndarray]:
@@ -49,5 +58,6 @@ def run_onnx_all_values(model: ir.Model, names: Sequence[str], seed: int = 0) ->
     session = _session(proto)
     feeds = input_feeds(model, seed)
     out_names = [o.name for o in session.get_outputs()]
-    values = session.run(None, feeds)
+    with guarded("onnxruntime", "running the model"):
+        values = session.run(None, feeds)
     return {n: v for n, v in zip(out_names, values, strict=True) if n in set(names)}

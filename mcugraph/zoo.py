@@ -42,16 +42,16 @@ class InvertedResidual(nn.Module):
 
 
 class MobileNetV2Style(nn.Module):
-    def __init__(self, num_classes: int = 10, width: int = 8):
+    def __init__(self, num_classes: int = 10, width: int = 8, expand: int = 4):
         super().__init__()
-        w = width
+        w, e = width, expand
         self.features = nn.Sequential(
             conv_bn(3, w, 3, 2, act=nn.ReLU6),
             InvertedResidual(w, w, 1, 1),
-            InvertedResidual(w, 2 * w, 2, 4),
-            InvertedResidual(2 * w, 2 * w, 1, 4),
-            InvertedResidual(2 * w, 3 * w, 2, 4),
-            InvertedResidual(3 * w, 3 * w, 1, 4),
+            InvertedResidual(w, 2 * w, 2, e),
+            InvertedResidual(2 * w, 2 * w, 1, e),
+            InvertedResidual(2 * w, 3 * w, 2, e),
+            InvertedResidual(3 * w, 3 * w, 1, e),
             conv_bn(3 * w, 8 * w, 1, act=nn.ReLU6),
         )
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8 * w, num_classes))

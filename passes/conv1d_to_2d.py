@@ -19,6 +19,7 @@ _ELEMENTWISE = (
     "Sqrt", "Erf", "Identity", "Dropout", "Add", "Sub", "Mul", "Div", "Max", "Min", "PRelu", "BatchNormalization",
 )
 _REDUCE = ("ReduceMean", "ReduceMax")
+_GLOBAL_POOLS = ("GlobalAveragePool", "GlobalMaxPool")  # (N, C, L) -> (N, C, 1): (N, C, 1, 1) on the 4-D value
 H_AXIS = 2  # (N, C, L) -> (N, C, 1, L): the new height axis
 
 
@@ -35,7 +36,13 @@ class Conv1dTo2dPass(ir.passes.InPlacePass):
     ``BatchNormalization``, ...) whose tensor inputs are all such Squeezes (other inputs constants) runs on the
     4-D values with its constants given the extra axis; ``Reshape``/``Flatten`` read the 4-D value directly (the
     byte order is the same); ``Concat`` moves its axis; ``ReduceMean``/``ReduceMax`` over the length reduce
-    ``(H, L)`` instead. Whatever is left reads one Squeeze.
+    ``(H, L)`` instead (``L`` with ``keepdims``); ``GlobalAveragePool``/``GlobalMaxPool`` pool ``(H, L)``.
+    Whatever is left reads one Squeeze.
+
+    Where ``(N, C, L)`` meets ``(N, C, 1, L)`` with ``C > 1`` and ``L > 1``, the bytes must be reordered (TFLite
+    holds the 4-D value as NHWC ``(N, 1, L, C)``): the Unsqueeze becomes ``Transpose(Unsqueeze(x, 1), [0, 2, 1, 3])``
+    and the Squeeze ``Squeeze(Transpose(y, [0, 2, 1, 3]), 1)``, so the reorder is one explicit TRANSPOSE kernel
+    that the memory model and the exporter both see (the Unsqueeze/Squeeze on axis 1 keep the bytes in place).
 
     Refuses (raises UnsupportedOpError naming node and op): a 1-D Conv whose weights are not constant.
     Leaves alone: 2-D and 3-D ops, and inputs of unknown shape.
@@ -53,6 +60,7 @@ class Conv1dTo2dPass(ir.passes.InPlacePass):
                 modified = True
         if modified:
             _carry_4d(graph, axes_as_input)
+            _explicit_transposes(graph, axes_as_input)
         return ir.passes.PassResult(model, modified)
 
 
@@ -181,6 +189,10 @@ def _sink_into(graph: ir.Graph, node: ir.Node, axes_as_input: bool) -> bool:
         return _sink_concat(graph, node, axes_as_input)
     if op in _REDUCE:
         return _sink_reduce(graph, node, axes_as_input)
+    if op in _GLOBAL_POOLS and (src := _squeeze_source(node.inputs[0])) is not None:
+        node.replace_input_with(0, src)
+        _retype_output_4d(graph, node, axes_as_input)
+        return True
     return False
 
 
@@ -246,18 +258,68 @@ def _sink_concat(graph: ir.Graph, node: ir.Node, axes_as_input: bool) -> bool:
 
 
 def _sink_reduce(graph: ir.Graph, node: ir.Node, axes_as_input: bool) -> bool:
-    """A reduction over the length only (axis 2 of the 1-D value) reduces axes (2, 3) of the 4-D one."""
+    """A reduction over the length only (axis 2 of the 1-D value) reduces axes (2, 3) of the 4-D one; with
+    ``keepdims`` it reduces axis 3 and a Squeeze gives the (N, C, 1) result."""
     src = _squeeze_source(node.inputs[0])
     if src is None or _axes(node) != [2]:
         return False
     keepdims = node.attributes["keepdims"].as_int() if "keepdims" in node.attributes else 1
-    if keepdims:
-        return False  # the output would keep the H axis: (N, C, 1) vs (N, C, 1, 1); rare, left 1-D
+    axes = [3] if keepdims else [2, 3]
     node.replace_input_with(0, src)
     if "axes" in node.attributes:
-        node.attributes["axes"] = ir.AttrInt64s("axes", [2, 3])
+        node.attributes["axes"] = ir.AttrInt64s("axes", axes)
     else:
         old = node.inputs[1]
-        node.replace_input_with(1, add_initializer(graph, np.array([2, 3], np.int64), f"{old.name}_2d"))
+        node.replace_input_with(1, add_initializer(graph, np.array(axes, np.int64), f"{old.name}_2d"))
         drop_if_unused(graph, [old])
+    if keepdims:
+        _retype_output_4d(graph, node, axes_as_input)
     return True
+
+
+def _explicit_transposes(graph: ir.Graph, axes_as_input: bool) -> None:
+    """Rewrite each remaining Unsqueeze/Squeeze of axis 2 between (N, C, L) and (N, C, 1, L), C, L > 1, as the
+    byte-preserving Unsqueeze/Squeeze of axis 1 plus a Transpose swapping axes 1 and 2."""
+    for node in list(graph):
+        if node.op_type not in ("Unsqueeze", "Squeeze") or node.domain not in ("", "ai.onnx"):
+            continue
+        wide = node.outputs[0] if node.op_type == "Unsqueeze" else node.inputs[0]
+        if wide.shape is None or len(wide.shape) != 4 or _axes(node) != [H_AXIS]:
+            continue
+        n, c, _, length = wide.shape
+        if c == 1 or length == 1:
+            continue  # the bytes are already in TFLite's order
+        swapped = (n, 1, c, length)
+        if node.op_type == "Unsqueeze":
+            x, y = node.inputs[0], node.outputs[0]
+            lifted = _axis_op(graph, node, "Unsqueeze", x, swapped, axes_as_input)
+            transpose = ir.node("Transpose", [lifted.outputs[0]], attributes={"perm": [0, 2, 1, 3]},
+                                name=f"{node.name}/to_nchw")
+            set_static(transpose.outputs[0], tuple(y.shape), y.dtype)
+            new_nodes = [lifted, transpose]
+        else:
+            x, y = node.inputs[0], node.outputs[0]
+            transpose = ir.node("Transpose", [x], attributes={"perm": [0, 2, 1, 3]}, name=f"{node.name}/to_ncl")
+            set_static(transpose.outputs[0], swapped, x.dtype)
+            transpose.outputs[0].name = f"{y.name}_ncl"
+            new_nodes = [transpose, _axis_op(graph, node, "Squeeze", transpose.outputs[0], tuple(y.shape),
+                                             axes_as_input)]
+        graph.insert_before(node, new_nodes)
+        name = y.name
+        y.replace_all_uses_with(new_nodes[-1].outputs[0], replace_graph_outputs=True)
+        graph.remove(node, safe=True)
+        drop_if_unused(graph, list(node.inputs[1:]))
+        y.name = f"{name}__replaced"
+        new_nodes[-1].outputs[0].name = name
+
+
+def _axis_op(graph: ir.Graph, node: ir.Node, op: str, x: ir.Value, shape: tuple, axes_as_input: bool) -> ir.Node:
+    """``op`` (Unsqueeze/Squeeze) of ``x`` on axis 1, output ``shape``."""
+    if axes_as_input:
+        axes = add_initializer(graph, np.array([1], np.int64), f"{node.name}_axis1")
+        new = ir.node(op, [x, axes], name=f"{node.name}/axis1")
+    else:
+        new = ir.node(op, [x], attributes={"axes": [1]}, name=f"{node.name}/axis1")
+    new.outputs[0].name = f"{node.outputs[0].name}_axis1"
+    set_static(new.outputs[0], shape, x.dtype)
+    return new

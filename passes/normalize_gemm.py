@@ -8,6 +8,7 @@ from typing import ClassVar
 import numpy as np
 import onnx_ir as ir
 
+from mcugraph.errors import InvalidModelError
 from mcugraph.passes._rewrite import (
     add_initializer,
     constant_array,
@@ -29,7 +30,8 @@ class NormalizeGemmPass(ir.passes.InPlacePass):
     into B, ``beta`` into C, B stored transposed when ``transB=0``, and attributes alpha=1, beta=1, transA=0,
     transB=1. A bias that is the same for every row is stored 1-D ``[out]``.
     Refuses: MatMul with a non-constant or non-2-D weight or a non-2-D input (batched matmul); Gemm with
-    ``transA=1``, a non-constant B, or ``beta != 1`` with a non-constant C.
+    ``transA=1``, a non-constant B, or ``beta != 1`` with a non-constant C. Raises ``InvalidModelError`` for a
+    constant C that does not broadcast to the output (onnxruntime would fail on it at run time).
     """
 
     name: ClassVar[str] = "normalize-gemm"
@@ -93,6 +95,14 @@ def _as_bias(bias: np.ndarray, m: int, n: int) -> np.ndarray:
     return full[0].copy() if same_rows else full.copy()
 
 
+def _broadcasts(shape: tuple[int, ...], target: tuple[int, int]) -> bool:
+    """True when ``shape`` broadcasts to ``target`` one way (ONNX's unidirectional broadcasting)."""
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
+
+
 def _normalize_gemm(graph: ir.Graph, gemm: ir.Node) -> bool:
     attrs = gemm.attributes
     alpha, beta = attrs.get_float("alpha", 1.0), attrs.get_float("beta", 1.0)
@@ -101,7 +111,14 @@ def _normalize_gemm(graph: ir.Graph, gemm: ir.Node) -> bool:
     c_value = gemm.inputs[2] if len(gemm.inputs) > 2 else None
     weight, bias = constant_array(b_value), constant_array(c_value)
     out = gemm.outputs[0]
+    if out.shape is None or len(out.shape) != 2 or not all(isinstance(d, int) for d in out.shape):
+        return False  # not a static 2-D Gemm: nothing this pass can rewrite
     m, n = out.shape
+    if bias is not None and not _broadcasts(bias.shape, (m, n)):
+        raise InvalidModelError(
+            f"Gemm '{gemm.name}': C of shape {bias.shape} does not broadcast to the output shape ({m}, {n}) as "
+            "ONNX requires; the model is invalid, re-export it"
+        )
     bias_ok = bias is None or _as_bias(bias, m, n).shape == bias.shape
     if (alpha, beta, trans_a, trans_b) == (1.0, 1.0, 0, 1) and bias_ok:
         return False

@@ -85,7 +85,7 @@ def test_strided_dilated_pool_and_flatten():
         }}
     """)
     m = rewrites("conv1d-to-2d", m)
-    assert ops(m) == ["Unsqueeze", "Conv", "MaxPool", "AveragePool", "Tanh", "Flatten"]
+    assert ops(m) == ["Unsqueeze", "Transpose", "Conv", "MaxPool", "AveragePool", "Tanh", "Flatten"]
 
 
 def test_bias_shaped_constant_concat_and_graph_output_squeeze():
@@ -100,7 +100,7 @@ def test_bias_shaped_constant_concat_and_graph_output_squeeze():
         }
     """)
     m = rewrites("conv1d-to-2d", m)
-    assert ops(m)[-2:] == ["Concat", "Squeeze"]
+    assert ops(m)[-3:] == ["Concat", "Transpose", "Squeeze"]
     assert [tuple(v.shape) for v in m.graph.outputs] == [(1, 4, 8)]
 
 
@@ -124,3 +124,29 @@ def test_non_constant_weights_are_refused_naming_the_node():
     m.graph.node(0).name = "conv_w_input"
     with pytest.raises(UnsupportedOpError, match="conv_w_input.*Conv"):
         create_pass("conv1d-to-2d")(m)
+
+
+class Conv1dToSequence(nn.Module):
+    """Input-dominated peak (40 x 49 MFCC frames), global average pool, and a second output left 1-D."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv1d(40, 8, 3), nn.ReLU(), nn.MaxPool1d(2))
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x):
+        features = self.conv(x)
+        return self.head(nn.functional.adaptive_avg_pool1d(features, 1).flatten(1)), features
+
+
+@pytest.mark.parametrize("exporter", EXPORTERS)
+def test_byte_reorders_are_explicit_transposes_the_memory_model_sees(exporter, tmp_path):
+    """(N, C, L) <-> (N, C, 1, L) with C, L > 1 reorders bytes: one TRANSPOSE at each end, which the arena
+    prediction includes (TFLM's head equals it, where the input and its reordered copy set the peak)."""
+    torch.manual_seed(0)
+    m = export(Conv1dToSequence(), torch.randn(1, 40, 49), exporter, tmp_path)
+    canonical = mcugraph.run_pipeline(m, mcugraph.CANONICALIZE, check=True).model
+    assert ops(canonical).count("Transpose") == 2
+    assert [tuple(v.shape) for v in canonical.graph.outputs] == [(1, 3), (1, 8, 23)]
+    report = mcugraph.optimize(m, calib="random:-1,1,4").report
+    assert report["arena_head_bytes"] == report["predicted_arena_bytes"] >= 2 * 40 * 49

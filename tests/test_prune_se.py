@@ -113,6 +113,31 @@ def test_se_remove_channels_matches_sliced_module(se_path):
     check_prune_matches_slice(model, seed=1)
 
 
+class LinearSqueezeExcite(nn.Module):
+    """The other common SE: pooled vector -> Linear -> ReLU -> Linear -> Sigmoid, viewed as [N, C, 1, 1]."""
+
+    def __init__(self, channels: int = 16):
+        super().__init__()
+        self.stem, self.proj = nn.Conv2d(3, channels, 3, padding=1), nn.Conv2d(channels, 8, 1)
+        self.fc1, self.fc2, self.fc = nn.Linear(channels, 4), nn.Linear(4, channels), nn.Linear(8, 10)
+
+    def forward(self, x):
+        x = torch.relu(self.stem(x))
+        scale = torch.sigmoid(self.fc2(torch.relu(self.fc1(x.mean((2, 3)))))).view(x.shape[0], -1, 1, 1)
+        return self.fc(self.proj(x * scale).mean((2, 3)))
+
+
+@pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
+def test_linear_se_joins_the_stem_group(tmp_path, dynamo):
+    """Gemm -> Sigmoid -> Reshape to [1, C, 1, 1]: the second Linear produces the stem's group; cuts stay exact."""
+    model = canonical(export(LinearSqueezeExcite(), tmp_path / "se.onnx", dynamo, shape=(1, 3, 8, 8)))
+    groups = channel_groups(model)
+    ops = {n.name: n.op_type for n in model.graph}
+    stem = next(g for g in groups if g.size == 16)
+    assert stem.prunable and sorted(ops[p] for p in stem.producers) == ["Conv", "Gemm"]
+    check_prune_matches_slice(model, seed=2)
+
+
 def test_se_model_prunes_to_half_its_sram_and_exports_verified(se_path):
     """Pruned to half its TFLM arena, the SE model still exports to int8 and verifies in TFLM and LiteRT."""
     rng = np.random.default_rng(0)

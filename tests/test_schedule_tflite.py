@@ -90,7 +90,7 @@ def test_head_that_differs_from_the_prediction_is_refused(monkeypatch):
     import mcugraph.tflite.schedule as schedule
 
     heads = iter([3 * N, 3 * N + 16])
-    monkeypatch.setattr(schedule, "arena_head", lambda data: next(heads))
+    monkeypatch.setattr(schedule, "arena_head", lambda data, source="model": next(heads))
     with pytest.raises(ExportError, match="predicted"):
         schedule_tflite(_peak_at_add())
 

@@ -26,6 +26,7 @@ it is sorted by class.
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import zipfile
 from collections.abc import Callable, Mapping
@@ -113,14 +114,12 @@ def _float_inputs(model: ir.Model) -> dict[str, tuple[int, ...]]:
 
 
 def _random(spec: str, inputs: dict[str, tuple[int, ...]], seed: int) -> dict[str, np.ndarray]:
-    try:
-        parts = [float(p) for p in spec.removeprefix("random:").split(",")]
-        if len(parts) not in (2, 3) or parts[0] >= parts[1] or (len(parts) == 3 and parts[2] < 1):
-            raise ValueError
-    except ValueError:
-        raise DataError(f"--calib {spec!r}: expected random:LO,HI or random:LO,HI,N with LO < HI and N >= 1") from None
-    low, high = parts[0], parts[1]
-    count = int(parts[2]) if len(parts) == 3 else RANDOM_SAMPLES
+    from mcugraph.arguments import check_memory, parse_random_spec
+
+    low, high, count = parse_random_spec(spec)
+    count = RANDOM_SAMPLES if count is None else count
+    # rng.uniform makes float64 before the float32 copy: 12 bytes per element at the peak.
+    check_memory(12 * count * sum(math.prod(shape[1:]) for shape in inputs.values()), f"--calib {spec}")
     rng = np.random.default_rng(seed)
     return {
         name: rng.uniform(low, high, size=(count, *shape[1:])).astype(np.float32)

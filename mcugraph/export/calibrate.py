@@ -20,6 +20,7 @@ import numpy as np
 import onnx_ir as ir
 
 from mcugraph.errors import DataError
+from mcugraph.runtime_guard import guarded
 
 METHODS = ("minmax", "percentile", "entropy")
 # Samples per collect_data() call: the histogram calibrators keep every output of a chunk in memory.
@@ -41,6 +42,13 @@ def calibrate(
     from mcugraph.export.quant_params import param_from_range
 
     ranges = calibrate_ranges(model, samples, method, progress=progress)
+    infinite = [name for name, (low, high) in ranges.items() if not (np.isfinite(low) and np.isfinite(high))]
+    if infinite:
+        # int8 cannot represent an unbounded range: the data or the weights overflow float32 somewhere.
+        raise DataError(
+            f"calibration saw NaN/Inf in {len(infinite)} value(s) ({', '.join(infinite[:5])}); the calibration data "
+            "or the weights overflow float32 there, check --calib's range and the model"
+        )
     return {name: param_from_range(low, high) for name, (low, high) in ranges.items()}
 
 
@@ -68,7 +76,10 @@ def calibrate_ranges(
     progress = sys.stderr.isatty() if progress is None else progress
     bar = _bar(count, progress)
     try:
-        with tempfile.TemporaryDirectory(prefix="mcugraph-calib-") as tmp, _quiet():
+        with (
+            tempfile.TemporaryDirectory(prefix="mcugraph-calib-") as tmp, _quiet(),
+            guarded("onnxruntime", "calibrating", hint="check the calibration data and the model"),
+        ):
             path = Path(tmp) / "model.onnx"
             path.write_bytes(ir.serde.serialize_model(model).SerializeToString())
             calibrator = create_calibrator(

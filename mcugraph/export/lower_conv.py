@@ -15,7 +15,7 @@ from mcugraph.errors import ExportError
 from mcugraph.export import layout
 from mcugraph.export.context import Lowering
 from mcugraph.export.flatbuffer import ACTIVATIONS
-from mcugraph.export.quant_params import quantize_bias, quantize_weights
+from mcugraph.export.quant_params import bias_weight_scales, quantize_bias, quantize_weights
 from mcugraph.tflite.schema import schema
 
 
@@ -124,10 +124,12 @@ def out_hw(size: int, k: int, stride: int, dil: int, padding: int) -> int:
     return (size - (k - 1) * dil - 1) // stride + 1
 
 
-def _weights(cx: Lowering, name: str, w: np.ndarray, axis: int, input_index: int) -> int:
+def _weights(cx: Lowering, name: str, w: np.ndarray, axis: int, input_index: int, bias: np.ndarray) -> int:
     if not cx.int8:
         return cx.fm.tensor(name, w.shape, np.float32, data=w.astype(np.float32))
-    q, scales = quantize_weights(w, axis)
+    # The int32 bias has scale input_scale * weight_scale: widen a channel's weight scale where the bias would
+    # not fit otherwise (a tiny input range, as in an untrained net), as the TFLite converter does.
+    q, scales = quantize_weights(w, axis, bias_weight_scales(bias, cx.tensor_param(input_index).scale))
     return cx.fm.tensor(name, w.shape, np.int8, data=q, quant=(scales, np.zeros(len(scales)), axis))
 
 
@@ -188,7 +190,7 @@ def conv(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     options.strideH, options.strideW = strides
     options.dilationHFactor, options.dilationWFactor = dil
     options.fusedActivationFunction = ACTIVATIONS[act]
-    w_index = _weights(cx, f"{node.name}/weights", weights, axis, index)
+    w_index = _weights(cx, f"{node.name}/weights", weights, axis, index, bias)
     b_index = _bias(cx, f"{node.name}/bias", bias, w_index, index)
     out_index = cx.output(out, layout.NHWC)
     in_shape = [int(d) for d in cx.fm.tensors[index].shape]
@@ -225,7 +227,7 @@ def conv_transpose(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None
                           "neither TFLite SAME nor VALID; use pads=(k-s)/2 or 0")
     index = cx.input(x, layout.NHWC)
     weights = w.transpose(1, 2, 3, 0)  # (C_in, C_out, kh, kw) -> (C_out, kh, kw, C_in)
-    w_index = _weights(cx, f"{node.name}/weights", weights, 0, index)
+    w_index = _weights(cx, f"{node.name}/weights", weights, 0, index, bias)
     b_index = _bias(cx, f"{node.name}/bias", bias, w_index, index)
     out_index = cx.output(out, layout.NHWC)
     shape = cx.int32("output_shape", [int(d) for d in cx.fm.tensors[out_index].shape])
@@ -286,7 +288,7 @@ def fully_connected(
     options = schema.FullyConnectedOptionsT()
     options.fusedActivationFunction = ACTIVATIONS[act]
     options.keepNumDims = len(out.shape) > 2
-    w_index = _weights(cx, f"{node.name}/weights", np.ascontiguousarray(w), 0, index)
+    w_index = _weights(cx, f"{node.name}/weights", np.ascontiguousarray(w), 0, index, bias)
     b_index = _bias(cx, f"{node.name}/bias", bias, w_index, index)
     out_index = cx.output(out, layout.identity(len(out.shape)))
     cx.fm.op("FULLY_CONNECTED", [index, w_index, b_index], [out_index], options)

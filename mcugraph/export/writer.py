@@ -27,6 +27,7 @@ from mcugraph.export.lower import (
     steps,
 )
 from mcugraph.export.quant_params import QuantParam
+from mcugraph.export.tflm_limits import check_int8_limits
 from mcugraph.tflite.offline_plan import write_offline_plan
 from mcugraph.tflite.schema import pack
 
@@ -66,12 +67,13 @@ def export_tflite(
         raise ExportError(f"input_layout must be one of {INPUT_LAYOUTS}, got '{input_layout}'")
     if io_dtype not in IO_DTYPES:
         raise ExportError(f"io_dtype must be one of {IO_DTYPES}, got '{io_dtype}'")
-    plan, kernel_order = steps(model, order)
+    edges = _FloatEdges(model, order, enabled=activations is not None and io_dtype == "float32")
+    plan, kernel_order = steps(model, edges.order)
     check_supported(plan)
     params = resolve_params(model, plan, activations) if activations is not None else None
     fm = FlatModel()
     cx = Lowering(fm, params)
-    inputs = [_graph_input(cx, v, input_layout, io_dtype) for v in model.graph.inputs]
+    inputs = [_graph_input(cx, v, input_layout, edges) for v in model.graph.inputs]
     lowered: set[int] = set()
     aliases = {id(step.node): step for step in plan if not step.kernel}
 
@@ -97,11 +99,18 @@ def export_tflite(
             lower(step)
 
     cx.on_missing = lower_alias_of
+    edges.write(cx, None)
     for step in plan:
         lower(step)
-    outputs = [_graph_output(cx, v, io_dtype) for v in model.graph.outputs]
-    tensor_index = dict(cx.first_index)
+        if step.kernel:
+            edges.write(cx, step.name)
+    outputs = [_graph_output(cx, v, edges) for v in model.graph.outputs]
+    tensor_index = {**cx.first_index, **edges.tensor_index}
+    if edges.enabled and order is not None:
+        kernel_order = tuple(order)
     tflite = fm.finish(inputs, outputs)
+    if params is not None:
+        check_int8_limits(tflite)
     if offline_offsets is not None:
         write_offline_plan(tflite, _offsets_per_tensor(len(fm.tensors), tensor_index, offline_offsets))
     input_perms = tuple(_input_perm(v, input_layout) for v in model.graph.inputs)
@@ -126,25 +135,76 @@ def _input_perm(value: ir.Value, input_layout: str) -> tuple[int, ...]:
     return layout.identity(rank)
 
 
-def _graph_input(cx: Lowering, value: ir.Value, input_layout: str, io_dtype: str) -> int:
+class _FloatEdges:
+    """``io_dtype="float32"`` on an int8 model: the QUANTIZE after each input and the DEQUANTIZE before each output
+    that the kernel view adds (``mcugraph.memory.kernel_view.float_edges``), each written where ``order`` puts it,
+    so that an arena plan made for that order holds; without an order, QUANTIZEs first and DEQUANTIZEs last."""
+
+    def __init__(self, model: ir.Model, order: Sequence[str] | None, enabled: bool):
+        self.enabled = enabled
+        self.after: dict[str | None, list[str]] = {}  # kernel written just before (None: none) -> edge kernels
+        self.quantize: dict[str, tuple[int, int]] = {}  # edge kernel -> (float input index, int8 index)
+        self.outputs = {f"{v.name}/dequantize": v for v in model.graph.outputs} if enabled else {}
+        self.output_index: dict[str, int] = {}  # graph output name -> its float TFLite tensor
+        self.tensor_index: dict[str, int] = {}  # "<value>/float" -> TFLite tensor index
+        self.order = order
+        if not enabled or order is None:
+            return
+        from mcugraph.memory.kernel_view import float_edges, kernel_view
+
+        names = {k.name for k in float_edges(kernel_view(model, "int8", io_dtype="float32"))}
+        previous = None
+        for name in order:
+            if name in names:
+                self.after.setdefault(previous, []).append(name)
+            else:
+                previous = name
+        self.order = [n for n in order if n not in names]
+
+    def graph_input(self, cx: Lowering, value: ir.Value, index: int, shape: Sequence[int]) -> int:
+        outer = cx.fm.tensor(f"{value.name}/float", shape, np.float32)
+        self.quantize[f"{value.name}/quantize"] = (outer, index)
+        self.tensor_index[f"{value.name}/float"] = outer
+        if self.order is None:  # no schedule: straight after the inputs
+            self.after.setdefault(None, []).append(f"{value.name}/quantize")
+        return outer
+
+    def write(self, cx: Lowering, after: str | None) -> None:
+        """Write the edge operators the order puts right after kernel ``after`` (None: before the first kernel)."""
+        for name in self.after.pop(after, []):
+            if name in self.quantize:
+                outer, index = self.quantize.pop(name)
+                cx.fm.op("QUANTIZE", [outer], [index])
+            else:
+                self._dequantize(cx, self.outputs[name])
+
+    def graph_output(self, cx: Lowering, value: ir.Value) -> int:
+        """The float output tensor; its DEQUANTIZE is written now unless the order already placed it."""
+        if value.name not in self.output_index:
+            self._dequantize(cx, value)
+        return self.output_index[value.name]
+
+    def _dequantize(self, cx: Lowering, value: ir.Value) -> None:
+        index = cx.input(value, layout.default_perm(len(value.shape)))  # rank 4: NHWC, else ONNX order
+        shape = [int(d) for d in cx.fm.tensors[index].shape]
+        outer = cx.fm.tensor(f"{value.name}/float", shape, np.float32)
+        cx.fm.op("DEQUANTIZE", [index], [outer])
+        self.output_index[value.name] = outer
+        self.tensor_index[f"{value.name}/float"] = outer
+
+
+def _graph_input(cx: Lowering, value: ir.Value, input_layout: str, edges: _FloatEdges) -> int:
     perm = _input_perm(value, input_layout)
     index = cx.output(value, perm)
-    if not cx.int8 or io_dtype == "int8":
+    if not edges.enabled:
         return index
-    shape = layout.permute_shape(value.shape, perm)
-    outer = cx.fm.tensor(f"{value.name}/float", shape, np.float32)
-    cx.fm.op("QUANTIZE", [outer], [index])
-    return outer
+    return edges.graph_input(cx, value, index, layout.permute_shape(value.shape, perm))
 
 
-def _graph_output(cx: Lowering, value: ir.Value, io_dtype: str) -> int:
-    index = cx.input(value, layout.default_perm(len(value.shape)))  # rank 4: NHWC, else ONNX order
-    if not cx.int8 or io_dtype == "int8":
-        return index
-    shape = [int(d) for d in cx.fm.tensors[index].shape]
-    outer = cx.fm.tensor(f"{value.name}/float", shape, np.float32)
-    cx.fm.op("DEQUANTIZE", [index], [outer])
-    return outer
+def _graph_output(cx: Lowering, value: ir.Value, edges: _FloatEdges) -> int:
+    if edges.enabled:
+        return edges.graph_output(cx, value)
+    return cx.input(value, layout.default_perm(len(value.shape)))  # rank 4: NHWC, else ONNX order
 
 
 def _offsets_per_tensor(count: int, tensor_index: dict[str, int], offsets: dict[str, int]) -> list[int]:

@@ -30,7 +30,12 @@ Scratch: each kernel carries the scratch buffers TFLM's kernel will request in t
 TRANSPOSE_CONV), live only at that kernel's step.
 
 Sizes: ``dtype="int8"`` (default) stores float activations in 1 byte, except the float side of an explicit
-``QUANTIZE``/``DEQUANTIZE`` kernel (4 bytes); ``dtype="float32"`` keeps 4. Integer tensors keep their width
+``QUANTIZE``/``DEQUANTIZE`` kernel (4 bytes); ``dtype="float32"`` keeps 4.
+
+Float edges: ``io_dtype="float32"`` around an int8 model (``opt --io float32``) adds a ``QUANTIZE`` kernel
+``<input>/quantize`` after each float graph input and a ``DEQUANTIZE`` kernel ``<output>/dequantize`` before each
+graph output; their float sides are tensors of their own, ``<name>/float``, 4 bytes per element, and become the
+graph's inputs and outputs. The exporter writes these operators where the schedule puts them. Integer tensors keep their width
 (int32 stays 4; int64 becomes TFLite's int32, 4). Conv/FC biases are int32 (4 bytes) in int8 mode.
 """
 
@@ -65,11 +70,52 @@ _WITH_BIAS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV
 _WINDOWED = ("CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D")
 
 
-def kernel_view(model: ir.Model, dtype: str = "int8") -> KernelGraph:
-    """The kernels and tensors of ``model`` as TFLM runs them (rules in the module docstring)."""
+def kernel_view(model: ir.Model, dtype: str = "int8", io_dtype: str = "int8") -> KernelGraph:
+    """The kernels and tensors of ``model`` as TFLM runs them (rules in the module docstring).
+
+    ``io_dtype``: the dtype of the graph inputs and outputs; "float32" with ``dtype="int8"`` adds the float edges.
+    """
     if dtype not in ("int8", "float32"):
         raise ValueError(f"dtype must be 'int8' or 'float32', got {dtype!r}")
-    return _Builder(model.graph, dtype).build()
+    if io_dtype not in ("int8", "float32"):
+        raise ValueError(f"io_dtype must be 'int8' or 'float32', got {io_dtype!r}")
+    graph = _Builder(model.graph, dtype).build()
+    if dtype == "int8" and io_dtype == "float32":
+        graph = _with_float_edges(graph, [v.name for v in model.graph.outputs])
+    return graph
+
+
+FLOAT_EDGE_SUFFIX = "/float"  # the float32 tensor beside an int8 graph input or output (``io_dtype="float32"``)
+
+
+def float_edges(graph: KernelGraph) -> tuple[Kernel, ...]:
+    """The QUANTIZE / DEQUANTIZE kernels :func:`kernel_view` added for ``io_dtype="float32"`` (no IR node)."""
+    return tuple(k for k in graph.kernels if not k.nodes and k.op in ("QUANTIZE", "DEQUANTIZE"))
+
+
+def _with_float_edges(graph: KernelGraph, output_values: list[str]) -> KernelGraph:
+    """``graph`` with a QUANTIZE after each float graph input and a DEQUANTIZE before each graph output.
+
+    The float tensors are named after the ONNX values (``output_values``: graph output names, in order), as the
+    exporter names them, so the arena plan's offsets land on the tensors TFLM allocates.
+    """
+    tensors = dict(graph.tensors)
+    before: list[Kernel] = []
+    after: list[Kernel] = []
+    inputs: list[str] = []
+    for name in graph.inputs:
+        info = tensors[name]
+        outer = f"{name}{FLOAT_EDGE_SUFFIX}"
+        tensors[outer] = TensorInfo(outer, info.shape, 4)
+        before.append(Kernel(f"{name}/quantize", "QUANTIZE", (outer,), (name,)))
+        inputs.append(outer)
+    outputs: list[str] = []
+    for value, name in zip(output_values, graph.outputs, strict=True):
+        outer = f"{value}{FLOAT_EDGE_SUFFIX}"
+        tensors[outer] = TensorInfo(outer, tensors[name].shape, 4)
+        after.append(Kernel(f"{value}/dequantize", "DEQUANTIZE", (name,), (outer,)))
+        outputs.append(outer)
+    return KernelGraph(tensors, (*before, *graph.kernels, *after), tuple(inputs), tuple(outputs))
 
 
 class _Builder:

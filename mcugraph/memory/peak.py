@@ -3,7 +3,8 @@
 Every tensor counts its size rounded up to 16 bytes (TFLM's buffer alignment), and so does every scratch buffer
 a kernel asks TFLM for (:mod:`mcugraph.memory.scratch`), at that kernel's step only. With ``inplace=True`` the pairs of
 :func:`inplace_pairs` share one buffer: the output of an in-place kernel takes the bytes of the input that dies
-there (see :mod:`mcugraph.memory.inplace` for which kernels may). Complexity O(steps x tensors).
+there (see :mod:`mcugraph.memory.inplace` for which kernels may), and the inputs of an in-place concatenation
+sit inside its output (:func:`placements`). Complexity O(steps x tensors).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from mcugraph.kernel_graph import KernelGraph
-from mcugraph.memory.inplace import arena_bytes, inplace_candidates
+from mcugraph.memory.inplace import arena_bytes, concat_parts, inplace_candidates, pad_placement
 from mcugraph.memory.liveness import lifetimes, ordered_kernels
 
 
@@ -35,6 +36,13 @@ class Buffer:
     first: int
     last: int
     scratch: bool = False  # a kernel's scratch buffer (tensors = its name, see scratch_name): TFLM places it online
+    # Byte offset of each tensor inside the buffer, when some differ from 0 (the inputs of an in-place
+    # concatenation sit inside its output); empty: every tensor starts at the buffer's offset.
+    inner: tuple[int, ...] = ()
+
+    def offset_of(self, tensor: str) -> int:
+        """Where ``tensor`` starts, relative to the buffer's offset."""
+        return self.inner[self.tensors.index(tensor)] if self.inner else 0
 
 
 def inplace_pairs(graph: KernelGraph, order: Sequence[str] | None = None) -> dict[str, str]:
@@ -53,6 +61,126 @@ def inplace_pairs(graph: KernelGraph, order: Sequence[str] | None = None) -> dic
     return pairs
 
 
+def inplace_concat_parts(graph: KernelGraph, order: Sequence[str] | None = None) -> dict[str, tuple[str, int]]:
+    """Concatenation input -> (its output, byte offset inside it), for every in-place concatenation in ``order``.
+
+    A concatenation qualifies when :func:`mcugraph.memory.inplace.concat_parts` allows it and every input dies
+    there (no later reader, not a graph input or output).
+    """
+    kernels = ordered_kernels(graph, order)
+    live = lifetimes(graph, order)
+    pinned = set(graph.outputs) | set(graph.inputs)
+    result: dict[str, tuple[str, int]] = {}
+    for step, kernel in enumerate(kernels):
+        parts = concat_parts(kernel, graph)
+        if parts and all(t in live and live[t][1] == step and t not in pinned for t, _ in parts):
+            result.update((t, (kernel.outputs[0], offset)) for t, offset in parts)
+    return result
+
+
+def inplace_pads(graph: KernelGraph, order: Sequence[str] | None = None) -> dict[str, tuple[str, int]]:
+    """PAD input -> (its output, byte offset inside it), for every PAD whose input dies there (see
+    :func:`mcugraph.memory.inplace.pad_placement`)."""
+    kernels = ordered_kernels(graph, order)
+    live = lifetimes(graph, order)
+    pinned = set(graph.outputs) | set(graph.inputs)
+    result: dict[str, tuple[str, int]] = {}
+    for step, kernel in enumerate(kernels):
+        place = pad_placement(kernel, graph)
+        if place and place[0] in live and live[place[0]][1] == step and place[0] not in pinned:
+            result[place[0]] = (kernel.outputs[0], place[1])
+    return result
+
+
+def placements(graph: KernelGraph, order: Sequence[str] | None = None, inplace: bool = True) -> dict[str, tuple[str, int]]:
+    """Tensor -> (the tensor owning its bytes, byte offset inside them), for every tensor sharing bytes in place.
+
+    In-place pairs share an offset; a PAD's input sits at the end of its output, concatenation inputs at their
+    offset inside the output. A group's bytes are reserved from its first member's first step, so an in-place
+    PAD holds its whole output while its input is computed, and an in-place concatenation its whole output while
+    its first input is: a PAD is kept only where that does not raise the peak, a concatenation only where it
+    lowers it (else they copy, as TFLM would), and each only where its offsets agree with the group it joins. The relations are joined by a
+    union-find that keeps each tensor's offset relative to its group's root. The owner is the group member at
+    the lowest offset. Tensors sharing nothing are absent.
+    """
+    if not inplace:
+        return {}
+    live = lifetimes(graph, order)
+    steps = len(ordered_kernels(graph, order))
+    parent: dict[str, tuple[str, int]] = {}  # tensor -> (parent, offset of tensor - offset of parent)
+
+    def find(t: str) -> tuple[str, int]:  # (root, offset of t - offset of root)
+        delta = 0
+        while t in parent:
+            t, step = parent[t]
+            delta += step
+        return t, delta
+
+    def union(a: str, b: str, delta: int) -> bool:  # offset(a) = offset(b) + delta
+        (ra, da), (rb, db) = find(a), find(b)
+        if ra == rb:
+            return da == db + delta
+        parent[ra] = (rb, db + delta - da)
+        return True
+
+    def resolved() -> dict[str, tuple[str, int]]:
+        groups: dict[str, list[tuple[str, int]]] = {}
+        for t in {*parent, *(p for p, _ in parent.values())}:
+            root, offset = find(t)
+            groups.setdefault(root, []).append((t, offset))
+        result: dict[str, tuple[str, int]] = {}
+        for members in groups.values():
+            low = min(offset for _, offset in members)
+            owner = min(members, key=lambda m: (m[1], m[0]))[0]
+            result.update((t, (owner, offset - low)) for t, offset in members)
+        return result
+
+    for out, source in inplace_pairs(graph, order).items():
+        union(out, source, 0)
+    by_output: dict[str, list[tuple[str, int]]] = {}
+    for part, (out, offset) in inplace_concat_parts(graph, order).items():
+        by_output.setdefault(out, []).append((part, offset))
+    pads = {out: [(source, offset)] for source, (out, offset) in inplace_pads(graph, order).items()}
+    peak = _tensor_peak(_slots(graph, live, resolved()), steps)
+    for out, parts in [*pads.items(), *by_output.items()]:
+        saved = dict(parent)
+        joined = all(union(part, out, offset) for part, offset in parts)
+        new_peak = _tensor_peak(_slots(graph, live, resolved()), steps) if joined else peak
+        if joined and (new_peak < peak or (out in pads and new_peak == peak)):
+            peak = new_peak
+        else:
+            parent.clear()
+            parent.update(saved)
+    return resolved()
+
+
+def _slots(graph: KernelGraph, live: dict[str, tuple[int, int]], shared: dict[str, tuple[str, int]]) -> list[Buffer]:
+    """One buffer per group of tensors sharing bytes (``shared``, see :func:`placements`), in tensor order."""
+    chains: dict[str, list[str]] = {}
+    for t in (t for t in graph.tensors if t in live):  # tensor order: TFLM adds buffers in tensor order
+        chains.setdefault(shared[t][0] if t in shared else t, []).append(t)
+    result = []
+    for members in chains.values():
+        members.sort(key=lambda t: live[t])
+        inner = tuple(shared[t][1] if t in shared else 0 for t in members)
+        result.append(Buffer(
+            tensors=tuple(members),
+            nbytes=max(o + arena_bytes(graph.tensors[t].nbytes) for t, o in zip(members, inner, strict=True)),
+            first=min(live[t][0] for t in members),
+            last=max(live[t][1] for t in members),
+            inner=inner if any(inner) else (),
+        ))
+    return result
+
+
+def _tensor_peak(slots: Sequence[Buffer], steps: int) -> int:
+    live_bytes = [0] * max(steps, 1)
+    for b in slots:
+        for step in range(b.first, min(b.last, steps - 1) + 1):
+            live_bytes[step] += b.nbytes
+    return max(live_bytes)
+
+
 def scratch_name(kernel: str, index: int) -> str:
     """The name of the ``index``-th scratch buffer of ``kernel`` in plans and buffer lists."""
     return f"{kernel}/scratch{index}"
@@ -66,23 +194,7 @@ def buffers(
     With ``scratch=True`` each kernel's scratch buffers follow (live at that kernel's step only), in step order and
     then request order: where TFLM adds them to its planner (after every tensor, in operator order).
     """
-    live = lifetimes(graph, order)
-    pairs = inplace_pairs(graph, order) if inplace else {}
-    chains: dict[str, list[str]] = {}
-    for t in (t for t in graph.tensors if t in live):  # tensor order: TFLM adds buffers in tensor order
-        root = t
-        while root in pairs:
-            root = pairs[root]
-        chains.setdefault(root, []).append(t)
-    result = []
-    for members in chains.values():
-        members.sort(key=lambda t: live[t])
-        result.append(Buffer(
-            tensors=tuple(members),
-            nbytes=max(arena_bytes(graph.tensors[t].nbytes) for t in members),
-            first=min(live[t][0] for t in members),
-            last=max(live[t][1] for t in members),
-        ))
+    result = _slots(graph, lifetimes(graph, order), placements(graph, order, inplace))
     if scratch:
         for step, kernel in enumerate(ordered_kernels(graph, order)):
             for i, nbytes in enumerate(kernel.scratch_bytes):

@@ -28,7 +28,7 @@ from mcugraph.errors import ExportError
 from mcugraph.kernel_graph import KernelGraph
 from mcugraph.memory.inplace import arena_bytes
 from mcugraph.memory.liveness import lifetimes, ordered_kernels
-from mcugraph.memory.peak import Buffer, buffers, inplace_pairs, peak_memory, scratch_name
+from mcugraph.memory.peak import Buffer, buffers, inplace_pairs, peak_memory, placements, scratch_name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +45,9 @@ class ArenaPlan:
     # (they are not part of an offline plan), and their 16-byte rounded bytes.
     scratch_offsets: dict[str, int] = dataclasses.field(default_factory=dict)
     scratch_sizes: dict[str, int] = dataclasses.field(default_factory=dict)
+    # Tensors sharing bytes in place -> (owner tensor, byte offset inside it): peak.placements of the plan's order
+    # (in-place pairs at offset 0, concatenation inputs inside the output); empty for a plan without in-place.
+    shared: dict[str, tuple[str, int]] = dataclasses.field(default_factory=dict)
 
 
 def _first_fit(bufs: Sequence[Buffer], ranking: Sequence[int], fixed: dict[int, int] | None = None) -> list[int]:
@@ -106,17 +109,19 @@ _RANKINGS = {
 }
 
 
-def _plan(graph: KernelGraph, order, bufs, offsets, lower_bound, aliases, method, optimal=False) -> ArenaPlan:
+def _plan(graph: KernelGraph, order, bufs, offsets, lower_bound, aliases, method, optimal=False, shared=None) -> ArenaPlan:
     result_offsets, sizes, scratch_offsets, scratch_sizes = {}, {}, {}, {}
     for b, offset in zip(bufs, offsets, strict=True):
         for t in b.tensors:
-            (scratch_offsets if b.scratch else result_offsets)[t] = offset
-            (scratch_sizes if b.scratch else sizes)[t] = b.nbytes
+            (scratch_offsets if b.scratch else result_offsets)[t] = offset + b.offset_of(t)
+            # A tensor inside a concatenation's output occupies its own bytes; a chain member the whole slot.
+            own = arena_bytes(graph.tensors[t].nbytes) if b.inner else b.nbytes
+            (scratch_sizes if b.scratch else sizes)[t] = own
     return ArenaPlan(
         offsets=result_offsets, sizes=sizes, arena_bytes=_arena(bufs, offsets), lower_bound_bytes=lower_bound,
         order=tuple(k.name for k in ordered_kernels(graph, order)), aliases=aliases, method=method,
         optimal=optimal or _arena(bufs, offsets) <= lower_bound,
-        scratch_offsets=scratch_offsets, scratch_sizes=scratch_sizes,
+        scratch_offsets=scratch_offsets, scratch_sizes=scratch_sizes, shared=dict(shared or {}),
     )
 
 
@@ -167,7 +172,8 @@ def plan_arena(
             best_ranking, best_offsets, best = ranking, offsets, arena
             optimal = best <= lower_bound
     method = f"{best_method}+local-search" if improved else best_method
-    return _plan(graph, order, bufs, best_offsets, lower_bound, aliases, method, optimal)
+    shared = placements(graph, order, inplace)
+    return _plan(graph, order, bufs, best_offsets, lower_bound, aliases, method, optimal, shared)
 
 
 def _lowest_offset(b: Buffer, placed: Sequence[tuple[int, int, Buffer]]) -> int:
@@ -279,8 +285,9 @@ def plan_linear(graph: KernelGraph, order: Sequence[str] | None = None) -> Arena
 def check_plan(plan: ArenaPlan, graph: KernelGraph) -> None:
     """Raise :class:`ExportError` if a tensor lacks a slot or two buffers live at the same step share bytes.
 
-    Only an in-place pair that :func:`inplace_pairs` allows for ``plan.order`` may share bytes, and only at the same
-    offset. O(steps x live tensors^2).
+    Only tensors that :func:`~mcugraph.memory.peak.placements` lets share bytes for ``plan.order`` may overlap, and
+    only at their relative offsets (an in-place pair: the same offset; a concatenation input: its place inside the
+    output). O(steps x live tensors^2).
     """
     live = lifetimes(graph, plan.order)
     allowed = inplace_pairs(graph, plan.order)
@@ -300,10 +307,19 @@ def check_plan(plan: ArenaPlan, graph: KernelGraph) -> None:
                 f" but it needs {need} bytes inside an arena of {plan.arena_bytes}; plan again with plan_arena"
             )
 
-    def chain(t: str) -> str:
-        while t in plan.aliases:
-            t = plan.aliases[t]
-        return t
+    # Tensors that may share bytes: same owner, each at its own offset inside it (in-place pairs: offset 0).
+    allowed_shared = placements(graph, plan.order)
+    shared = plan.shared
+    for t, place in shared.items():
+        if allowed_shared.get(t) != place:
+            raise ExportError(
+                f"arena plan puts '{t}' inside '{place[0]}' at byte {place[1]}, which in-place reuse does not allow "
+                "for this order; plan again with plan_arena"
+            )
+
+    def home(t: str, start: int) -> tuple[str, int]:
+        owner, inner = shared.get(t, (t, 0))
+        return owner, start - inner
 
     steps = len(plan.order)
     # (name, start, end) of every buffer live at each step: tensors, then the step's kernel scratch buffers.
@@ -328,7 +344,7 @@ def check_plan(plan: ArenaPlan, graph: KernelGraph) -> None:
             for b, b_start, b_end in entries[i + 1:]:
                 if a_start >= b_end or b_start >= a_end:
                     continue
-                if a in live and b in live and chain(a) == chain(b) and a_start == b_start:
+                if a in live and b in live and a in shared and home(a, a_start) == home(b, b_start):
                     continue
                 raise ExportError(
                     f"arena plan overlaps live tensors '{a}' [{a_start}, {a_end}) and '{b}' [{b_start}, {b_end}) "

@@ -17,36 +17,23 @@ from mcugraph.errors import InvalidModelError, ModelLoadError
 from mcugraph.kernel_graph import Kernel, KernelGraph, TensorInfo
 from mcugraph.memory.scratch import scratch_bytes
 from mcugraph.tflite import schema as tfl
+from mcugraph.tflite.checks import ITEMSIZE, check_model
 
-# Bytes per element, by schema.TensorType value. Sub-byte and opaque types (INT4, STRING, RESOURCE, ...) have no
-# fixed per-element size in the arena, so a model using them for an activation is refused.
-_ITEMSIZE = {
-    tfl.schema.TensorType.FLOAT32: 4,
-    tfl.schema.TensorType.FLOAT16: 2,
-    tfl.schema.TensorType.BFLOAT16: 2,
-    tfl.schema.TensorType.FLOAT64: 8,
-    tfl.schema.TensorType.INT8: 1,
-    tfl.schema.TensorType.UINT8: 1,
-    tfl.schema.TensorType.BOOL: 1,
-    tfl.schema.TensorType.INT16: 2,
-    tfl.schema.TensorType.UINT16: 2,
-    tfl.schema.TensorType.INT32: 4,
-    tfl.schema.TensorType.UINT32: 4,
-    tfl.schema.TensorType.INT64: 8,
-    tfl.schema.TensorType.UINT64: 8,
-    tfl.schema.TensorType.COMPLEX64: 8,
-    tfl.schema.TensorType.COMPLEX128: 16,
-}
+_ITEMSIZE = ITEMSIZE  # bytes per element, by schema.TensorType value (one table, in mcugraph.tflite.checks)
 
 
 def read_model(data: bytes, source: str = "model") -> tfl.schema.ModelT:
-    """Parse ``data`` as a TFLite flatbuffer, or raise :class:`ModelLoadError` naming ``source``."""
+    """Parse ``data`` as a TFLite flatbuffer and check its structure (:func:`~mcugraph.tflite.checks.check_model`),
+    or raise :class:`ModelLoadError`/:class:`InvalidModelError` naming ``source``."""
     if not tfl.is_tflite(data):
         raise ModelLoadError(f"{source}: not a TFLite flatbuffer (no 'TFL3' identifier); pass a .tflite file")
     try:
-        return tfl.read(data)
-    except Exception as e:  # a truncated flatbuffer fails anywhere inside the generated reader
-        raise ModelLoadError(f"{source}: the TFLite flatbuffer is truncated or corrupt ({e!r}); re-export it") from e
+        model = tfl.read(data)
+    except Exception as e:  # noqa: BLE001 - a truncated flatbuffer fails anywhere inside the generated reader
+        reason = " ".join(str(e).split())[:120] or type(e).__name__
+        raise ModelLoadError(f"{source}: the TFLite flatbuffer is truncated or corrupt ({reason}); re-export it") from e
+    check_model(model, source)  # every index and size, before anything here or in TFLM trusts them
+    return model
 
 
 def _subgraph(model: tfl.schema.ModelT, source: str) -> tfl.schema.SubGraphT:
@@ -121,6 +108,7 @@ def kernel_graph_from_model(model: tfl.schema.ModelT, source: str = "model") -> 
         kernels=tuple(kernels),
         inputs=tuple(names[j] for j in (subgraph.inputs if subgraph.inputs is not None else ())),
         outputs=tuple(names[j] for j in (subgraph.outputs if subgraph.outputs is not None else ())),
+        storage_shapes=True,
     )
 
 

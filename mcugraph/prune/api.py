@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx_ir as ir
 
-from mcugraph.errors import BudgetError, DataError, MCUGraphError
+from mcugraph.arguments import check_train_config
+from mcugraph.errors import BudgetError, MCUGraphError
 from mcugraph.prune.budgets import Budgets, parse_budgets
+from mcugraph.prune.data import Dataset, load_dataset, parse_scale
 from mcugraph.prune.train import EpochLog, TrainConfig
 
 MAX_EXTRA_CUTS = 10_000
@@ -33,12 +34,6 @@ class PruneResult:
     report: dict
 
 
-@dataclasses.dataclass(frozen=True)
-class Dataset:
-    x: np.ndarray  # float32 (N, *input shape[1:])
-    y: np.ndarray  # int64 labels (N,) for "ce", float32 targets shaped like the output for "mse"
-
-
 def prune(
     model: Any,
     *,
@@ -50,16 +45,22 @@ def prune(
     epochs: int = 20,
     finetune_epochs: int = 0,
     config: TrainConfig | None = None,
+    data_scale: str | float | None = None,
+    data_offset: float = 0.0,
     **options: Any,
 ) -> PruneResult:
     """Prune ``model`` to the given budgets while training it on ``data``.
 
-    ``data``/``val``: ``"digits"``, a path to an .npz with ``x`` and ``y``, an ``(x, y)`` pair or anything with
-    ``.x``/``.y``. Budgets accept ``"48KiB"``-style strings or ints (bytes, MACs). ``options`` are
-    :class:`TrainConfig` fields (``lr``, ``batch_size``, ``loss``, ``device``, ``gate_lr``, ``progress``, ...).
+    ``data``/``val``: ``"digits"``, a path to an .npz with ``x`` and ``y``, an ``(x, y)`` pair, anything with
+    ``.x``/``.y``, a torch ``Dataset`` or ``DataLoader`` or any iterable of ``(x, y)`` batches
+    (:mod:`mcugraph.prune.data`); integer inputs (uint8 images) need ``data_scale`` (``x * data_scale +
+    data_offset``, e.g. ``"1/255"``). Budgets accept ``"48KiB"``-style strings or ints (bytes, MACs). ``options`` are
+    :class:`TrainConfig` fields (``lr``, ``batch_size``, ``loss``, ``device``, ``progress``, ...); ``loss`` is
+    ``"ce"`` (default), ``"mse"`` or a callable ``loss(output, target) -> scalar tensor``.
     """
     from mcugraph.load import load
     from mcugraph.prune.channel_groups import channel_groups
+    from mcugraph.prune.distributed import setup as setup_distributed
     from mcugraph.prune.gates import ChannelGates, gateable_groups
     from mcugraph.prune.preflight import check_exportable, refuse_unprunable
     from mcugraph.prune.resources import resource_model
@@ -69,13 +70,17 @@ def prune(
 
     config = dataclasses.replace(config or TrainConfig(), epochs=epochs, finetune_epochs=finetune_epochs, **options)
     _check_config(config)
+    dp, device = setup_distributed(config.device)  # torchrun: join the process group, one device per rank
+    config = dataclasses.replace(config, device=device)
     budgets = parse_budgets(ram, flash, macs)
     if not budgets:
         raise BudgetError("no budget given; pass at least one of ram=, flash=, macs= (--ram, --flash, --macs)")
     model = unshare_initializers(canonicalize(load(model)))
     check_exportable(model)  # before the data is read and long before training: the kernel view decides
-    train_set = load_dataset(data, model, config.loss, "data")
-    val_set = load_dataset(val, model, config.loss, "val") if val is not None else _default_val(data, model, config)
+    scale = parse_scale(data_scale)
+    train_set = load_dataset(data, model, config.loss, "data", scale, data_offset)
+    val_set = (load_dataset(val, model, config.loss, "val", scale, data_offset) if val is not None
+               else _default_val(data, model, config))
     start = time.perf_counter()
 
     groups = channel_groups(model)
@@ -96,7 +101,8 @@ def prune(
     if config.tflm_check and budgets.ram is not None:
         samples = train_set.x[:TFLM_CHECK_SAMPLES]
         # The arena depends on shapes only, so the untrained weights of the pruned IR are good enough here.
-        pruner.arena_probe = lambda keep: tflm_arena_head(apply_keep(model, _changed(keep, gates)), samples)
+        # Measured on rank 0 and broadcast under torchrun, so every rank stops pruning at the same step.
+        pruner.arena_probe = dp.from_main(lambda keep: tflm_arena_head(apply_keep(model, _changed(keep, gates)), samples))
     if pruner.budgets_met():
         pruner.stop_pruning(model)
     teacher = _teacher_logits(module, train_set, config) if config.distill > 0 and config.loss == "ce" else None
@@ -235,8 +241,10 @@ def _check_reachable(rmodel, gated, budgets: Budgets) -> None:
 
 
 def _check_config(config: TrainConfig) -> None:
-    if config.loss not in ("ce", "mse"):
-        raise MCUGraphError(f"loss {config.loss!r} is not supported; use 'ce' (classifier) or 'mse' (autoencoder)")
+    check_train_config(config)  # the numbers: finite rates, positive counts, a known device (mcugraph.arguments)
+    if not callable(config.loss) and config.loss not in ("ce", "mse"):
+        raise MCUGraphError(f"loss {config.loss!r} is not supported; use 'ce' (classifier), 'mse' (autoencoder) or "
+                            "a callable loss(output, target)")
     if config.epochs < 1 or config.finetune_epochs < 0 or config.batch_size < 1:
         raise MCUGraphError("epochs must be >= 1, finetune_epochs >= 0 and batch_size >= 1")
     if config.device.startswith("cuda"):
@@ -244,62 +252,6 @@ def _check_config(config: TrainConfig) -> None:
 
         if not torch.cuda.is_available():
             raise MCUGraphError(f"device {config.device!r} requested but CUDA is not available; use --device cpu")
-
-
-def load_dataset(spec: Any, model: ir.Model, loss: str, what: str) -> Dataset:
-    """Read and check training/validation data against ``model``'s input and output (see :func:`prune`)."""
-    x, y = _arrays(spec, loss, what)
-    if len(x) == 0:
-        raise DataError(f"{what}: the dataset is empty; give at least one sample")
-    if len(x) != len(y):
-        raise DataError(f"{what}: x has {len(x)} samples but y has {len(y)}; they must match")
-    expected = tuple(model.graph.inputs[0].shape)[1:]
-    if tuple(x.shape[1:]) != expected:
-        raise DataError(
-            f"{what}: samples have shape {tuple(x.shape[1:])} but the model input "
-            f"'{model.graph.inputs[0].name}' expects (N, {', '.join(map(str, expected))})"
-        )
-    x = x.astype(np.float32)
-    output = tuple(model.graph.outputs[0].shape)
-    if loss == "mse":
-        if tuple(y.shape[1:]) != output[1:]:
-            raise DataError(f"{what}: targets have shape {tuple(y.shape[1:])}, the model output is {output}")
-        return Dataset(x, y.astype(np.float32))
-    classes = output[-1]
-    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) and not np.all(np.mod(y, 1) == 0):
-        raise DataError(f"{what}: labels y must be integer class indices of shape (N,), got {y.dtype} {y.shape}")
-    y = y.astype(np.int64)
-    if y.min() < 0 or y.max() >= classes:
-        raise DataError(
-            f"{what}: labels range {int(y.min())}..{int(y.max())} but the model outputs {classes} classes "
-            f"(0..{classes - 1}); fix the labels or use --loss mse"
-        )
-    return Dataset(x, y)
-
-
-def _arrays(spec: Any, loss: str, what: str) -> tuple[np.ndarray, np.ndarray]:
-    if isinstance(spec, str) and spec == "digits":
-        from mcugraph.datasets import digits
-
-        split = digits().train if what == "data" else digits().val
-        return split.x, split.y
-    if isinstance(spec, (str, Path)):
-        path = Path(spec)
-        if not path.is_file():
-            raise DataError(f"{what}: {path} not found; give an .npz with arrays 'x' and 'y', or 'digits'")
-        try:
-            with np.load(path) as archive:
-                arrays = {k: archive[k] for k in archive.files}
-        except Exception as e:
-            raise DataError(f"{what}: cannot read {path} as .npz ({type(e).__name__}); save it with np.savez") from e
-        if "x" not in arrays or ("y" not in arrays and loss != "mse"):
-            raise DataError(f"{what}: {path} holds {sorted(arrays)}; it needs arrays 'x' and 'y'")
-        return arrays["x"], arrays.get("y", arrays["x"])
-    if isinstance(spec, tuple) and len(spec) == 2:
-        return np.asarray(spec[0]), np.asarray(spec[1])
-    if hasattr(spec, "x") and hasattr(spec, "y"):
-        return np.asarray(spec.x), np.asarray(spec.y)
-    raise DataError(f"{what}: expected 'digits', an .npz path, an (x, y) pair or an object with .x and .y")
 
 
 def _default_val(data: Any, model: ir.Model, config: TrainConfig) -> Dataset | None:

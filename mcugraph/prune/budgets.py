@@ -46,7 +46,7 @@ def parse_bytes(text: str | int, what: str = "--ram") -> int:
     unit = match.group(2).lower() if match else None
     if not match or unit not in _BYTE_UNITS:
         raise BudgetError(f"{what} {text!r}: expected a size like 512, 48KiB, 128KB or 1MiB (units B, KB, KiB, MB, MiB)")
-    return _positive(round(float(match.group(1)) * _BYTE_UNITS[unit]), what, text)
+    return _positive(float(match.group(1)) * _BYTE_UNITS[unit], what, text)
 
 
 def parse_count(text: str | int, what: str = "--macs") -> int:
@@ -56,7 +56,7 @@ def parse_count(text: str | int, what: str = "--macs") -> int:
     match = _NUMBER.fullmatch(str(text))
     if not match or match.group(2) not in _COUNT_UNITS:
         raise BudgetError(f"{what} {text!r}: expected a count like 2000000, 500k, 2M or 1G")
-    return _positive(round(float(match.group(1)) * _COUNT_UNITS[match.group(2)]), what, text)
+    return _positive(float(match.group(1)) * _COUNT_UNITS[match.group(2)], what, text)
 
 
 def parse_budgets(ram: str | int | None = None, flash: str | int | None = None, macs: str | int | None = None) -> Budgets:
@@ -67,10 +67,12 @@ def parse_budgets(ram: str | int | None = None, flash: str | int | None = None, 
     )
 
 
-def _positive(value: int, what: str, text: str) -> int:
-    if value <= 0:
+def _positive(value: float, what: str, text: str) -> int:
+    if not value < 2**63:  # 1e400KiB is inf (and NaN fails every comparison): no budget, a typo
+        raise BudgetError(f"{what} {text!r}: a budget must be a finite number")
+    if round(value) <= 0:
         raise BudgetError(f"{what} {text!r}: a budget must be positive")
-    return value
+    return round(value)
 
 
 def format_amount(resource: str, value: float) -> str:

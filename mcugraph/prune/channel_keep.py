@@ -44,8 +44,8 @@ def check_keep(
         if len(wanted) == len(now):
             continue
         if not group.prunable:
-            raise error(f"{where}: group {gid} (producers {', '.join(group.producers) or 'none'}) is not prunable "
-                        "(it reaches a graph output, a graph input or an op mcugraph does not understand)")
+            raise error(f"{where}: group {gid} (producers {', '.join(group.producers) or 'none'}) is not prunable: "
+                        f"{group.reason}; keep all its channels")
         changed[group.id] = wanted
     return changed
 

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from mcugraph.prune import distributed
 from mcugraph.prune.budgets import Budgets, format_amount
 from mcugraph.prune.gates import ChannelGates
 from mcugraph.prune.resources import ResourceModel
@@ -172,6 +173,8 @@ class Pruner:
 def task_loss(kind: str, output: torch.Tensor, target: torch.Tensor, teacher: torch.Tensor | None = None,
               distill: float = 0.0, temperature: float = 4.0) -> torch.Tensor:
     """Cross-entropy (or MSE); with ``teacher`` logits, ``(1−α)·CE + α·T²·KL(teacher_T ‖ student_T)``."""
+    if callable(kind):  # the user's own loss(output, target)
+        return kind(output, target)
     if kind == "mse":
         return nn.functional.mse_loss(output, target)
     ce = nn.functional.cross_entropy(output, target)
@@ -203,6 +206,7 @@ def run_epochs(
     from tqdm.auto import tqdm
 
     log = [] if log is None else log
+    dp = distributed.current()  # under torchrun: each rank trains on its share of every batch (distributed.py)
     device = torch.device(config.device)
     xs = torch.from_numpy(x).to(device)
     ys = torch.from_numpy(y).to(device)
@@ -221,14 +225,16 @@ def run_epochs(
         current = "prune" if pruner is not None and pruner.pruning else phase
         start = time.perf_counter()
         total_loss = correct = seen = 0.0
-        batches = torch.randperm(len(ys), generator=generator).split(config.batch_size)
+        batches = dp.batches(torch.randperm(len(ys), generator=generator).split(config.batch_size))
         bar = tqdm(batches, desc=f"epoch {epoch + 1} {current}", leave=False, disable=not config.progress)
         for index in bar:
-            index = index.to(device)
+            batch = len(index)
+            index = dp.shard(index).to(device)
             optimizer.zero_grad(set_to_none=True)
             output = module(xs[index])
             loss = task_loss(config.loss, output, ys[index], None if soft is None else soft[index], config.distill)
             loss.backward()
+            dp.average_gradients(_synced(module, pruner), len(index), batch)
             if pruner is not None and pruner.pruning:
                 width = sum(float(n.detach()) for n in pruner.gates.counts().values())
                 _gate_step(pruner, config, pace * width, warm=step >= config.warmup_steps)
@@ -253,6 +259,7 @@ def run_epochs(
                     pruner.cut_closed()
             if config.progress:
                 bar.set_postfix_str(_postfix(total_loss / seen, correct / seen if config.loss == "ce" else None, pruner))
+        total_loss, correct, seen = dp.sum(total_loss, correct, seen)
         resources = pruner.hard_resources() if pruner is not None else {}
         channels = sum(pruner.gates.hard_counts().values()) if pruner is not None else 0
         entry = EpochLog(
@@ -263,6 +270,15 @@ def run_epochs(
         if config.progress:
             tqdm.write(_line(entry, pruner))
     return log
+
+
+def _synced(module: nn.Module, pruner: Pruner | None) -> list[torch.Tensor]:
+    """What data-parallel ranks average after each backward pass: the weights and, while pruning, the gate probes
+    (their gradients are the Taylor importances every gate decision is made from)."""
+    tensors = [p for p in module.parameters() if p.requires_grad]
+    if pruner is not None and pruner.pruning:
+        tensors += [pruner.gates.probe[gid] for gid in sorted(pruner.gates.probe)]
+    return tensors
 
 
 def _gate_step(pruner: Pruner, config: TrainConfig, rate: float, warm: bool) -> None:

@@ -46,7 +46,7 @@ class ScheduleReport:
     graph: KernelGraph
 
 
-def _random_inputs(model: tfl.schema.ModelT, seed: int) -> list[np.ndarray]:
+def random_inputs(model: tfl.schema.ModelT, seed: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     subgraph = model.subgraphs[0]
     result = []
@@ -104,7 +104,7 @@ def schedule_tflite(
     model = read_model(data, source)
     graph = _with_start_kernel(kernel_graph_from_model(model, source))
     read_offline_plan(model)  # a plan mcugraph does not understand is reported before it is replaced
-    head_before = arena_head(data)
+    head_before = arena_head(data, source)
 
     start = time.perf_counter()
     schedule, plan = _best_plan(graph, inplace, time_limit_s)
@@ -118,15 +118,16 @@ def schedule_tflite(
     scheduled = tfl.pack(model)
 
     start = time.perf_counter()
-    head_after = arena_head(scheduled)
+    head_after = arena_head(scheduled, source)
     if head_after != plan.arena_bytes:
         raise ExportError(
             f"{source}: TFLM plans {head_after} B of arena for the scheduled model but mcugraph predicted "
             f"{plan.arena_bytes} B: this is a bug in mcugraph's memory model (mcugraph.memory); nothing written, "
             "report this model (retrying with --no-inplace may avoid it)"
         )
-    samples = [_random_inputs(model, seed) for seed in range(VERIFY_SAMPLES)]
-    for i, (want, got) in enumerate(zip(run_tflm_batch(data, samples), run_tflm_batch(scheduled, samples), strict=True)):
+    samples = [random_inputs(model, seed) for seed in range(VERIFY_SAMPLES)]
+    verified = zip(run_tflm_batch(data, samples, source), run_tflm_batch(scheduled, samples, source), strict=True)
+    for i, (want, got) in enumerate(verified):
         for j, (a, b) in enumerate(zip(want, got, strict=True)):
             # Bytes, not values: bit-exact, and a NaN the model computes on random inputs still compares equal.
             if a.shape != b.shape or a.dtype != b.dtype or a.tobytes() != b.tobytes():
