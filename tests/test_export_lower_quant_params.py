@@ -58,12 +58,17 @@ def test_activation_arithmetic_by_hand():
 
 def test_range_by_hand_and_the_empty_range_threshold():
     """[-1, 3]: scale 4/255, zero point round(-128 + 63.75) = -64; all-negative ranges end at code 127; ranges
-    narrower than 1e-12 count as empty."""
+    narrower than 1e-12 count as empty; non-empty ranges narrower than MIN_RANGE (1e-6) are stretched to it about 0,
+    keeping the zero point ([-1e-8, 3e-8] -> [-2.5e-7, 7.5e-7])."""
+    import pytest
+
     p = param_from_range(-1.0, 3.0)
     assert p.scale == 4 / 255 and p.zero_point == -64
     assert param_from_range(-5.1, -1.0) == QuantParam(5.1 / 255, 127)
     assert param_from_range(0.0, 1e-13) == QuantParam(1 / 255, 0)
-    assert param_from_range(0.0, 1e-11) == QuantParam(1e-11 / 255, -128)
+    assert param_from_range(0.0, 1e-11) == QuantParam(pytest.approx(1e-6 / 255), -128)
+    assert param_from_range(-1e-8, 3e-8) == QuantParam(pytest.approx(1e-6 / 255), -64)
+    assert param_from_range(0.0, 2e-6) == QuantParam(2e-6 / 255, -128)
 
 
 def test_union_covers_every_range():
@@ -105,4 +110,4 @@ def test_non_finite_ranges_are_refused_and_the_empty_boundary():
     for lo, hi in ((0.0, np.inf), (-np.inf, 1.0), (np.nan, 1.0), (0.0, np.nan)):
         with pytest.raises(ValueError, match="must be finite"):
             param_from_range(lo, hi)
-    assert param_from_range(0.0, 1e-12) == QuantParam(1e-12 / 255, -128)
+    assert param_from_range(0.0, 1e-12) == QuantParam(pytest.approx(1e-6 / 255), -128)
