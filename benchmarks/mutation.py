@@ -38,7 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 EQUIVALENT = Path(__file__).resolve().parent / "mutation_equivalent.txt"
 
 # Entries are pytest arguments: files, node ids or options (the inception test costs a torch export per mutant).
-MEMORY_TESTS = ["tests/test_memory_peak.py", "tests/test_memory_planner.py", "tests/test_memory_schedule.py",
+MEMORY_TESTS = ["tests/test_memory_peak.py", "tests/test_inplace_concat_tflm.py", "tests/test_inplace_pad_tflm.py",
+                "tests/test_memory_planner.py", "tests/test_memory_schedule.py",
                 "tests/test_memory_properties.py",
                 "--deselect", "tests/test_memory_schedule.py::test_inception_schedule_lowers_the_peak"]
 # Each pass is checked by its own tests/test_passes_<name>.py only: test_passes_canonicalize.py exports the zoo
@@ -66,8 +67,14 @@ for _path in sorted((ROOT / "passes").glob("*.py")):
     _name = _path.stem
     if _name in ("__init__", "_rewrite", "remove_channels"):
         continue
-    _tests = [f"tests/test_passes_{_name}.py"] if (ROOT / f"tests/test_passes_{_name}.py").exists() else []
-    MODULES[_name] = (f"passes/{_name}.py", _tests)
+    _own = ROOT / f"tests/test_passes_{_name}.py"
+    # A pass without its own test file: the pass test files that name it (kebab-case or module name).
+    _tests = [f"tests/{_own.name}"] if _own.exists() else [
+        f"tests/{t.name}" for t in sorted((ROOT / "tests").glob("test_passes_*.py"))
+        if t.name != "test_passes_canonicalize.py"
+        and (_name in (text := t.read_text()) or _name.replace("_", "-") in text)]
+    if _tests:  # (pytest without files would run the whole suite for every mutant)
+        MODULES[_name] = (f"passes/{_name}.py", _tests)
 HEAVY_IMPORTS = ("numpy", "onnx", "onnx_ir", "onnxruntime", "torch", "hypothesis", "pytest", "flatbuffers")
 
 
@@ -138,11 +145,14 @@ def load_equivalent() -> dict[str, str]:
     return known
 
 
-def run_module(name: str, sample: int | None, seed: int, equivalent: dict[str, str], log) -> dict:
+def run_module(name: str, sample: int | None, seed: int, equivalent: dict[str, str], log,
+               only: set[str] | None = None) -> dict:
     path, tests = MODULES[name]
     source = (ROOT / path).read_text()
     module = import_name(path)
     todo = mutants(source)
+    if only is not None:
+        todo = [m for m in todo if m.key(path) in only]
     if sample is not None and sample < len(todo):
         todo = sorted(random.Random(seed).sample(todo, sample), key=lambda m: m.index)
     work = Path(tempfile.mkdtemp(prefix=f"mutation-{name}-"))
@@ -199,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list modules, their test files and mutant counts")
     parser.add_argument("--sample", type=int, help="run a seeded random sample of N mutants per module")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rerun", metavar="OUTPUT", help="run only the survivors listed in an earlier run's output")
     parser.add_argument("--min-rate", type=float, default=90.0, help="exit 1 if a module's kill rate is below")
     args = parser.parse_args(argv)
     os.chdir(ROOT)
@@ -212,7 +223,11 @@ def main(argv: list[str] | None = None) -> int:
     for lib in HEAVY_IMPORTS:  # imported once here, inherited by every forked child
         __import__(lib)
     equivalent = load_equivalent()
-    rows = [run_module(m, args.sample, args.seed, equivalent, sys.stderr.write) for m in args.modules or MODULES]
+    only = None
+    if args.rerun:
+        prefix = "    allow-list key: "
+        only = {line[len(prefix):] for line in Path(args.rerun).read_text().splitlines() if line.startswith(prefix)}
+    rows = [run_module(m, args.sample, args.seed, equivalent, sys.stderr.write, only) for m in args.modules or MODULES]
     print_table(rows)
     return 0 if all(kill_rate(r) >= args.min_rate for r in rows) else 1
 
