@@ -262,3 +262,47 @@ def test_missing_kernels_listed_up_to_three():
     g = graph({f"t{i}": (1, 16) for i in range(6)}, kernels, inputs=("t0",))
     with pytest.raises(InvalidModelError, match=r"missing: \['k1', 'k2', 'k3'\], given 1 names"):
         lifetimes(g, ["k0"])
+
+
+def _stored(shapes: dict[str, tuple], kernels: list[tuple], inputs: tuple, outputs: tuple) -> KernelGraph:
+    """A graph in TFLite storage layout (NHWC), where in-place CONCATENATION is allowed."""
+    tensors = {n: TensorInfo(n, s, 1) for n, s in shapes.items()}
+    return KernelGraph(tensors, tuple(Kernel(*k) for k in kernels), inputs, outputs, storage_shapes=True)
+
+
+def test_concat_in_place_when_it_lowers_the_peak():
+    """Two 128-byte bands concatenated along H: written inside the 256-byte output, the peak drops from 512 to
+    272 (x + the output, reserved from the first band's step); the band at the lowest offset owns the bytes."""
+    from mcugraph.memory.peak import placements
+
+    g = _stored({"x": (1, 1, 1, 16), "a": (1, 2, 4, 16), "b": (1, 2, 4, 16), "y": (1, 4, 4, 16)},
+                [("k1", "CONV_2D", ("x",), ("a",)), ("k2", "CONV_2D", ("x",), ("b",)),
+                 ("cat", "CONCATENATION", ("a", "b"), ("y",))], ("x",), ("y",))
+    assert placements(g) == {"a": ("a", 0), "y": ("a", 0), "b": ("a", 128)}
+    assert peak_memory(g).live_bytes == (272, 272, 256)
+    assert peak_memory(g, inplace=False).live_bytes == (144, 272, 512)
+
+
+def test_concat_that_would_not_lower_the_peak_copies_and_keeps_other_pairs():
+    """A concat that saves nothing (the big x is live anyway) stays a copy, and the RESHAPE pair found before it
+    survives the undo."""
+    from mcugraph.memory.peak import inplace_concat_parts, placements
+
+    g = _stored({"x0": (1, 16, 16, 1), "x": (256,), "a": (1, 2, 4, 16), "b": (1, 2, 4, 16), "y": (1, 4, 4, 16),
+                 "z": (1, 1, 1, 16)},
+                [("r", "RESHAPE", ("x0",), ("x",)), ("k1", "CONV_2D", ("x",), ("a",)),
+                 ("k2", "CONV_2D", ("x",), ("b",)), ("cat", "CONCATENATION", ("a", "b"), ("y",)),
+                 ("k3", "ADD", ("y", "y"), ("z",))], ("x0",), ("z",))
+    assert inplace_concat_parts(g) == {"a": ("y", 0), "b": ("y", 128)}  # allowed, but not taken:
+    assert placements(g) == {"x0": ("x", 0), "x": ("x", 0)}
+    assert peak_memory(g).live_bytes == (256, 384, 512, 512, 272)
+
+
+def test_concat_of_a_graph_input_or_output_is_not_in_place():
+    """A graph input (or output) band must keep its own bytes."""
+    from mcugraph.memory.peak import inplace_concat_parts
+
+    shapes = {"x": (1, 2, 4, 16), "b": (1, 2, 4, 16), "y": (1, 4, 4, 16)}
+    kernels = [("k2", "CONV_2D", ("x",), ("b",)), ("cat", "CONCATENATION", ("x", "b"), ("y",))]
+    assert inplace_concat_parts(_stored(shapes, kernels, ("x",), ("y",))) == {}
+    assert inplace_concat_parts(_stored(shapes, kernels, ("x",), ("y", "b"))) == {}
