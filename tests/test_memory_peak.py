@@ -306,3 +306,31 @@ def test_concat_of_a_graph_input_or_output_is_not_in_place():
     kernels = [("k2", "CONV_2D", ("x",), ("b",)), ("cat", "CONCATENATION", ("x", "b"), ("y",))]
     assert inplace_concat_parts(_stored(shapes, kernels, ("x",), ("y",))) == {}
     assert inplace_concat_parts(_stored(shapes, kernels, ("x",), ("y", "b"))) == {}
+
+
+def test_concat_parts_by_hand():
+    """Bands of a CONCATENATION that may live inside its output, and each reason for none: another op, two outputs,
+    one input, ONNX layout, a repeated or constant or empty input, another rank or itemsize, two differing axes,
+    a non-1 dimension before the axis, a band not starting at a 16-byte boundary."""
+    from mcugraph.memory.inplace import concat_parts
+
+    def parts(shapes, inputs, outputs=("y",), op="CONCATENATION", storage=True, constant=(), itemsize=None):
+        tensors = {n: TensorInfo(n, s, (itemsize or {}).get(n, 1), n in constant) for n, s in shapes.items()}
+        kernel = Kernel("cat", op, tuple(inputs), tuple(outputs))
+        return concat_parts(kernel, KernelGraph(tensors, (kernel,), (), tuple(outputs), storage_shapes=storage))
+
+    bands = {"a": (1, 2, 4, 2), "b": (1, 2, 4, 2), "y": (1, 4, 4, 2)}
+    assert parts(bands, "ab") == (("a", 0), ("b", 16))
+    assert parts({"a": (1, 16), "b": (1, 1), "y": (1, 17)}, "ab") == (("a", 0), ("b", 16))  # a 1-byte band
+    assert parts(bands, "ab", op="ADD") == ()
+    assert parts({**bands, "z": (1, 4, 4, 2)}, "ab", outputs=("y", "z")) == ()
+    assert parts({"a": (1, 4, 4, 2), "y": (1, 4, 4, 2)}, "a") == ()
+    assert parts(bands, "ab", storage=False) == ()
+    assert parts({"a": (1, 2, 4, 2), "y": (1, 4, 4, 2)}, "aa") == ()
+    assert parts(bands, "ab", constant=("b",)) == ()
+    assert parts({"a": (1, 0, 4, 2), "b": (1, 4, 4, 2), "y": (1, 4, 4, 2)}, "ab") == ()
+    assert parts({"a": (2, 4, 2), "b": (1, 2, 4, 2), "y": (1, 4, 4, 2)}, "ab") == ()
+    assert parts(bands, "ab", itemsize={"a": 4, "b": 4}) == ()
+    assert parts({"a": (1, 2, 2, 2), "b": (1, 2, 6, 2), "y": (1, 4, 8, 2)}, "ab") == ()
+    assert parts({"a": (2, 1, 4, 2), "b": (2, 1, 4, 2), "y": (2, 2, 4, 2)}, "ab") == ()
+    assert parts({"a": (1, 1, 1, 8), "b": (1, 1, 1, 8), "y": (1, 1, 1, 16)}, "ab") == ()  # b at byte 8
