@@ -334,3 +334,24 @@ def test_concat_parts_by_hand():
     assert parts({"a": (1, 2, 2, 2), "b": (1, 2, 6, 2), "y": (1, 4, 8, 2)}, "ab") == ()
     assert parts({"a": (2, 1, 4, 2), "b": (2, 1, 4, 2), "y": (2, 2, 4, 2)}, "ab") == ()
     assert parts({"a": (1, 1, 1, 8), "b": (1, 1, 1, 8), "y": (1, 1, 1, 16)}, "ab") == ()  # b at byte 8
+
+
+def test_pad_placement_by_hand():
+    """A PAD's input sits at the output's extra bytes rounded up to 16 (72 - 32 = 40 -> 48); none for another op,
+    a constant, empty or other-itemsize input, or a PAD that adds nothing."""
+    from mcugraph.memory.inplace import pad_placement
+
+    def place(x_shape, y_shape=(1, 6, 6, 2), op="PAD", constant=False, itemsize=1):
+        tensors = {"x": TensorInfo("x", x_shape, itemsize, constant), "p": TensorInfo("p", (4, 2), 4, True),
+                   "y": TensorInfo("y", y_shape, 1)}
+        kernel = Kernel("pad", op, ("x", "p"), ("y",))
+        return pad_placement(kernel, KernelGraph(tensors, (kernel,), ("x",), ("y",)))
+
+    assert place((1, 4, 4, 2)) == ("x", 48)
+    assert place((1, 4, 4, 2), op="PADV2") == ("x", 48)
+    assert place((1, 4, 4, 2), op="MIRROR_PAD") is None
+    assert place((1, 4, 4, 2), constant=True) is None
+    assert place((1, 0, 4, 2)) is None
+    assert place((1, 4, 4, 2), itemsize=4) is None
+    assert place((1, 6, 6, 2)) is None  # nothing added: nothing to gain
+    assert place((1, 6, 6, 1)) == ("x", 48)  # 72 - 36 = 36 -> 48
