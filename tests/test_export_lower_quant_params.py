@@ -111,3 +111,22 @@ def test_non_finite_ranges_are_refused_and_the_empty_boundary():
         with pytest.raises(ValueError, match="must be finite"):
             param_from_range(lo, hi)
     assert param_from_range(0.0, 1e-12) == QuantParam(pytest.approx(1e-6 / 255), -128)
+
+
+def test_bias_weight_scales_keep_the_int32_bias_within_half_the_range():
+    """With the weight scales bias_weight_scales asks for, the int32 bias lands just inside +-2^30 (half the int32
+    range, leaving the accumulator room), not at it and not far below it; quantize_weights raises only the scales
+    that are too small."""
+    from mcugraph.export.quant_params import BIAS_LIMIT, bias_weight_scales
+
+    assert BIAS_LIMIT == 2**30
+    bias, input_scale = np.array([1.0, -2.0, 0.0]), 2.0**-30
+    need = bias_weight_scales(bias, input_scale)
+    assert need.dtype == np.float32
+    np.testing.assert_allclose(need, [1.0, 2.0, 0.0], rtol=2e-6)
+    assert need[0] > 1.0 and need[1] > 2.0
+    q, _ = quantize_bias(bias, input_scale, np.maximum(need, 1e-8))  # (a zero bias needs no scale)
+    assert np.all(np.abs(q[:2]) <= 2**30) and np.all(np.abs(q[:2]) >= 0.9999 * 2**30)
+    w = np.array([[0.5], [3.0], [1.0]], np.float32)
+    _, scales = quantize_weights(w, axis=0, min_scales=need)
+    np.testing.assert_allclose(scales, [need[0], need[1], 1.0 / 127], rtol=1e-6)
