@@ -60,7 +60,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "verify": ("mcugraph/export/verify.py", ["tests/test_export_verify.py"]),
     "remove_channels": ("passes/remove_channels.py", REMOVE_CHANNELS_TESTS),
     "channel_keep": ("mcugraph/prune/channel_keep.py", REMOVE_CHANNELS_TESTS),
-    "_rewrite": ("passes/_rewrite.py", ["tests/test_passes_fold_bn.py", "tests/test_passes_fold_constants.py",
+    "_rewrite": ("passes/_rewrite.py", ["tests/test_passes_rewrite_helpers.py", "tests/test_passes_fold_bn.py", "tests/test_passes_fold_constants.py",
                                         "tests/test_passes_remove_identity.py", "tests/test_passes_normalize_gemm.py"]),
 }
 for _path in sorted((ROOT / "passes").glob("*.py")):
