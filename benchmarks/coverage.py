@@ -12,8 +12,10 @@ run in its own subprocess with a timeout, so one crash or hang costs one row. Co
 - ``head / predicted``: TFLM's measured arena head and mcugraph's prediction, bytes.
 - ``SQNR``: TFLM output vs onnxruntime float output on the held-out random samples, dB.
 - ``io f32``: ``opt`` again with float32 inputs/outputs around the int8 model (``--io float32``).
-- ``prune``: CNN families only: ``mcugraph.prune`` to half the int8 arena, 1 epoch on 64 random samples (random
-  labels, or random targets for autoencoders); ``pruned opt``: the pruned model through ``opt``.
+- ``prune``: CNN families only: ``mcugraph.prune`` to half the int8 arena (3/4 where even one channel per group
+  cannot reach half), 1 epoch on 64 random samples (random labels, or noisy own outputs as targets for
+  autoencoders); the budget and the pruned model's exact SRAM. ``pruned opt``: the pruned model through ``opt``,
+  TFLM's arena head.
 - ``first error``: the step and the first line of the first failure. ``refused`` is an ``MCUGraphError`` (a
   one-line refusal), ``CRASH`` any other exception (a bug), ``timeout``/``died`` the subprocess.
 
@@ -64,9 +66,8 @@ def run_case(name: str, exporter: str, prune: bool = True) -> dict:
         if result is None:
             row["prune"] = "-"
             return row
-        pruned = _step(row, "prune", lambda: _prune(path, family, row["head"]))
+        pruned = _step(row, "prune", lambda: _prune(path, family, row))
         if pruned is not None:
-            row["pruned_head_budget"] = row["head"] // 2
             row["pruned_ram"] = pruned.report["after"].get("ram")
             pruned_result = _step(row, "pruned_opt", lambda: _optimize(pruned.model, family, "int8"))
             if pruned_result is not None:
@@ -123,7 +124,21 @@ def _optimize(model, family, io_dtype: str):
     )
 
 
-def _prune(path: Path, family, head: int):
+def _prune(path: Path, family, row: dict):
+    """Prune to 1/2 of the int8 arena, or to 3/4 where even one channel per group cannot reach 1/2."""
+    from mcugraph.errors import BudgetError
+
+    try:
+        row["prune_budget"] = "1/2"
+        return _prune_to(path, family, row["head"] // 2)
+    except BudgetError as e:
+        if "even with one channel" not in str(e):
+            raise
+    row["prune_budget"] = "3/4"
+    return _prune_to(path, family, row["head"] * 3 // 4)
+
+
+def _prune_to(path: Path, family, ram: int):
     import numpy as np
 
     import mcugraph
@@ -139,7 +154,7 @@ def _prune(path: Path, family, head: int):
     else:
         classes = _classes(path)
         y = rng.integers(0, classes, PRUNE_SAMPLES)
-    return mcugraph.prune(str(path), data=(x, y), ram=head // 2, epochs=1, loss=family.loss, progress=False)
+    return mcugraph.prune(str(path), data=(x, y), ram=ram, epochs=1, loss=family.loss, progress=False)
 
 
 def _classes(path: Path) -> int:
@@ -186,10 +201,22 @@ def _head_cell(row: dict) -> str:
     return f"{head:,} / {predicted:,}{mark}" if predicted is not None else f"{head:,} / -"
 
 
+def _prune_cell(row: dict) -> str:
+    if row.get("prune") != "ok":
+        return _cell(row, "prune")
+    return f"ok {row.get('prune_budget')}: {row.get('pruned_ram', 0):,}"
+
+
+def _pruned_opt_cell(row: dict) -> str:
+    if row.get("pruned_opt") != "ok":
+        return _cell(row, "pruned_opt")
+    return f"ok {row.get('pruned_head', 0):,}"
+
+
 def markdown(rows: list[dict]) -> str:
     header = (
-        "| family | exporter | export | analyze | opt | TFLM head / predicted B | SQNR dB | io f32 | prune "
-        "| pruned opt | first error |"
+        "| family | exporter | export | analyze | opt | TFLM head / predicted B | SQNR dB | io f32 "
+        "| prune (budget: B) | pruned opt head B | first error |"
     )
     lines = [header, "|---|---|---|---|---|---:|---:|---|---|---|---|"]
     for r in rows:
@@ -198,7 +225,7 @@ def markdown(rows: list[dict]) -> str:
             error = error[:217] + "..."
         cells = [
             r["family"], r["exporter"], _cell(r, "export"), _cell(r, "analyze"), _cell(r, "opt"), _head_cell(r),
-            _cell(r, "sqnr_db"), _cell(r, "io_f32"), _cell(r, "prune"), _cell(r, "pruned_opt"), error,
+            _cell(r, "sqnr_db"), _cell(r, "io_f32"), _prune_cell(r), _pruned_opt_cell(r), error,
         ]
         lines.append("| " + " | ".join(cells) + " |")
     opt_ok = sum(r.get("opt") == "ok" for r in rows)
@@ -241,14 +268,19 @@ def main() -> None:
         for (n, e), future in zip(cases, futures, strict=True):
             rows.append(future.result())
             print(f"{n} {e}: {rows[-1].get('error') or 'ok'}", file=sys.stderr, flush=True)
+            if args.markdown:  # after every case, so a long run can be read while it goes on
+                _write_markdown(Path(args.markdown), rows, len(cases))
     table = markdown(rows)
     print(table)
     print(f"({len(cases)} cases in {time.perf_counter() - start:.0f} s)")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
-    if args.markdown:
-        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        Path(args.markdown).write_text(f"# coverage status ({stamp})\n\n{table}\n")
+
+
+def _write_markdown(path: Path, rows: list[dict], total: int) -> None:
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    done = "" if len(rows) == total else f", {len(rows)} of {total} cases so far"
+    path.write_text(f"# coverage status ({stamp}{done})\n\n{markdown(rows)}\n")
 
 
 if __name__ == "__main__":

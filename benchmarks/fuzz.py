@@ -67,8 +67,28 @@ def bad_argument_cases(folder: Path, onnx_path: Path, npz: dict[str, Path]) -> l
                   ["--prune-share", "0"], ["--prune-share", "-1"], ["--epochs", "0"], ["--batch-size", "0"],
                   ["--ram", "-5KiB"], ["--ram", "nanKiB"], ["--ram", "12 parsecs"]):
         result.append((f"prune {' '.join(flags)}", [*prune, "--data", str(npz["good"]), *flags], folder / "p.onnx"))
+    for flags in (["--finetune-epochs", "-1"], ["--retrain-lr", "nan"], ["--lr", "1e400"], ["--lr", "-1"],
+                  ["--batch-size", "-3"], ["--epochs", "-1"], ["--macs", "0"], ["--macs", "1e400"], ["--flash", "abc"],
+                  ["--ram", "0.1"], ["--loss", "hinge"], ["--seed", "x"], ["--device", "cuda:x"], ["--prune-share", "2"],
+                  ["--distill", "inf"], ["--val", str(npz["nan"])], ["--val", "nowhere.npz"]):
+        result.append((f"prune {' '.join(flags)}", [*prune, "--data", str(npz["good"]), *flags], folder / "p.onnx"))
     for name in ("nan", "inf", "strings", "scalar", "uint8", "empty"):
         result.append((f"prune --data {name}", [*prune, "--data", str(npz[name])], folder / "p.onnx"))
+        result.append((f"calib {name}", [*opt, "-o", str(out), "--calib", str(npz[name])], out))
+    for flags in (["--verify-min-sqnr", "nan"], ["--verify-min-sqnr", "inf"], ["--input-shape", "input=1x0x8x8"],
+                  ["--input-shape", "input=1x1x8"], ["--input-shape", "nope=1x1x8x8"], ["--input-shape", "input=1x1x99999x99999"],
+                  ["--input-shape", "input=axb"], ["--pipeline", ""], ["--pipeline", ",,,"], ["--pipeline", "fold-bn{x=1}"],
+                  ["--pipeline", "no-such-pass"], ["--pipeline", "remove-channels{keep=nan}"], ["--calib-method", "magic"],
+                  ["--io", "int4"], ["--input-layout", "hwcn"]):
+        result.append((f"opt {' '.join(flags)[:30]}", [*opt, "-o", str(out), "--calib", "random:0,1,4", *flags], out))
+    sched = ["schedule", str(folder / "digits.tflite")]
+    for flags in (["--time-limit", "nan"], ["--time-limit", "-1"], ["--time-limit", "0"], ["-o", ""],
+                  ["-o", str(folder)], ["-o", str(folder / "digits.tflite")], ["--plan-json", str(folder)]):
+        extra = [] if "-o" in flags else ["-o", str(folder / "s.tflite")]
+        result.append((f"schedule {' '.join(flags)[-30:]}", [*sched, *extra, *flags], folder / "s.tflite"))
+    for flags in (["--order", "best"], ["--plot", str(folder)], ["--json", str(folder / "digits.onnx")],
+                  ["--dtype", "int3"], ["--time-limit", "inf"], ["--plan-header", ""]):
+        result.append((f"analyze {' '.join(flags)[-30:]}", ["analyze", str(onnx_path), *flags], None))
     return result
 
 
@@ -211,6 +231,7 @@ def main() -> None:
         if command == "bad-args":
             onnx_path = folder / "digits.onnx"
             onnx_path.write_bytes(bases["onnx"][0])
+            (folder / "digits.tflite").write_bytes(bases["tflite"][0])
             for label, argv, output in bad_argument_cases(folder, onnx_path, _bad_npz(folder)):
                 jobs.append((index, (command, "args", label, argv, output, None)))
                 index += 1

@@ -89,4 +89,4 @@ def with_memory_from_args(args: argparse.Namespace, report, model=None, graph=No
         atomic_write_text(args.plan_json, json.dumps(plan_json(plan, graph), indent=2) + "\n")
     if args.plan_header:
         atomic_write_text(args.plan_header, plan_header(plan, graph, Path(args.model).stem))
-    return report, [timeline_panel(profile, graph, steps, plan.aliases)]
+    return report, [timeline_panel(profile, graph, steps, plan.aliases, plan.shared)]

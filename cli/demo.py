@@ -16,8 +16,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("demo", help="train, analyse, optimise and prune the default digits CNN (no download)")
     parser.add_argument("-o", "--out", default="out", help="folder for the .onnx and .tflite files (default: out)")
     parser.add_argument("--epochs", type=int, default=15, help="float training epochs (default: 15)")
-    parser.add_argument("--prune-epochs", type=int, default=150,
-                        help="prune-while-training epochs, retraining included (default: 150, ~30 s)")
+    parser.add_argument("--prune-epochs", type=int, default=None,
+                        help="prune-while-training epochs, retraining included (default: derived by mcugraph prune "
+                             "from the data size and the budgets)")
     parser.add_argument("--no-prune", action="store_true", help="stop after the unpruned int8 export")
     parser.set_defaults(func=run)
 
@@ -52,7 +53,12 @@ def run(args: argparse.Namespace) -> int:
     ram, flash = base["arena"] // 8, analyze(canonical).flash_bytes // 16
     print(f"\n== mcugraph prune --ram {ram} --flash {flash} (1/8 of the SRAM, 1/16 of the weights)")
     pruned = mcugraph.prune(onnx_path, data="digits", ram=ram, flash=flash, epochs=args.prune_epochs,
-                            prune_share=0.3, distill=0.7, batch_size=32, progress=sys.stderr.isatty())
+                            progress=sys.stderr.isatty())
+    schedule = pruned.report["schedule"]
+    print(f"pruned in {pruned.report['seconds']:.0f} s: {schedule['epochs']} epochs of batch {schedule['batch_size']} "
+          f"({'derived' if schedule['epochs_derived'] else 'given'}; {schedule['samples']} samples, budgets "
+          f"{schedule['pressure']:.0f}x below the model), channels "
+          + ", ".join(f"{r['before']}->{r['after']}" for r in pruned.report["groups"] if r["prunable"]))
     pruned_path = out / "digits_cnn.pruned.onnx"
     mcugraph.save(pruned.model, pruned_path)
     small = _export(pruned_path, out / "digits_cnn.pruned.int8.tflite", data)

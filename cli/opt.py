@@ -186,6 +186,9 @@ def patch_summary(patch: dict) -> str:
     """One line: what tiling did to the arena and the MACs, or why the model stayed layer by layer."""
     if not patch["applied"]:
         return patch["reason"]
-    return (f"{len(patch['tiles'])} row tiles of a {patch['stage_operators']}-operator stage: TFLM head "
+    count = patch.get("stages", 1)
+    stages = (f"a {patch['stage_operators']}-operator stage" if count == 1
+              else f"{count} consecutive stages ({patch['stage_operators']} operators)")
+    return (f"{len(patch['tiles'])} row tiles of {stages}: TFLM head "
             f"{patch['head_before_bytes']:,} -> {patch['head_after_bytes']:,} B, MACs +{100 * patch['mac_overhead']:.1f} %, "
             "bit-exact")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from mcugraph.cli.common import add_model_arguments
 
@@ -35,14 +34,17 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ram", help="peak SRAM budget, e.g. 48KiB (TFLM arena bytes)")
     group.add_argument("--flash", help="flash budget for weights, e.g. 128KiB (int8 weights + int32 biases)")
     group.add_argument("--macs", help="compute budget in multiply-accumulates, e.g. 2M")
-    group.add_argument("--epochs", type=int, default=20, help="epochs of prune-while-training (default 20)")
+    group.add_argument("--epochs", type=int, default=None,
+                       help="epochs of prune-while-training, retraining included (default: derived from the data "
+                            "size and the budgets, about 1,300-2,200 steps)")
     group.add_argument("--finetune-epochs", type=int, default=0, help="epochs after the cut (default 0)")
     group.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     group.add_argument("--loss", choices=("ce", "mse"), default="ce", help="ce: classifier; mse: autoencoder")
     group.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate while pruning (default 2e-3)")
     group.add_argument("--retrain-lr", type=float, default=6e-3,
                        help="learning rate once the budgets are met, cosine-decayed to 0 (default 6e-3)")
-    group.add_argument("--batch-size", type=int, default=64, help="default 64")
+    group.add_argument("--batch-size", type=int, default=None,
+                       help="default: samples/32 rounded down to a power of two, within 16..128")
     group.add_argument("--seed", type=int, default=0)
     group.add_argument("--distill", type=float, default=0.7, metavar="ALPHA",
                        help="weight of distillation from the unpruned model's logits (classifiers; 0 = off; "
@@ -62,7 +64,7 @@ def prune_from_args(args: argparse.Namespace, model):
     return prune(
         model, data=args.data, val=args.val, ram=args.ram, flash=args.flash, macs=args.macs,
         epochs=args.epochs, finetune_epochs=args.finetune_epochs, device=args.device, loss=args.loss,
-        lr=args.lr, batch_size=args.batch_size, seed=args.seed, progress=sys.stderr.isatty() and is_main(),
+        lr=args.lr, batch_size=args.batch_size, seed=args.seed, progress=is_main(),
         distill=args.distill, prune_share=args.prune_share, retrain_lr=args.retrain_lr,
         data_scale=args.data_scale, data_offset=args.data_offset,
     )

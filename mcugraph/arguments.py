@@ -56,9 +56,11 @@ def device(name: str) -> str:
 
 def check_train_config(config: Any) -> None:
     """The numbers of a :class:`mcugraph.prune.train.TrainConfig`: counts positive, rates finite and in range."""
-    count(config.epochs, "epochs")
+    if config.epochs is not None:  # None: derived from the data and the budgets (mcugraph.prune.recipe)
+        count(config.epochs, "epochs")
     count(config.finetune_epochs, "finetune_epochs", low=0)
-    count(config.batch_size, "batch_size")
+    if config.batch_size is not None:
+        count(config.batch_size, "batch_size")
     count(config.prune_every, "prune_every")
     count(config.warmup_steps, "warmup_steps", low=0)
     finite(config.lr, "lr (learning rate)", low=0, low_open=True)

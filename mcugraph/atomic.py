@@ -46,6 +46,9 @@ def check_output_path(path: str | os.PathLike, inputs: Iterable[str | os.PathLik
     target = Path(text)
     if target.is_dir() or text.endswith(os.sep):
         raise OutputPathError(f"{target}: is a folder; give a file name inside it, e.g. {target / 'out'}")
+    if target.exists() and not target.is_file():
+        # os.replace would swap a device (-o /dev/null), pipe or socket for a regular file.
+        raise OutputPathError(f"{target}: is not a regular file (a device, pipe or socket); give a file path")
     for source in inputs:
         if source is not None and _same_file(target, Path(source)):
             raise OutputPathError(f"{target}: is also the input; writing it would replace the input, choose another name")

@@ -17,11 +17,18 @@ class ModelLoadError(MCUGraphError):
 
 
 class UnsupportedOpError(MCUGraphError):
-    """One or more nodes use ops mcugraph cannot handle. ``nodes`` lists every one of them."""
+    """One or more nodes use ops mcugraph cannot handle. ``nodes`` lists every one of them, ``reasons`` (when
+    given) says why for each, in the same order."""
 
-    def __init__(self, message: str, nodes: list[tuple[str, str]] | None = None):
+    def __init__(self, message: str, nodes: list[tuple[str, str]] | None = None, reasons: list[str] | None = None):
         super().__init__(message)
         self.nodes = list(nodes or [])  # (node name, op type)
+        self.reasons = list(reasons or [""] * len(self.nodes))
+
+    @property
+    def offenders(self) -> list[tuple[str, str, str]]:
+        """(node name, op type, reason) per node."""
+        return [(name, op, why) for (name, op), why in zip(self.nodes, self.reasons, strict=True)]
 
 
 class ShapeError(MCUGraphError):

@@ -37,6 +37,9 @@ class Kernel:
     # Raw bytes of each scratch buffer TFLM's kernel requests in the arena (mcugraph.memory.scratch), in request
     # order; each lives only while this kernel runs.
     scratch_bytes: tuple[int, ...] = ()
+    # The fused_activation_function TFLM applies ("NONE", "RELU", "RELU6", "RELU_N1_TO_1"): decided once by the
+    # kernel view, written as is by the exporter.
+    activation: str = "NONE"
 
 
 @dataclasses.dataclass(frozen=True)

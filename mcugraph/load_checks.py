@@ -34,6 +34,7 @@ def check_header(proto: onnx.ModelProto, where: str) -> None:
             f"{where}: ONNX opset {opset} is outside {MIN_OPSET}..{onnx.defs.onnx_opset_version()} (what onnx and "
             "onnxruntime support); re-export the model with a current opset (torch: opset_version=17)"
         )
+    _check_text(proto, where)
     for kind, names in (("node", [n.name for n in proto.graph.node]), ("initializer", [t.name for t in proto.graph.initializer])):
         seen: set[str] = set()
         duplicated = sorted({name for name in names if name and (name in seen or seen.add(name))})
@@ -47,6 +48,23 @@ def check_header(proto: onnx.ModelProto, where: str) -> None:
             raise InvalidModelError(
                 f"{where}: initializer '{tensor.name}' has a negative dimension {list(tensor.dims)}; the file is corrupt"
             )
+
+
+def _check_text(proto: onnx.ModelProto, where: str) -> None:
+    """Every name is UTF-8 text, as ONNX requires: protobuf hands a non-UTF-8 string field back as ``bytes``, which
+    would break every report and JSON file later."""
+    g = proto.graph
+    names = [("graph", g.name)]
+    names += [(f"node #{i}", n.name) for i, n in enumerate(g.node)]
+    names += [(f"node #{i} input/output", v) for i, n in enumerate(g.node) for v in [*n.input, *n.output]]
+    names += [("value", v.name) for v in [*g.input, *g.output, *g.value_info]]
+    names += [("initializer", t.name) for t in g.initializer]
+    broken = [(what, name) for what, name in names if not isinstance(name, str)]
+    if broken:
+        listed = ", ".join(f"{what} {bytes(name)!r}" for what, name in broken[:5])
+        raise InvalidModelError(
+            f"{where}: {len(broken)} name(s) are not UTF-8 text ({listed}); the file is corrupt, re-export it"
+        )
 
 
 def check_onnx_spec(proto: onnx.ModelProto, where: str, path: str | None = None) -> None:

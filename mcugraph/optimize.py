@@ -79,6 +79,9 @@ def run(model: Any, opts: Options) -> OptimizeResult:
     from mcugraph.arguments import check_optimize_options
 
     check_optimize_options(opts)
+    from mcugraph.tflite.tflm import prestart
+
+    prestart()  # TFLM's child process imports while we canonicalise and calibrate
     timer = _Timer()
     with timer("load"):
         ir_model = _load(model, opts)

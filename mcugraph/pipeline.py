@@ -20,8 +20,8 @@ from mcugraph.registry import create_pass, parse_pipeline
 
 CANONICALIZE = (
     "fold-dequantize-weights,remove-identity,fuse-hard-swish,decompose-hard-sigmoid,fold-constants,fold-bn,"
-    "conv1d-to-2d,decompose-gelu,decompose-layer-norm,decompose-pow,unroll-recurrent,gather-to-slice,normalize-gemm,"
-    "normalize-reshape,cancel-transposes,remove-unused"
+    "conv1d-to-2d,decompose-gelu,decompose-layer-norm,decompose-pow,reciprocal-sqrt,unroll-recurrent,gather-to-slice,"
+    "normalize-gemm,normalize-reshape,cancel-transposes,remove-unused"
 )
 
 
@@ -51,6 +51,8 @@ def run_pipeline(
     """Run the passes of ``spec`` on ``model`` (in place where the passes are) and return the result."""
     stream = stream or sys.stderr
     passes = spec if isinstance(spec, list) else [create_pass(n, o) for n, o in parse_pipeline(spec)]
+    if check:  # a model that breaks the invariants already is the caller's to fix, not the first pass's fault
+        check_model(model)
     timings = []
     modified = False
     for pass_ in passes:
@@ -91,8 +93,12 @@ def _user_error_in(error: BaseException) -> MCUGraphError | None:
 
 
 def check_model(model: ir.Model, after: str = "") -> None:
-    """Raise :class:`InvalidModelError` if the IR is not valid ONNX or a value lost its static shape/dtype."""
-    where = f" after pass '{after}'" if after else ""
+    """Raise :class:`InvalidModelError` if the IR is not valid ONNX or a value lost its static shape/dtype.
+
+    ``after`` names the pass that just ran; without it the model is the one given to the pipeline, and the message
+    says how to fix its shapes (``mcugraph.load``)."""
+    where = f" after pass '{after}'" if after else " given to the pipeline"
+    fix = "" if after else "; fix the shapes with mcugraph.load(model) first (a symbolic batch becomes 1)"
     try:
         onnx.checker.check_model(ir.serde.serialize_model(model), full_check=False)
     except onnx.checker.ValidationError as e:
@@ -102,5 +108,5 @@ def check_model(model: ir.Model, after: str = "") -> None:
             if value.dtype is None or value.shape is None or not all(isinstance(d, int) for d in value.shape):
                 raise InvalidModelError(
                     f"invalid IR{where}: value '{value.name}' of node '{node.name}' ({node.op_type}) "
-                    f"has no static shape/dtype (shape={value.shape}, dtype={value.dtype})"
+                    f"has no static shape/dtype (shape={value.shape}, dtype={value.dtype}){fix}"
                 )

@@ -10,6 +10,8 @@ import numpy as np
 import onnx
 import onnx_ir as ir
 
+from mcugraph.errors import ShapeError
+
 
 def constant_array(value: ir.Value | None) -> np.ndarray | None:
     """The numpy value of ``value`` if it is a constant (initializer or Constant node output), else None.
@@ -23,6 +25,20 @@ def constant_array(value: ir.Value | None) -> np.ndarray | None:
     except ValueError:  # a malformed Constant node: leave it to the checker
         return None
     return None if tensor is None else tensor.numpy()
+
+
+def require_static_shapes(model: ir.Model, pass_name: str) -> None:
+    """Precondition (``requires``) of a pass that computes with shapes: every graph input and node output has a
+    static shape and a dtype. Raises :class:`ShapeError` naming the first value that has not and the fix: models
+    from other tools (a symbolic batch, after onnxscript's optimizer) go through ``mcugraph.load`` first."""
+    values = [*model.graph.inputs, *(v for node in model.graph for v in node.outputs if v is not None)]
+    for value in values:
+        if value.dtype is None or value.shape is None or not all(isinstance(d, int) for d in value.shape):
+            raise ShapeError(
+                f"pass '{pass_name}' needs static shapes, but value '{value.name}' has shape {value.shape} "
+                f"(dtype {value.dtype}); fix the shapes with mcugraph.load(model) first (a symbolic batch becomes "
+                "1; input_shapes= or --input-shape sets other dynamic dims)"
+            )
 
 
 def unique_name(graph: ir.Graph, base: str) -> str:

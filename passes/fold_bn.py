@@ -8,6 +8,7 @@ from typing import ClassVar
 import numpy as np
 import onnx_ir as ir
 
+from mcugraph.errors import InvalidModelError
 from mcugraph.passes._rewrite import (
     add_initializer,
     constant_array,
@@ -33,7 +34,8 @@ class FoldBatchNormPass(ir.passes.InPlacePass):
     Folds only when the producer's output feeds nothing but this BN (and is no graph output), its weight and
     bias are constant, and all four BN parameters are constant.
     Refuses (keeps the BN) in training mode, with a non-constant parameter, or when the BN's running mean/var
-    outputs are read. A BN that cannot be folded becomes ``Mul(x, s)`` + ``Add(., t)`` with constant ``s``/``t``
+    outputs are read. Raises ``InvalidModelError`` when ``var + epsilon`` is not positive (the BN would compute
+    NaN). A BN that cannot be folded becomes ``Mul(x, s)`` + ``Add(., t)`` with constant ``s``/``t``
     when ``standalone`` is true (the default), so no BatchNormalization reaches the exporter.
     """
 
@@ -66,6 +68,12 @@ def _scale_and_shift(bn: ir.Node) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     gamma, beta, mean, var = (p.astype(np.float64) for p in params)
     eps = bn.attributes.get_float("epsilon", 1e-5)
+    if not np.all(var + eps > 0) or not all(np.isfinite(p).all() for p in (gamma, beta, mean, var)):
+        # onnxruntime computes NaN here without complaint; a NaN weight must never reach a .tflite.
+        raise InvalidModelError(
+            f"BatchNormalization '{bn.name}': variance + epsilon ({eps:g}) is not positive or a parameter is not "
+            "finite; the model is invalid, re-export it"
+        )
     scale = gamma / np.sqrt(var + eps)
     return scale, beta - mean * scale
 

@@ -13,6 +13,7 @@ from mcugraph.passes._rewrite import (
     add_initializer,
     constant_array,
     drop_if_unused,
+    require_static_shapes,
     set_static,
     swap_in,
     unique_name,
@@ -32,9 +33,14 @@ class NormalizeGemmPass(ir.passes.InPlacePass):
     Refuses: MatMul with a non-constant or non-2-D weight or a non-2-D input (batched matmul); Gemm with
     ``transA=1``, a non-constant B, or ``beta != 1`` with a non-constant C. Raises ``InvalidModelError`` for a
     constant C that does not broadcast to the output (onnxruntime would fail on it at run time).
+    Requires static shapes (the bias is broadcast to the output's shape): a model with a symbolic dim is refused
+    before the pass with the fix (``mcugraph.load``).
     """
 
     name: ClassVar[str] = "normalize-gemm"
+
+    def requires(self, model: ir.Model) -> None:
+        require_static_shapes(model, self.name)
 
     def call(self, model: ir.Model) -> ir.passes.PassResult:
         modified = False

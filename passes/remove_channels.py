@@ -13,6 +13,7 @@ import numpy as np
 import onnx_ir as ir
 
 from mcugraph.errors import PipelineError
+from mcugraph.passes._rewrite import require_static_shapes
 from mcugraph.prune.channel_groups import ChannelGroup, channel_groups, node_label
 from mcugraph.prune.channel_keep import (
     activation_uses,
@@ -35,7 +36,8 @@ class RemoveChannelsPass(ir.passes.InPlacePass):
     (0, 1]: every prunable group keeps that fraction (rounded up) of its channels with the largest weight L2 norm.
     Refuses (PipelineError) when a group id is unknown, a keep is empty or names a channel that does not exist, or
     channels would be removed from a non-prunable group (graph inputs/outputs, ops not understood). Keeping every
-    channel is not a change: ``modified=False``.
+    channel is not a change: ``modified=False``. Requires static shapes (it shrinks them): a model with a symbolic
+    dim is refused before the pass with the fix (``mcugraph.load``).
     """
 
     name: ClassVar[str] = "remove-channels"
@@ -43,6 +45,9 @@ class RemoveChannelsPass(ir.passes.InPlacePass):
     changes_outputs: ClassVar[bool] = True
     keep: Mapping[int, tuple[int, ...]] | float | str | None = None
     keep_file: str = ""
+
+    def requires(self, model: ir.Model) -> None:
+        require_static_shapes(model, self.name)
 
     def call(self, model: ir.Model) -> ir.passes.PassResult:
         groups = channel_groups(model)

@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import os
 import random
 import signal
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -232,7 +234,9 @@ def run_case(
     """
     err, out = io.StringIO(), io.StringIO()
     code, error = None, ""
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out), _alarm(timeout_s):
+    before = _state(output)
+    with _native_stderr() as native, contextlib.redirect_stderr(err), contextlib.redirect_stdout(out), \
+            _alarm(timeout_s):
         try:
             code = main(argv)
         except SystemExit as e:  # argparse
@@ -241,8 +245,39 @@ def run_case(
             if isinstance(e, KeyboardInterrupt):
                 raise
             error = f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
-    left = code != 0 and output is not None and output.exists()
-    return Outcome(label, tuple(argv), code, err.getvalue(), left, error)
+    # A failed run must neither create the output nor touch one that was there before.
+    left = code != 0 and _state(output) != before
+    return Outcome(label, tuple(argv), code, native.read() + err.getvalue(), left, error)
+
+
+def _state(path: Path | None) -> tuple | None:
+    if path is None or not path.exists():
+        return None
+    return (path.is_file(), path.read_bytes() if path.is_file() else None)
+
+
+class _Captured:
+    def __init__(self) -> None:
+        self.text = ""
+
+    def read(self) -> str:
+        return self.text
+
+
+@contextlib.contextmanager
+def _native_stderr():
+    """Capture C-level file descriptor 2 too: onnxruntime or TFLite printing there breaks the one-line contract."""
+    captured = _Captured()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            captured.text = tmp.read().decode(errors="replace")
 
 
 class CaseTimeout(BaseException):

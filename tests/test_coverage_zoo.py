@@ -17,8 +17,8 @@ PASSING = [
     ("cnn2d", "legacy"),
     ("mlp", "dynamo"),
     ("two_outputs", "legacy"),
-    ("dscnn", "legacy"),
-    ("mobilenetv2", "legacy"),
+    ("accel_cnn1d", "legacy"),  # Conv1d as CONV_2D over H = 1
+    ("mobilenetv3", "legacy"),  # opset-13 HardSwish fused back, squeeze-excite
 ]
 
 

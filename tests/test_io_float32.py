@@ -47,3 +47,24 @@ def test_io_float32_arena_matches_tflm(name, tmp_path):
     assert report["arena_head_bytes"] == report["predicted_arena_bytes"]
     int8 = mcugraph.optimize(str(path), calib=f"random:{low},{high},20", progress=False, warn=lambda _: None)
     assert report["arena_head_bytes"] >= int8.report["arena_head_bytes"]  # the float sides cost SRAM, if at the peak
+
+
+def test_edges_follow_the_order_or_go_to_the_ends(two_outputs):
+    """The writer puts each QUANTIZE/DEQUANTIZE where the order names it; edges the order leaves out go first/last."""
+    from export_check import activation_params, operators
+
+    from mcugraph.export import export_tflite
+
+    params = activation_params(two_outputs)
+    plain = [k.name for k in kernel_view(two_outputs).kernels]
+    ops = operators(export_tflite(two_outputs, activations=params, order=plain, io_dtype="float32").data)
+    assert ops[0] == "QUANTIZE" and ops[-2:] == ["DEQUANTIZE", "DEQUANTIZE"]
+    graph = kernel_view(two_outputs, io_dtype="float32")
+    edges = float_edges(graph)
+    last = graph.kernel(plain[-1])
+    early = next(k.name for k in edges if k.op == "DEQUANTIZE" and k.inputs[0] not in last.outputs)
+    late = [k.name for k in edges if k.op == "DEQUANTIZE" and k.name != early]
+    quantize = [k.name for k in edges if k.op == "QUANTIZE"]
+    order = [*quantize, *plain[:-1], early, plain[-1], *late]  # one output's DEQUANTIZE before the last kernel
+    ops = operators(export_tflite(two_outputs, activations=params, order=order, io_dtype="float32").data)
+    assert ops[-3] == "DEQUANTIZE" and ops[-1] == "DEQUANTIZE" and ops[-2] != "DEQUANTIZE"

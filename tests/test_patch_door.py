@@ -128,3 +128,56 @@ def test_vww_below_the_layer_by_layer_arena():
     patched, report = patch_tflite(data, "auto", 0.3)
     assert report.head_before_bytes == 55296 and report.applied
     assert arena_head(patched) == report.predicted_bytes < 55296
+
+
+def test_plot_shades_the_tiles(scheduled, tmp_path):
+    """analyze --plot on a patched model: every tile's kernels are found (and shaded) in order."""
+    from mcugraph.memory.report import _tile_of
+    from mcugraph.memory.tflite_graph import kernel_graph_from_tflite
+
+    patched, report = patch_tflite(scheduled, "auto", 0.3)
+    graph = kernel_graph_from_tflite(patched)
+    tiles = [_tile_of(graph, k.name) for k in graph.kernels]
+    assert sorted({t for t in tiles if t is not None}) == list(range(len(report.bands)))
+    (tmp_path / "p.tflite").write_bytes(patched)
+    done = _cli("analyze", str(tmp_path / "p.tflite"), "--plot", str(tmp_path / "p.png"))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "p.png").stat().st_size > 0
+
+
+@pytest.fixture(scope="module")
+def onnx_cnn(tmp_path_factory) -> Path:
+    """A small torch CNN whose peak is in its first, high-resolution convolutions (exported by the legacy exporter)."""
+    import torch
+    from torch import nn
+
+    from mcugraph import zoo
+
+    torch.manual_seed(0)
+    module = nn.Sequential(
+        nn.Conv2d(3, 8, 3, 2, 1), nn.ReLU(), nn.Conv2d(8, 32, 1), nn.ReLU(), nn.Conv2d(32, 32, 3, 1, 1, groups=32),
+        nn.ReLU(), nn.Conv2d(32, 8, 1), nn.ReLU(), nn.Conv2d(8, 16, 3, 2, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        nn.Linear(16, 4),
+    ).eval()
+    path = tmp_path_factory.mktemp("onnx") / "cnn.onnx"
+    path.write_bytes(zoo.export(module, torch.rand(1, 3, 48, 40), keep_batchnorm=False).SerializeToString())
+    return path
+
+
+def test_opt_cli_patch_auto_reports_the_tiles(onnx_cnn, tmp_path):
+    """mcugraph opt --patch auto --json: the written model's TFLM head is the patched one, tiles listed."""
+    out = tmp_path / "m.tflite"
+    done = _cli("opt", str(onnx_cnn), "-o", str(out), "--calib", "random:0,1,10", "--patch", "auto", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    patch = report["patch"]
+    assert patch["applied"] and patch["head_after_bytes"] < patch["head_before_bytes"]
+    assert report["arena_head_bytes"] == patch["head_after_bytes"] == arena_head(out.read_bytes())
+    assert len(patch["tiles"]) >= 2 and patch["mac_overhead"] <= 0.3
+
+
+def test_opt_cli_ram_without_prune_names_the_smallest_arena(onnx_cnn, tmp_path):
+    """--ram 1KiB without --prune cannot be met by tiling: one line naming the smallest arena, no file."""
+    out = tmp_path / "m.tflite"
+    done = _cli("opt", str(onnx_cnn), "-o", str(out), "--calib", "random:0,1,10", "--ram", "1KiB")
+    assert done.returncode == 2 and "smallest reachable is" in done.stderr and not out.exists()

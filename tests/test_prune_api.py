@@ -50,7 +50,7 @@ def test_pruned_model_runs_and_keeps_its_interface(small_cnn, train_subset):
 
 def test_channels_are_cut_during_training(small_cnn, train_subset):
     """Channels disappear from the live model while epochs run, not only at the end."""
-    result = prune(small_cnn, data=train_subset, ram=400, epochs=4, progress=False)
+    result = prune(small_cnn, data=train_subset, ram=400, epochs=4, batch_size=64, progress=False)
     channels = [e["channels"] for e in result.report["epochs"]]
     assert channels[0] > channels[-1]
 

@@ -146,6 +146,8 @@ def test_se_model_prunes_to_half_its_sram_and_exports_verified(se_path):
     before = exact_resources(canonical(se_path))["ram"]
     result = prune(se_path, data=(x, y), ram=before // 2, epochs=1, batch_size=32, progress=False)
     assert result.report["met"] and result.report["after"]["ram"] <= before // 2
+    reasons = sorted(row["reason"] for row in result.report["groups"] if not row["prunable"])
+    assert reasons == ["graph input 'input' keeps its shape", "graph output 'logits' keeps its shape"]
     exported = mcugraph.optimize(result.model, calib=x[:16], verify=True, progress=False)
     assert exported.report["arena_head_bytes"] <= before // 2
     assert exported.report["verification"]  # a failed verification raises ExportError
@@ -170,6 +172,24 @@ def test_analyze_groups_names_the_blocking_node(tmp_path, capsys):
         prune(path, data=(np.zeros((4, 1, 8, 8), np.float32), np.zeros(4, int)), ram=100, progress=False)
 
 
+def test_unreachable_budget_names_the_groups_that_keep_their_width(tmp_path):
+    """When a budget is below the floor, the refusal lists the widest frozen groups with the node that froze them."""
+
+    class SoftmaxThenConv(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Conv2d(1, 24, 3, padding=1), nn.Conv2d(24, 8, 3, padding=1)
+            self.c = nn.Conv2d(8, 10, 1)
+
+        def forward(self, x):
+            return self.c(torch.relu(self.b(torch.softmax(self.a(x), dim=1)))).mean((2, 3))
+
+    path = export(SoftmaxThenConv(), tmp_path / "frozen.onnx", dynamo=False, shape=(1, 1, 8, 8))
+    data = (np.zeros((4, 1, 8, 8), np.float32), np.zeros(4, int))
+    with pytest.raises(BudgetError, match=r"minimum .*keep their width: group 1 \(24 ch\): node .*\(Softmax\)"):
+        prune(path, data=data, ram=64, progress=False)
+
+
 def test_unexportable_model_is_refused_before_the_data_is_read(tmp_path):
     """An op the kernel view refuses (Erf) fails at once with its node and op; the data is never touched."""
 
@@ -186,6 +206,6 @@ def test_unexportable_model_is_refused_before_the_data_is_read(tmp_path):
         yield
 
     path = export(WithErf(), tmp_path / "erf.onnx", dynamo=False, shape=(1, 1, 8, 8))
-    with pytest.raises(UnsupportedOpError, match=r"no training started.*Erf \(Erf\)") as info:
+    with pytest.raises(UnsupportedOpError, match=r"no training started.*Erf \(Erf: no TFLite Micro kernel") as info:
         prune(path, data=untouchable(), ram=100, progress=False)
     assert info.value.nodes and info.value.nodes[0][1] == "Erf"

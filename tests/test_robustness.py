@@ -112,6 +112,8 @@ TFLITE_DAMAGE = {
     "graph output index -3": _set("subgraphs.0.outputs.0", -3),
     "buffer index 4096": _set("subgraphs.0.tensors.0.buffer", 4096),
     "tensor type 99": _set("subgraphs.0.tensors.0.type", 99),
+    "scale nan is not a positive number": _set("subgraphs.0.tensors.0.quantization.scale", np.array([np.nan], np.float32)),
+    "zero point 300 is outside -128..127": _set("subgraphs.0.tensors.0.quantization.zeroPoint", np.array([300])),
     "needs 4,294,967,296 bytes": _set("subgraphs.0.tensors.0.shape", np.array([1, 65536, 65536, 1], np.int32)),
 }
 
@@ -202,6 +204,15 @@ def test_output_paths_refused(tmp_path):
             check_output_path(target, [str(model)])
 
 
+def test_device_or_pipe_output_is_refused(tmp_path):
+    """-o onto a pipe (or /dev/null) is refused: os.replace would swap the special file for a regular one."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(OutputPathError, match="not a regular file"):
+        check_output_path(fifo)
+    assert not fifo.is_file()
+
+
 def test_missing_parent_folder_is_created(tmp_path):
     """A missing parent folder is created (documented in docs/reliability.md)."""
     path = atomic_write_bytes(tmp_path / "new" / "deeper" / "x.bin", b"abc")
@@ -237,3 +248,27 @@ def test_usage_error_is_one_line(capsys):
     assert info.value.code == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("mcugraph opt: error: ")
+
+
+def test_non_utf8_names_are_refused(tmp_path, capsys):
+    """A node name that is not UTF-8 (protobuf hands it back as bytes) is refused at the door, not in --json."""
+    from mcugraph.cli.main import main
+
+    proto = conv_proto()
+    proto.graph.node[0].name = "RELUNAME"
+    path = tmp_path / "m.onnx"
+    path.write_bytes(proto.SerializeToString().replace(b"RELUNAME", b"RELU\xff\xfeME"))
+    assert main(["analyze", str(path), "--json", "-"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "not UTF-8 text" in lines[0]
+
+
+def test_offline_plan_offset_beyond_int32_is_refused():
+    """An arena offset past 2 GiB is a one-line error, not numpy's OverflowError while packing the plan."""
+    from mcugraph.tflite.offline_plan import ONLINE, write_offline_plan
+
+    model = conv_tflite()
+    offsets = [ONLINE] * len(model.subgraphs[0].tensors)
+    offsets[model.subgraphs[0].outputs[0]] = 2**31
+    with pytest.raises(InvalidModelError, match="does not fit TFLM's int32 plan"):
+        write_offline_plan(model, offsets)

@@ -10,9 +10,9 @@ MACs count multiply-accumulates of the ops that dominate inference on a microcon
 
 Weight bytes are what the int8 exporter writes to flash: weights int8 (1 byte/element), biases int32 (4
 bytes/element); ``dtype="float32"`` makes both 4 bytes. Which constant inputs are weights and which are biases is
-one table, :data:`WEIGHT_ROLES`. A constant used by several nodes (weight sharing) is counted once, on the first
-node in graph order. Nodes whose inputs are all constant (``Constant``, ``DequantizeLinear`` of int8 weights,
-shape arithmetic) fold away before deployment and cost nothing; the node consuming their output pays for it.
+the op table's "weights" column (:data:`mcugraph.ops.OPS`, seen here as :data:`WEIGHT_ROLES`). A constant used by
+several nodes (weight sharing) is counted once, on the first node in graph order. Nodes whose inputs are all
+constant (``Constant``, ``DequantizeLinear`` of int8 weights, shape arithmetic) fold away before deployment and cost nothing; the node consuming their output pays for it.
 Integer constants (shapes, axes, pads) are operator metadata, not parameters, and are not counted.
 """
 
@@ -24,26 +24,11 @@ import math
 import onnx_ir as ir
 
 from mcugraph.errors import InvalidModelError, MCUGraphError
+from mcugraph.ops import BIAS, OPS, WEIGHT
 
-WEIGHT, BIAS = "weight", "bias"
-
-# op -> {input index: role}. Add/Sub after a Conv/Gemm/MatMul carry that layer's bias (the exporter fuses them);
-# BatchNormalization left unfolded deploys as a per-channel MUL and ADD: scale and bias, not the statistics.
-WEIGHT_ROLES: dict[str, dict[int, str]] = {
-    "Conv": {1: WEIGHT, 2: BIAS},
-    "ConvTranspose": {1: WEIGHT, 2: BIAS},
-    "Gemm": {0: WEIGHT, 1: WEIGHT, 2: BIAS},
-    "MatMul": {0: WEIGHT, 1: WEIGHT},
-    "Add": {0: WEIGHT, 1: WEIGHT},
-    "Sub": {0: WEIGHT, 1: WEIGHT},
-    "Mul": {0: WEIGHT, 1: WEIGHT},
-    "Div": {0: WEIGHT, 1: WEIGHT},
-    "PRelu": {1: WEIGHT},
-    "LSTM": {1: WEIGHT, 2: WEIGHT, 3: BIAS},
-    "GRU": {1: WEIGHT, 2: WEIGHT, 3: BIAS},
-    "RNN": {1: WEIGHT, 2: WEIGHT, 3: BIAS},
-    "BatchNormalization": {1: WEIGHT, 2: BIAS},
-}
+# op -> {input index: role}, the op table's "weights" column. Add/Sub after a Conv/Gemm/MatMul carry that layer's
+# bias (the exporter fuses them).
+WEIGHT_ROLES: dict[str, dict[int, str]] = {op: dict(row.weights) for op, row in OPS.items() if row.weights}
 _LAYERS_WITH_BIAS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul"})
 _ITEMSIZE = {"int8": {WEIGHT: 1, BIAS: 4}, "float32": {WEIGHT: 4, BIAS: 4}}
 

@@ -13,6 +13,7 @@ import contextlib
 import io
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -169,6 +170,8 @@ def _quiet():
     """onnxruntime's calibrators print and log; keep the user's terminal for our own summary."""
     import onnxruntime as ort
 
-    ort.set_default_logger_severity(3)
-    with contextlib.redirect_stdout(io.StringIO()):
+    ort.set_default_logger_severity(4)  # failures come back as exceptions (guarded)
+    # Its numpy RuntimeWarnings (NaN/Inf in a histogram) become the one DataError of calibrate() instead.
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         yield

@@ -48,6 +48,7 @@ class FlatModel:
 
     def __init__(self) -> None:
         self.buffers: list[schema.BufferT] = [schema.BufferT()]  # buffer 0: "no data", as the converter writes
+        self._buffer_of: dict[bytes, int] = {}  # constant bytes -> buffer index (read-only, so sharing is safe)
         self.tensors: list[schema.TensorT] = []
         self.operators: list[schema.OperatorT] = []
         self.opcodes: dict[str, int] = {}
@@ -68,10 +69,13 @@ class FlatModel:
         t.type = TENSOR_TYPES[np.dtype(dtype)]
         if data is not None:
             array = np.ascontiguousarray(np.asarray(data, dtype=dtype).reshape(tuple(shape)))
-            buf = _AlignedBufferT()
-            buf.data = np.frombuffer(array.tobytes(), dtype=np.uint8)
-            self.buffers.append(buf)
-            t.buffer = len(self.buffers) - 1
+            raw = array.tobytes()
+            if raw not in self._buffer_of:  # equal constants share one buffer (an unrolled RNN's R, every step)
+                buf = _AlignedBufferT()
+                buf.data = np.frombuffer(raw, dtype=np.uint8)
+                self.buffers.append(buf)
+                self._buffer_of[raw] = len(self.buffers) - 1
+            t.buffer = self._buffer_of[raw]
         if quant is not None:
             scales, zero_points, axis = quant
             q = schema.QuantizationParametersT()

@@ -36,6 +36,52 @@ def default_perm(rank: int) -> tuple[int, ...]:
     return NHWC if rank == 4 else identity(rank)
 
 
+# Ops that compute the same in any layout (element-wise): the layout a value needs is its readers' readers'.
+_ANY_LAYOUT = frozenset({
+    "Add", "Sub", "Mul", "Div", "Max", "Min", "Relu", "Clip", "Sigmoid", "Tanh", "LeakyRelu", "HardSwish", "Elu",
+    "Sqrt", "Reciprocal", "Identity", "Dropout",
+})
+
+
+def value_perm(value: ir.Value) -> tuple[int, ...]:
+    """The layout a reshaped or transposed activation is written in: NHWC for a rank-4 image (what convolutions,
+    pools and the model's rank-4 outputs read), but ONNX order for a rank-4 tensor that only ever reaches (through
+    element-wise ops) a MatMul of two activations, a Softmax over its last axis, a reshape or a transpose into such
+    a tensor (attention heads), so that no TRANSPOSE is written around them, which the kernel view would not
+    model."""
+    rank = len(value.shape)
+    if rank != 4:
+        return identity(rank)
+    pending, seen, matrix = [value], set(), False
+    while pending:
+        v = pending.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        if v.is_graph_output():
+            return NHWC
+        for use in v.uses():
+            node = use.node
+            if node.op_type in _ANY_LAYOUT:
+                pending.extend(o for o in node.outputs if o is not None and o.shape is not None and len(o.shape) == 4)
+            elif node.op_type in ("MatMul", "Reshape", "Flatten", "Squeeze", "Unsqueeze") or (
+                node.op_type == "Softmax" and _last_axis(node)
+            ):
+                matrix = True  # reads ONNX order without a TRANSPOSE
+            elif node.op_type == "Transpose" and len(node.outputs[0].shape or ()) == 4:
+                if value_perm(node.outputs[0]) == NHWC:
+                    return NHWC
+                matrix = True
+            else:
+                return NHWC
+    return identity(rank) if matrix else NHWC
+
+
+def _last_axis(node: ir.Node) -> bool:
+    attr = node.attributes.get("axis")
+    return (attr.as_int() if attr is not None else -1) in (-1, 3)
+
+
 def permute_shape(shape: Sequence[int], perm: Sequence[int]) -> tuple[int, ...]:
     return tuple(int(shape[p]) for p in perm)
 

@@ -15,58 +15,21 @@ from collections.abc import Sequence
 import numpy as np
 import onnx_ir as ir
 
-from mcugraph.errors import ExportError, UnsupportedOpError, unsupported_ops_error
-from mcugraph.export import lower_conv, lower_elementwise, lower_pool, lower_shape
+from mcugraph.errors import ExportError, UnsupportedOpError
 from mcugraph.export.context import Lowering
 from mcugraph.export.quant_params import FIXED_OUTPUT, QuantParam, union
+from mcugraph.ops import FIXED, OPS, SHARES, SHARES_ALL, lowering_function, ops_where
+from mcugraph.ops.attributes import activation_name
+from mcugraph.ops.refusals import NO_KERNEL, reason, unsupported_error
 
-LOWERINGS = {
-    "Conv": lower_conv.conv,
-    "ConvTranspose": lower_conv.conv_transpose,
-    "Gemm": lower_conv.gemm,
-    "MatMul": lower_conv.matmul,
-    "MaxPool": lower_pool.max_pool,
-    "AveragePool": lower_pool.average_pool,
-    "GlobalAveragePool": lower_pool.global_average_pool,
-    "ReduceMean": lower_pool.reduce_mean,
-    "GlobalMaxPool": lower_pool.global_max_pool,
-    "ReduceMax": lower_pool.reduce_max,
-    "Add": lower_elementwise.add,
-    "Sub": lower_elementwise.sub,
-    "Mul": lower_elementwise.mul,
-    "Div": lower_elementwise.div,
-    "Max": lower_elementwise.maximum,
-    "Min": lower_elementwise.minimum,
-    "PRelu": lower_elementwise.prelu,
-    "Relu": lower_elementwise.relu,
-    "Clip": lower_elementwise.relu,
-    "LeakyRelu": lower_elementwise.leaky_relu,
-    "Sigmoid": lower_elementwise.sigmoid,
-    "Tanh": lower_elementwise.tanh,
-    "HardSwish": lower_elementwise.hard_swish,
-    "Softmax": lower_elementwise.softmax,
-    "Concat": lower_elementwise.concat,
-    "Reshape": lower_shape.reshape,
-    "Flatten": lower_shape.reshape,
-    "Squeeze": lower_shape.reshape,
-    "Unsqueeze": lower_shape.reshape,
-    "Transpose": lower_shape.transpose,
-    "Identity": lower_shape.identity,
-    "Dropout": lower_shape.identity,
-    "Pad": lower_shape.pad,
-    "Slice": lower_shape.slice_,
-    "Split": lower_shape.split,
-    "Resize": lower_shape.resize,
-}
+# ONNX op -> fn(cx, node, out, act), from the op table (mcugraph.ops.OPS: the "lowering" column).
+LOWERINGS = {op: lowering_function(op) for op, row in OPS.items() if row.exported}
 
 # TFLM copies int8 codes through these ops without rescaling: inputs and outputs must share scale and zero point.
 # (A standalone Clip is RELU6 / RELU_N1_TO_1, which clamp codes in the input's domain; RELU itself requantises.)
-SAME_PARAMS = {
-    "MaxPool", "AveragePool", "Pad", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Identity",
-    "Dropout", "Slice", "Split", "Resize", "Concat", "Clip", "Max", "Min", "GlobalMaxPool", "ReduceMax",
-}
+SAME_PARAMS = ops_where(lambda row: row.exported and row.int8 in (SHARES, SHARES_ALL))
 # TFLM's int8 kernels for these check a fixed output scale and zero point.
-FIXED_PARAMS = {"Softmax": "SOFTMAX", "Sigmoid": "LOGISTIC", "Tanh": "TANH"}
+FIXED_PARAMS = {op: row.builtins[0] for op, row in OPS.items() if row.int8 == FIXED}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,24 +46,25 @@ class Step:
     # A helper kernel of the main node (explicit PAD, a Concat chain part): the tensor it writes. Lowered at its own
     # place in the order, so an offline arena plan made for that order stays valid.
     part: str | None = None
+    builtin: str | None = None  # the TFLite builtin the kernel view chose (None for a non-kernel step)
 
 
 def _refusal(node: ir.Node) -> str | None:
     """Why ``node`` cannot be lowered at all (checked for every node before anything is written)."""
-    if node.op_type not in LOWERINGS:
-        return "no TFLite lowering"
+    if node.op_type not in LOWERINGS or node.domain not in ("", "ai.onnx"):
+        return reason(node.op_type, node.domain)
     if node.op_type == "Conv":
         w = node.inputs[1]
-        group = node.attributes["group"].as_int() if "group" in node.attributes else 1
         if w.shape is not None and len(w.shape) != 4:
-            return "only 2-D convolutions"
-        if group != 1 and (w.shape is None or w.shape[1] != 1 or group != node.inputs[0].shape[1]):
-            return "grouped convolution other than depthwise"
+            return (f"{NO_KERNEL} for a {len(w.shape) - 2}-D convolution (the 'conv1d-to-2d' pass in "
+                    "mcugraph.CANONICALIZE rewrites 1-D ones)")
     if node.op_type in ("Conv", "Gemm") and len(node.inputs) > 1:
         if Lowering.const(node.inputs[1]) is None:
             return "non-constant weights"
-    if node.op_type == "Clip" and lower_elementwise.activation_name(node) is None:
-        return "Clip bounds other than (0, 6), (0, inf), (-1, 1)"
+    if node.op_type == "Slice" and len(node.inputs[0].shape or ()) > 4:
+        return "no TFLite Micro kernel: TFLM's STRIDED_SLICE takes at most 4 dimensions; slice before adding the 5th"
+    if node.op_type == "Clip" and activation_name(node) is None:
+        return "not lowered by mcugraph yet: only the Clip bounds (0, 6), (0, inf), (-1, 1) are"
     return None
 
 
@@ -108,14 +72,15 @@ def check_supported(plan: Sequence[Step]) -> None:
     """Raise one UnsupportedOpError listing every node of ``plan`` the exporter cannot lower."""
     bad = []
     for step in plan:
-        reason = None if step.part else _refusal(step.node)
-        if reason:
-            bad.append((step.name, f"{step.node.op_type}: {reason}"))
+        why = None if step.part else _refusal(step.node)
+        if why:
+            bad.append((step.name, step.node.op_type, why))
     if bad:
-        raise unsupported_ops_error(
-            bad, "cannot be exported to TFLite",
-            "run mcugraph.CANONICALIZE first, or rewrite them with supported ops (see mcugraph.export.lower)",
-        )
+        raise unsupported_error(bad, "cannot be exported to TFLite")
+
+
+# Kernels whose weights and bias absorb a following BatchNormalization / bias Add (the kernel view fuses them).
+_TAKES_AFFINE = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
 
 
 def _affine(extras: Sequence[ir.Node], out_channels: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -153,15 +118,18 @@ def _kernel_steps(model: ir.Model) -> list[tuple[str, Step]]:
             raise ExportError(f"kernel '{k.name}' names no node of the model; name every node before exporting")
         group = members = [main] + [by_name[n] for n in k.nodes[1:]]
         if k.outputs[0] not in {v.name for n in group for v in n.outputs}:
-            result.append((k.name, Step(k.name, main, "NONE", main.outputs[0], part=k.outputs[0])))
+            result.append((k.name, Step(k.name, main, "NONE", main.outputs[0], part=k.outputs[0], builtin=k.op)))
             continue
-        act = "NONE"
-        if len(group) > 1 and lower_elementwise.activation_name(group[-1]) is not None:
-            act = lower_elementwise.activation_name(group[-1])
-            group = group[:-1]
-        affine = _affine(group[1:], int(group[-1].outputs[0].shape[1])) if len(group) > 1 else None
+        if k.activation != "NONE":
+            group = group[:-1]  # the kernel view fused the last node as the activation
+        affine = None
+        if len(group) > 1 and k.op in _TAKES_AFFINE:
+            # Output channels: the last axis of a FULLY_CONNECTED output (rank 2 or a (1, T, D) token tensor), axis 1
+            # of an NCHW convolution's.
+            channels_axis = -1 if k.op == "FULLY_CONNECTED" else 1
+            affine = _affine(group[1:], int(main.outputs[0].shape[channels_axis]))
         out = by_name[k.nodes[-1]].outputs[0] if len(k.nodes) > 1 else main.outputs[0]
-        result.append((k.name, Step(k.name, main, act, out, True, affine, tuple(members))))
+        result.append((k.name, Step(k.name, main, k.activation, out, True, affine, tuple(members), builtin=k.op)))
     return result
 
 
@@ -172,17 +140,14 @@ def steps(model: ir.Model, order: Sequence[str] | None = None) -> tuple[list[Ste
     try:
         kernels = _kernel_steps(model)
     except UnsupportedOpError as e:
-        # The kernel view stops at ops TFLM lacks; add the ones only the exporter refuses, so the user sees all.
+        # The kernel view stops at ops TFLM cannot run; add the ones only the exporter refuses, so the user sees all.
         named = {name for name, _ in e.nodes}
-        extra = [(n.name, f"{n.op_type}: {reason}") for n in model.graph
-                 if n.op_type != "Constant" and n.name not in named and (reason := _refusal(n))
+        extra = [(n.name, n.op_type, why) for n in model.graph
+                 if n.op_type != "Constant" and n.name not in named and (why := _refusal(n))
                  and Lowering.const(n.outputs[0]) is None]
         if not extra:
             raise
-        raise unsupported_ops_error(
-            [*e.nodes, *extra], "cannot be exported to TFLite",
-            "run mcugraph.CANONICALIZE first, or rewrite them with supported ops (see mcugraph.export.lower)",
-        ) from e
+        raise unsupported_error([*e.offenders, *extra], "cannot be exported to TFLite") from e
     by_name = dict(kernels)
     if order is not None:
         unknown = [n for n in order if n not in by_name]
@@ -280,7 +245,7 @@ def resolve_params(
 
 def same_param_inputs(node: ir.Node) -> list[ir.Value]:
     """The activation inputs of a code-copying op that must carry its output's parameters."""
-    data = list(node.inputs) if node.op_type in ("Concat", "Max", "Min") else list(node.inputs[:1])
+    data = list(node.inputs) if OPS[node.op_type].int8 == SHARES_ALL else list(node.inputs[:1])
     return [v for v in data if v is not None and Lowering.const(v) is None]
 
 

@@ -16,12 +16,8 @@ from mcugraph.export import layout
 from mcugraph.export.context import Lowering
 from mcugraph.export.flatbuffer import ACTIVATIONS
 from mcugraph.export.quant_params import bias_weight_scales, quantize_bias, quantize_weights
+from mcugraph.ops.attributes import int_list
 from mcugraph.tflite.schema import schema
-
-
-def int_list(node: ir.Node, name: str, default: list[int]) -> list[int]:
-    attr = node.attributes.get(name)
-    return list(attr.as_ints()) if attr is not None else list(default)
 
 
 def _same_pads(size: int, k: int, stride: int, dilation: int) -> tuple[int, int]:
@@ -56,8 +52,20 @@ def explicit_pads(node: ir.Node) -> list[int] | None:
         kernel = int_list(node, "kernel_shape", [1, 1])
     strides = int_list(node, "strides", [1, 1])
     dil = int_list(node, "dilations", [1, 1])
+    if not len(kernel) == len(strides) == len(dil) == 2:
+        # A 4-D input needs a 2-D window; shape inference does not check the lengths of these attributes.
+        raise ExportError(
+            f"{node.op_type} '{node.name}': kernel {kernel}, strides {strides} and dilations {dil} must each have 2 "
+            "values for a 4-D input; the model is invalid, re-export it"
+        )
     hw = (int(x.shape[2]), int(x.shape[3]))
     pads = onnx_pads(node, hw, kernel, strides, dil)
+    if node.op_type != "Conv" and any(p >= kernel[i % 2] for i, p in enumerate(pads)):
+        # ONNX pooling: padding at least the window would pool windows of padding only (onnxruntime refuses it).
+        raise ExportError(
+            f"{node.op_type} '{node.name}': pads {pads} must be smaller than the kernel {kernel}; the model is "
+            "invalid, re-export it"
+        )
     same = [_same_pads(hw[i], kernel[i], strides[i], dil[i]) for i in range(2)]
     if not any(pads):
         return None
@@ -147,8 +155,8 @@ def const_input(cx: Lowering, node: ir.Node, i: int, what: str) -> np.ndarray:
     array = cx.const(value)
     if array is None:
         raise ExportError(
-            f"node '{node.name}' ({node.op_type}): {what} is not a constant; TFLite needs constant weights "
-            "(run the canonicalize pipeline to fold them)"
+            f"node '{node.name}' ({node.op_type}): {what} is computed from a graph input, not a constant; TFLite "
+            "needs constant weights: make it an initializer"
         )
     return array.astype(np.float32)
 
@@ -177,15 +185,18 @@ def conv(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     padding, index = window_padding(cx, node, x, index, [kh, kw], strides, dil)
     if cx.step.part:
         return  # only the explicit PAD kernel
-    if group == 1:
-        builtin, weights, axis = "CONV_2D", w.transpose(0, 2, 3, 1), 0  # OIHW -> OHWI
+    builtin = cx.step.builtin  # the kernel view decided CONV_2D or DEPTHWISE_CONV_2D
+    if builtin == "CONV_2D" and channels % group == 0 and o % group == 0:
+        # OIHW -> OHWI; grouped: I is channels / group, and TFLM's CONV_2D infers the groups from it.
+        weights, axis = w.transpose(0, 2, 3, 1), 0
         options = schema.Conv2DOptionsT()
-    elif group == channels and per_group == 1:
-        builtin, weights, axis = "DEPTHWISE_CONV_2D", w.transpose(1, 2, 3, 0), 3  # (C*m)1HW -> 1HW(C*m)
+    elif builtin == "DEPTHWISE_CONV_2D" and group == channels and per_group == 1:
+        weights, axis = w.transpose(1, 2, 3, 0), 3  # (C*m)1HW -> 1HW(C*m)
         options = schema.DepthwiseConv2DOptionsT()
         options.depthMultiplier = o // channels
     else:
-        raise ExportError(f"node '{node.name}' (Conv): grouped convolution (group={group}) has no TFLM kernel")
+        raise ExportError(f"node '{node.name}' (Conv): group={group} does not divide its {channels} input and {o} "
+                          "output channels")
     options.padding = padding
     options.strideH, options.strideW = strides
     options.dilationHFactor, options.dilationWFactor = dil
@@ -214,17 +225,12 @@ def conv_transpose(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None
     if group != 1 or int_list(node, "dilations", [1, 1]) != [1, 1] or (auto is not None and auto.as_string() != "NOTSET"):
         raise ExportError(f"node '{node.name}' (ConvTranspose): only group=1, dilation 1 and explicit pads map to "
                           "TRANSPOSE_CONV")
-    # TFLite crops (k - s) // 2 rows before and the rest after (SAME) or nothing (VALID); ONNX crops pads[begin]
-    # before and pads[end] - output_padding after.
-    crops = [(pads[i], pads[i + 2] - extra[i]) for i in range(2)]
-    same = [((k - st) // 2, (k - st) - (k - st) // 2) for k, st in zip((kh, kw), strides, strict=True)]
-    if crops == [(0, 0), (0, 0)]:
-        padding = schema.Padding.VALID
-    elif crops == same:
-        padding = schema.Padding.SAME
-    else:
-        raise ExportError(f"node '{node.name}' (ConvTranspose): pads {pads} with output_padding {extra} are "
-                          "neither TFLite SAME nor VALID; use pads=(k-s)/2 or 0")
+    # VALID: the full result, uncropped (LiteRT sizes a VALID output so, whatever output_shape says); else SAME.
+    same = any(pads[i] != 0 or pads[i + 2] - extra[i] != 0 for i in range(2))
+    padding = schema.Padding.SAME if same else schema.Padding.VALID
+    # Zero rows/columns around the kernel shift TFLite's crop onto ONNX's (see _transpose_conv_axis).
+    zeros = [_transpose_conv_axis(pads[i], pads[i + 2] - extra[i], same) for i in range(2)]
+    w = np.pad(w, [(0, 0), (0, 0), zeros[0], zeros[1]])
     index = cx.input(x, layout.NHWC)
     weights = w.transpose(1, 2, 3, 0)  # (C_in, C_out, kh, kw) -> (C_out, kh, kw, C_in)
     w_index = _weights(cx, f"{node.name}/weights", weights, 0, index, bias)
@@ -236,6 +242,26 @@ def conv_transpose(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None
     options.strideH, options.strideW = strides
     options.fusedActivationFunction = ACTIVATIONS[act]
     cx.fm.op("TRANSPOSE_CONV", [shape, w_index, index, b_index], [out_index], options)
+
+
+def _transpose_conv_axis(crop_before: int, crop_after: int, same: bool) -> tuple[int, int]:
+    """(zero rows before, zero rows after the kernel) making TFLite's TRANSPOSE_CONV crop what ONNX's does.
+
+    ONNX computes the full transposed convolution ((size - 1) * stride + k rows) and crops ``pads[begin]`` rows
+    before and ``pads[end] - output_padding`` after (negative: zero rows are added). TFLite writes the output size
+    it is given and crops 0 rows before (VALID) or ``(rows too many) // 2`` (SAME). ``a`` zero rows before the
+    kernel shift the full result by ``a`` rows and ``b`` after lengthen it, so SAME crops
+    ``(crop_before + crop_after + a + b) // 2`` and ONNX needs ``crop_before + a``: PyTorch's k3 s2 p1
+    output_padding 1 becomes a 4-row kernel whose last row is zero. VALID (no crop at all) needs no zeros.
+    """
+    if not same:
+        return 0, 0
+    total = crop_before + crop_after
+    for extra in range(2 * abs(total) + 2 * abs(crop_before) + 2):  # fewest zero rows first
+        for a in range(extra + 1):
+            if (total + extra) // 2 == crop_before + a:
+                return a, extra - a
+    raise AssertionError("unreachable: extra = |crop_after - crop_before| + 1 always solves it")
 
 
 def gemm(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
@@ -254,7 +280,7 @@ def gemm(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
 
 
 def matmul(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
-    if cx.const(node.inputs[1]) is None:
+    if cx.step.builtin == "BATCH_MATMUL":  # the kernel view's decision: two activations
         _batch_matmul(cx, node, out)
         return
     w = const_input(cx, node, 1, "the second operand")

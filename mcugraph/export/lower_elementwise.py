@@ -9,6 +9,7 @@ from mcugraph.errors import ExportError
 from mcugraph.export import layout
 from mcugraph.export.context import Lowering
 from mcugraph.export.flatbuffer import ACTIVATIONS
+from mcugraph.ops.attributes import activation_name
 from mcugraph.tflite.schema import schema
 
 MAX_CONCAT_INPUTS = 10  # TFLM's concatenation kernel (kMaxInputNum)
@@ -30,6 +31,15 @@ def _operand(cx: Lowering, value: ir.Value, perm: tuple[int, ...], base: str, pa
     return cx.input(value, perm)
 
 
+def _operands_perm(cx: Lowering, node: ir.Node, out: ir.Value) -> tuple[int, ...]:
+    """The layout of a broadcasting op's output: the one its activation operands of full rank share (no TRANSPOSE
+    needed: a (1, heads, T, T) attention score stays in ONNX order), else the default for its rank."""
+    rank = len(out.shape)
+    perms = {cx.slot(v).perm for v in node.inputs
+             if v is not None and cx.const(v) is None and v.shape is not None and len(v.shape) == rank}
+    return perms.pop() if len(perms) == 1 else layout.default_perm(rank)
+
+
 def _binary(builtin: str, options_cls: type, same_params: bool = False):
     """A two-operand broadcasting op; ``same_params``: TFLM compares raw codes, so constants take the output's
     parameters (activation operands already have them, see ``resolve_params``)."""
@@ -37,7 +47,7 @@ def _binary(builtin: str, options_cls: type, same_params: bool = False):
     def lower(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
         if len(node.inputs) != 2:
             raise ExportError(f"node '{node.name}' ({node.op_type}): TFLite's {builtin} takes exactly 2 operands")
-        perm = layout.default_perm(len(out.shape))
+        perm = _operands_perm(cx, node, out)
         param = cx.param(out.name) if same_params and cx.int8 else None
         inputs = [_operand(cx, v, perm, node.name, param) for v in node.inputs]
         options = options_cls()
@@ -63,33 +73,6 @@ def prelu(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     cx.fm.op("PRELU", [cx.input(x, perm), _operand(cx, slope, perm, node.name)], [cx.output(out, perm)])
 
 
-def clip_bounds(node: ir.Node) -> tuple[float | None, float | None]:
-    """(min, max) of a Clip from its inputs (opset >= 11) or attributes; None where unbounded."""
-    bounds: list[float | None] = [None, None]
-    for i, attr in ((1, "min"), (2, "max")):
-        if len(node.inputs) > i and node.inputs[i] is not None:
-            array = Lowering.const(node.inputs[i])
-            if array is None:
-                raise ExportError(f"node '{node.name}' (Clip): its bounds must be constants for TFLite")
-            bounds[i - 1] = float(array)
-        elif attr in node.attributes:
-            bounds[i - 1] = node.attributes[attr].as_float()
-    return bounds[0], bounds[1]
-
-
-def activation_name(node: ir.Node) -> str | None:
-    """The TFLite fused-activation name ``node`` equals, or None when it cannot be fused."""
-    if node.op_type == "Relu":
-        return "RELU"
-    if node.op_type != "Clip":
-        return None
-    try:
-        bounds = clip_bounds(node)
-    except ExportError:
-        return None
-    return {(0.0, 6.0): "RELU6", (0.0, None): "RELU", (-1.0, 1.0): "RELU_N1_TO_1"}.get(bounds)
-
-
 def _unary(cx: Lowering, node: ir.Node, out: ir.Value, builtin: str, options: object = None) -> None:
     slot = cx.slot(node.inputs[0])
     index = cx.input(node.inputs[0])
@@ -97,7 +80,8 @@ def _unary(cx: Lowering, node: ir.Node, out: ir.Value, builtin: str, options: ob
 
 
 def relu(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
-    name = activation_name(node)
+    """A standalone Relu/Clip as the activation builtin the kernel view chose for it."""
+    name = cx.step.builtin or activation_name(node)
     if name is None:
         raise ExportError(
             f"node '{node.name}' (Clip): only Clip(0, 6), Clip(0, inf) and Clip(-1, 1) have TFLM kernels"
@@ -117,6 +101,24 @@ def sigmoid(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
 
 def tanh(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     _unary(cx, node, out, "TANH")
+
+
+def elu(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    alpha = node.attributes["alpha"].as_float() if "alpha" in node.attributes else 1.0
+    if alpha != 1.0:
+        raise ExportError(f"node '{node.name}' (Elu): alpha={alpha}; TFLite's ELU computes alpha=1 only")
+    _unary(cx, node, out, "ELU")
+
+
+def sqrt(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    """SQRT, or RSQRT when the kernel view fused the Reciprocal after it (``out`` is then the reciprocal's)."""
+    builtin = cx.step.builtin or "SQRT"
+    if builtin == "SQRT" and cx.int8:
+        raise ExportError(
+            f"node '{node.name}' (Sqrt): TFLM's SQRT kernel is float32 only; export with --float32, or compute "
+            "1/sqrt(x) (Reciprocal(Sqrt(x)), which runs as RSQRT in int8) and multiply"
+        )
+    _unary(cx, node, out, builtin)
 
 
 def hard_swish(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:

@@ -31,7 +31,7 @@ def reshape(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     x = node.inputs[0]
     slot = cx.slot(x)
     in_shape = tuple(int(d) for d in x.shape)
-    out_perm = layout.default_perm(len(out.shape))
+    out_perm = layout.value_perm(out)
     tfl_shape = layout.permute_shape(in_shape, slot.perm)
     if (
         not getattr(cx.step, "kernel", True)
@@ -78,14 +78,14 @@ def transpose(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
         # out = x.transpose(t), so the tensor holding x.transpose(slot.perm) holds out.transpose(inverse[slot.perm]).
         cx.alias(out, dataclasses.replace(slot, perm=tuple(inverse[p] for p in slot.perm)))
         return
-    out_perm = layout.default_perm(rank)
+    out_perm = layout.value_perm(out)
     needed = tuple(t[i] for i in out_perm)  # the layout of x that is out's layout
     cx.op_transpose(slot.index, cx.output(out, out_perm), layout.transpose_between(slot.perm, needed))
 
 
 def identity(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     x = node.inputs[0]
-    if out.is_graph_output():
+    if cx.step.kernel:  # the kernel view made it a RESHAPE copy (a graph output keeps its own name)
         slot = cx.slot(x)
         cx.op_reshape(slot.index, cx.output(out, slot.perm))
         return

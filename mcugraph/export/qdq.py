@@ -21,12 +21,12 @@ import onnx_ir as ir
 
 from mcugraph.errors import ExportError
 from mcugraph.export.quant_params import QuantParam
+from mcugraph.ops import SHARES, SHARES_ALL, ops_where
 
-# Ops whose int8 output TFLite computes with the input's parameters: a missing scale may be copied across them.
-PASS_THROUGH = frozenset({
-    "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Identity", "MaxPool", "Relu", "Clip", "Pad",
-    "Slice", "Split", "Resize",
-})
+# Ops across which a missing scale may be copied: those whose int8 codes TFLM copies (the op table's int8 column:
+# inputs and outputs share parameters), and the fusable activations (fused, the value before a Relu/Clip is the
+# kernel's output and takes its parameters).
+PASS_THROUGH = ops_where(lambda row: row.exported and (row.int8 in (SHARES, SHARES_ALL) or row.activation))
 
 
 def is_qdq_model(model: ir.Model) -> bool:

@@ -106,6 +106,7 @@ def bias_weight_scales(bias: np.ndarray, input_scale: float) -> np.ndarray:
 
 def quantize_bias(b: np.ndarray, input_scale: float, w_scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(int32 bias, its per-channel scales ``input_scale * w_scales``)."""
-    scales = (np.float64(input_scale) * w_scales.astype(np.float64)).astype(np.float32)
+    with np.errstate(over="ignore"):  # absurd weights overflow to inf here; tflm_limits refuses the result
+        scales = (np.float64(input_scale) * w_scales.astype(np.float64)).astype(np.float32)
     q = np.clip(np.round(b.astype(np.float64) / scales), -(2**31), 2**31 - 1).astype(np.int32)
     return q, scales

@@ -63,7 +63,8 @@ def _problem(builtin: str, op, tensors) -> str | None:
         x, w = _param(tensors, data), tensors[weight].quantization
         if x is None or w is None or w.scale is None:
             return None
-        product = (np.float32(x[0]) * np.asarray(w.scale, np.float32)).astype(np.float64)
+        with np.errstate(over="ignore"):  # an overflow is inf, refused just below
+            product = (np.float32(x[0]) * np.asarray(w.scale, np.float32)).astype(np.float64)
         worst = float(np.max(product / out[0]))
         if worst >= MAX_MULTIPLIER:
             c = int(np.argmax(product))

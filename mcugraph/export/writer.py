@@ -148,6 +148,7 @@ class _FloatEdges:
         self.output_index: dict[str, int] = {}  # graph output name -> its float TFLite tensor
         self.tensor_index: dict[str, int] = {}  # "<value>/float" -> TFLite tensor index
         self.order = order
+        self.placed: set[str] = set()  # edge kernels the order names (the others: QUANTIZE first, DEQUANTIZE last)
         if not enabled or order is None:
             return
         from mcugraph.memory.kernel_view import float_edges, kernel_view
@@ -157,6 +158,7 @@ class _FloatEdges:
         for name in order:
             if name in names:
                 self.after.setdefault(previous, []).append(name)
+                self.placed.add(name)
             else:
                 previous = name
         self.order = [n for n in order if n not in names]
@@ -165,7 +167,7 @@ class _FloatEdges:
         outer = cx.fm.tensor(f"{value.name}/float", shape, np.float32)
         self.quantize[f"{value.name}/quantize"] = (outer, index)
         self.tensor_index[f"{value.name}/float"] = outer
-        if self.order is None:  # no schedule: straight after the inputs
+        if f"{value.name}/quantize" not in self.placed:  # not scheduled: straight after the inputs
             self.after.setdefault(None, []).append(f"{value.name}/quantize")
         return outer
 

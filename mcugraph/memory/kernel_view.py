@@ -6,24 +6,30 @@ order the scheduler picks. The rules, in the order they are applied to each node
 1. **Constants take no kernel.** Initializers, ``Constant`` nodes, nodes whose inputs are all constant and
    ``Shape``/``Size`` (shapes are static) produce constants: weights and biases in flash, 0 bytes of SRAM.
 2. **Aliases take no kernel and no bytes**; the output is a second name for the input:
-   ``Identity``/``Dropout``; the tf2onnx layout ``Transpose(perm=[0,3,1,2])`` right after a graph input (the
-   NHWC model input), or the ``Reshape`` tf2onnx writes instead when that transpose moves only a size-1 dim;
-   an NCHW<->NHWC ``Transpose`` of a 4-D tensor with 1x1 spatial dims whose readers are all
-   ``Reshape``/``Flatten``; a ``QuantizeLinear`` whose readers are all ``DequantizeLinear`` (QDQ models): every
-   DequantizeLinear output aliases the QuantizeLinear input.
-3. **Fusion** (TFLite ``fused_activation_function``): after a Conv, Gemm/MatMul, Add, Sub or Mul, a following
-   ``Relu``, ``Clip(0,6)`` (RELU6) or ``Clip(-1,1)`` (RELU_N1_TO_1) joins the kernel; so do a ``BatchNormalization``
-   after a Conv/Gemm (what ``fold-bn`` does) and a constant bias ``Add`` after a MatMul. A node is absorbed only
+   ``Identity``/``Dropout`` (except as a graph output, whose name must stay: that is a ``RESHAPE`` copy); the
+   tf2onnx layout ``Transpose(perm=[0,3,1,2])`` right after a graph input (the NHWC model input), or the
+   ``Reshape`` tf2onnx writes instead when that transpose moves only a size-1 dim; an NCHW<->NHWC ``Transpose``
+   of a 4-D tensor with 1x1 spatial dims whose readers are all ``Reshape``/``Flatten``; a ``QuantizeLinear``
+   whose readers are all ``DequantizeLinear`` (QDQ models): each DequantizeLinear output aliases the Q input.
+3. **Fusion** (TFLite ``fused_activation_function``): into a kernel whose builtin takes one
+   (``mcugraph.ops.FUSED_ACTIVATION_BUILTINS``: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, SUB, MUL) a
+   following ``Relu``, ``Clip(0,inf)`` (RELU), ``Clip(0,6)`` (RELU6) or ``Clip(-1,1)`` (RELU_N1_TO_1) joins, and
+   ``Kernel.activation`` records it (the exporter writes exactly that); so do a ``BatchNormalization``
+   after a Conv/Gemm (what ``fold-bn`` does), a constant bias ``Add`` after a MatMul, and a ``Reciprocal`` after a
+   ``Sqrt`` (one ``RSQRT`` kernel). A node is absorbed only
    when the value before it is read by that node alone and is not a graph output. ``Kernel.nodes`` lists the main
    node first, then the absorbed ones; the kernel writes the last node's output.
 4. **Op names** are TFLite builtins: Conv -> ``CONV_2D``, or ``DEPTHWISE_CONV_2D`` when group == input channels
-   and output channels are a multiple of it (other grouped convs are refused); Gemm and MatMul with a constant
-   second input -> ``FULLY_CONNECTED`` (two activations: ``BATCH_MATMUL``); GlobalAveragePool/ReduceMean ->
-   ``MEAN``; Reshape/Flatten/Squeeze/Unsqueeze -> ``RESHAPE``; the rest by :data:`OPS`. A ``Concat`` of more than
-   10 inputs becomes a chain of ``CONCATENATION`` kernels of at most 10 inputs each (TFLM's limit), the partial
-   results named ``<output>/part<i>``. A Conv or pooling whose padding SAME/VALID cannot express (PyTorch's
+   and output channels are a multiple of it (other grouped convs stay ``CONV_2D``: TFLM's kernel runs groups);
+   Gemm and MatMul with a constant second input -> ``FULLY_CONNECTED`` (two activations: ``BATCH_MATMUL``);
+   GlobalAveragePool/ReduceMean -> ``MEAN``; a standalone Relu/Clip -> its activation; the rest by the first
+   builtin of the op's row in :data:`mcugraph.ops.OPS` (ops the table marks neither exported nor ``modelled`` have
+   no kernel). A builtin the bundled TFLM has no kernel for (a standalone RELU_N1_TO_1) is refused. A ``Concat``
+   of more than 10 inputs becomes a chain of ``CONCATENATION`` kernels of at most 10 inputs each (TFLM's limit),
+   the partial results named ``<output>/part<i>``. A Conv or pooling whose padding SAME/VALID cannot express (PyTorch's
    stride-2 pad 1) gets a ``PAD`` kernel before it, writing ``<kernel>/pad`` (the exporter lowers it so).
-   Any other op is refused, all offenders listed in one error.
+   Any other op is refused, all offenders listed in one error that says, per node, whether TFLM lacks a kernel or
+   mcugraph does not lower it yet (:mod:`mcugraph.ops.refusals`).
 
 Scratch: each kernel carries the scratch buffers TFLM's kernel will request in the arena
 (``Kernel.scratch_bytes``, from :func:`mcugraph.memory.scratch.scratch_bytes`: MEAN, REDUCE_MAX, int8
@@ -46,23 +52,14 @@ import math
 
 import onnx_ir as ir
 
-from mcugraph.errors import ShapeError, UnsupportedOpError, unsupported_ops_error
+from mcugraph.errors import ShapeError
 from mcugraph.export.lower_conv import explicit_pads
 from mcugraph.kernel_graph import Kernel, KernelGraph, TensorInfo
 from mcugraph.memory.scratch import scratch_bytes
+from mcugraph.ops import FUSED_ACTIVATION_BUILTINS, TFLM_BUILTINS, facts
+from mcugraph.ops.attributes import activation_name
+from mcugraph.ops.refusals import NOT_LOWERED, reason, unsupported_error
 
-# ONNX op -> TFLite builtin, for the ops that map one to one.
-OPS = {
-    "Add": "ADD", "Sub": "SUB", "Mul": "MUL", "Div": "DIV", "Max": "MAXIMUM", "Min": "MINIMUM",
-    "MaxPool": "MAX_POOL_2D", "AveragePool": "AVERAGE_POOL_2D",
-    "GlobalAveragePool": "MEAN", "ReduceMean": "MEAN", "GlobalMaxPool": "REDUCE_MAX", "ReduceMax": "REDUCE_MAX",
-    "Reshape": "RESHAPE", "Flatten": "RESHAPE", "Squeeze": "RESHAPE", "Unsqueeze": "RESHAPE",
-    "Softmax": "SOFTMAX", "Sigmoid": "LOGISTIC", "Tanh": "TANH", "Relu": "RELU", "LeakyRelu": "LEAKY_RELU",
-    "HardSwish": "HARD_SWISH", "PRelu": "PRELU", "Pad": "PAD", "Slice": "STRIDED_SLICE", "Split": "SPLIT",
-    "Transpose": "TRANSPOSE", "QuantizeLinear": "QUANTIZE", "DequantizeLinear": "DEQUANTIZE",
-    "ArgMax": "ARG_MAX", "ConvTranspose": "TRANSPOSE_CONV",
-}
-FUSES_ACTIVATION = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL")
 MAX_CONCAT_INPUTS = 10  # TFLM's concatenation kernel takes at most this many inputs
 _ALIAS_OPS = ("Identity", "Dropout")
 _SHAPE_OPS = ("Shape", "Size")
@@ -136,19 +133,16 @@ class _Builder:
         for name, value in self.graph.initializers.items():
             if value.const_value is not None or not value.is_graph_input():
                 self.constant.add(name)
-        bad: list[tuple[str, str]] = []
+        bad: list[tuple[str, str, str]] = []
         for node in self.graph:
             if id(node) in self.absorbed:
                 continue
             try:
                 self._visit(node)
-            except UnsupportedOpError as e:
-                bad.extend(e.nodes)
+            except _Refused as e:
+                bad.append((node.name or "?", node.op_type, e.reason))
         if bad:
-            raise unsupported_ops_error(
-                bad, "have no TFLite Micro kernel",
-                "run the canonicalize pipeline (mcugraph.CANONICALIZE) or replace them with supported ops",
-            )
+            raise unsupported_error(bad)
         return self._graph()
 
     # --- classification -------------------------------------------------------------------------------------
@@ -160,7 +154,7 @@ class _Builder:
         ):
             self.constant.update(v.name for v in node.outputs)
             return
-        if node.op_type in _ALIAS_OPS or self._is_layout_transpose(node):
+        if (node.op_type in _ALIAS_OPS and not node.outputs[0].is_graph_output()) or self._is_layout_transpose(node):
             self._alias(node.outputs[0], inputs[0])
             return
         if node.op_type == "QuantizeLinear" and self._is_qdq_pair(node):
@@ -172,9 +166,9 @@ class _Builder:
             self._concat_chain(node, inputs)
             return
         op = self._op(node)
-        if op is None:
-            raise UnsupportedOpError("", [(node.name or "?", node.op_type)])
-        nodes, main_inputs = [node], inputs
+        if op is None or op not in TFLM_BUILTINS:
+            raise _Refused(reason(node.op_type, node.domain, op))
+        nodes, main_inputs, act = [node], inputs, "NONE"
         if node.op_type == "Clip" or op in ("RELU", "RELU6", "RELU_N1_TO_1"):
             main_inputs = inputs[:1]  # Clip's min/max are operator options in TFLite
         out = node.outputs[0]
@@ -187,10 +181,14 @@ class _Builder:
                 nodes.append(add)
                 out = add.outputs[0]
                 main_inputs = main_inputs + bias
-        if op in FUSES_ACTIVATION and (act := self._sole_reader(out, ("Relu", "Clip"))):
-            if self._activation(act) is not None:
-                nodes.append(act)
-                out = act.outputs[0]
+        if op == "SQRT" and (reciprocal := self._sole_reader(out, ("Reciprocal",))):
+            op = "RSQRT"  # 1/sqrt(x) is one TFLM kernel, and the only square root TFLM runs in int8
+            nodes.append(reciprocal)
+            out = reciprocal.outputs[0]
+        if op in FUSED_ACTIVATION_BUILTINS and (reader := self._sole_reader(out, ("Relu", "Clip"))):
+            if (act := activation_name(reader) or "NONE") != "NONE":
+                nodes.append(reader)
+                out = reader.outputs[0]
         self.absorbed.update(id(n) for n in nodes)
         outputs = [out] if len(nodes) > 1 else list(node.outputs)
         names, kernel = [self._name(v) for v in main_inputs], None
@@ -203,11 +201,13 @@ class _Builder:
             self.extra[padded] = TensorInfo(padded, shape, self._itemsize(node.inputs[0]))
             self._emit(node, "PAD", names[:1], [padded], (node.name,), name=padded)
             names[0] = padded
-        self._emit(node, op, names, [v.name for v in outputs if v is not None], tuple(n.name for n in nodes), kernel)
+        self._emit(node, op, names, [v.name for v in outputs if v is not None], tuple(n.name for n in nodes), kernel,
+                   activation=act)
 
     def _op(self, node: ir.Node) -> str | None:
-        kind = node.op_type
-        if node.domain not in ("", "ai.onnx"):
+        """The TFLite builtin ``node`` runs as (one of its row's ``builtins``), or None when it has none."""
+        kind, row = node.op_type, facts(node.op_type, node.domain)
+        if row is None or not row.kernel or not row.builtins:
             return None
         if kind == "Conv":
             return self._conv_op(node)
@@ -215,14 +215,14 @@ class _Builder:
             return "FULLY_CONNECTED"
         if kind == "MatMul":
             return "FULLY_CONNECTED" if self._name(node.inputs[1]) in self.constant else "BATCH_MATMUL"
-        if kind == "Concat":
-            return "CONCATENATION"
-        if kind in ("Clip", "Relu"):
-            return self._activation(node)
+        if row.activation:
+            if (name := activation_name(node)) is None:
+                raise _Refused(f"{NOT_LOWERED}: only the constant bounds (0, 6), (0, inf) and (-1, 1) are")
+            return name
         if kind == "Resize":
             mode = node.attributes.get("mode")
             return "RESIZE_BILINEAR" if mode is not None and mode.value == "linear" else "RESIZE_NEAREST_NEIGHBOR"
-        return OPS.get(kind)
+        return row.builtins[0]
 
     def _conv_op(self, node: ir.Node) -> str | None:
         group = node.attributes.get("group")
@@ -234,32 +234,8 @@ class _Builder:
         out_channels = int(w.shape[0]) if w.shape is not None else -1
         if groups == in_channels and out_channels % groups == 0:
             return "DEPTHWISE_CONV_2D"
-        return None  # a grouped (not depthwise) convolution has no TFLM kernel
-
-    def _activation(self, node: ir.Node) -> str | None:
-        """RELU / RELU6 / RELU_N1_TO_1 for a Relu or a Clip with those constant bounds, else None."""
-        if node.op_type == "Relu":
-            return "RELU"
-        bounds = self._clip_bounds(node)
-        return {(0.0, 6.0): "RELU6", (-1.0, 1.0): "RELU_N1_TO_1"}.get(bounds)
-
-    def _clip_bounds(self, node: ir.Node) -> tuple[float, float] | None:
-        if "min" in node.attributes or "max" in node.attributes:  # opset < 11
-            lo, hi = node.attributes.get("min"), node.attributes.get("max")
-            return (float(lo.value) if lo else -math.inf, float(hi.value) if hi else math.inf)
-        values = []
-        for position, default in ((1, -math.inf), (2, math.inf)):
-            v = node.inputs[position] if len(node.inputs) > position else None
-            if v is None:
-                values.append(default)
-                continue
-            tensor = v.const_value
-            if tensor is None and v.producer() is not None and v.producer().op_type == "Constant":
-                tensor = v.producer().attributes["value"].as_tensor()
-            if tensor is None:
-                return None
-            values.append(float(tensor.numpy().reshape(-1)[0]))
-        return (values[0], values[1])
+        # TFLM's CONV_2D runs groups itself: its filter holds in_channels / groups input channels.
+        return "CONV_2D" if in_channels % groups == 0 and out_channels % groups == 0 else None
 
     def _sole_reader(self, value: ir.Value, op_types: tuple[str, ...]) -> ir.Node | None:
         """The node reading ``value`` when it is the only reader, of one of ``op_types``, and value is internal."""
@@ -322,7 +298,7 @@ class _Builder:
         return name
 
     def _emit(self, node: ir.Node, op: str, inputs: list[str], outputs: list[str], nodes: tuple[str, ...],
-              name: str | None = None) -> None:
+              name: str | None = None, activation: str = "NONE") -> None:
         if op == "QUANTIZE":
             self.float_io.update(inputs[:1])
         if op == "DEQUANTIZE":
@@ -332,7 +308,7 @@ class _Builder:
         name = name or self._kernel_name(node)
         if op in ("MEAN", "REDUCE_MAX"):
             self.axis_count[name] = _reduce_axis_count(node)
-        self.kernels.append(Kernel(name, op, tuple(inputs), tuple(outputs), nodes))
+        self.kernels.append(Kernel(name, op, tuple(inputs), tuple(outputs), nodes, activation=activation))
 
     def _concat_chain(self, node: ir.Node, inputs: list[ir.Value]) -> None:
         """TFLM concatenates at most 10 inputs: 10, then (previous part + 9 more), ... until all are joined."""
@@ -419,6 +395,14 @@ class _Builder:
             for k in self.kernels
         )
         return KernelGraph(tensors, kernels, graph_inputs, graph_outputs)
+
+
+class _Refused(Exception):
+    """A node the kernel view cannot turn into a TFLM kernel; ``reason`` says why (collected into one error)."""
+
+    def __init__(self, why: str):
+        super().__init__(why)
+        self.reason = why
 
 
 def _reduce_axis_count(node: ir.Node) -> int:

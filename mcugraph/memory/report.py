@@ -163,27 +163,35 @@ def report_from_kernel_graph(graph: KernelGraph, name: str):
 
 
 def timeline_panel(
-    profile: MemoryProfile, graph: KernelGraph, steps: Sequence[int | None], aliases: dict[str, str] | None = None
+    profile: MemoryProfile, graph: KernelGraph, steps: Sequence[int | None], aliases: dict[str, str] | None = None,
+    shared: dict[str, tuple[str, int]] | None = None,
 ):
     """A ``(axes, report)`` panel for :func:`mcugraph.analysis.plot.plot_report`: stacked live tensors per row.
 
     ``steps[i]`` is the kernel step of report row ``i`` (None: the row runs in no kernel, e.g. a removed
-    transpose). Each tensor keeps one colour across rows; an in-place output (``aliases``: output -> input) live
-    with its input adds no height, so bars sum to the live bytes. The peak is marked with a red line.
+    transpose). Each tensor keeps one colour across rows; tensors sharing bytes in place (``aliases``: output ->
+    input; ``shared``: tensor -> (owner, offset), :attr:`ArenaPlan.shared`) add the height of the largest live one
+    only, so bars sum to the live bytes. The peak is marked with a red line. The row tiles of a patched stage
+    (kernels writing ``.../tile<k>`` tensors, :mod:`mcugraph.patch`) are shaded and numbered.
     """
     aliases = aliases or {}
+    owner = {t: place[0] for t, place in (shared or {}).items()}
     from mcugraph.memory.inplace import arena_bytes
 
     def panel(ax, report) -> None:
         colours = {t: f"C{i % 10}" for i, t in enumerate(graph.tensors)}
+        _shade_tiles(ax, profile, graph, steps)
         for x, step in enumerate(steps):
             if step is None:
                 continue
             bottom = 0
             live = set(profile.live_tensors[step])
+            drawn: dict[str, str] = {}  # owner -> the largest live member drawn for it
+            for t in sorted(live, key=lambda t: -graph.tensors[t].nbytes):
+                drawn.setdefault(owner.get(t, t), t)
             for t in profile.live_tensors[step]:
-                if aliases.get(t) in live:
-                    continue  # shares its input's bytes
+                if aliases.get(t) in live or drawn.get(owner.get(t, t), t) != t:
+                    continue  # shares bytes drawn for another live tensor
                 size = arena_bytes(graph.tensors[t].nbytes)
                 ax.bar(x, size, bottom=bottom, color=colours[t], width=0.8, linewidth=0)
                 bottom += size
@@ -201,6 +209,26 @@ def timeline_panel(
         ax.set_ylabel("live SRAM bytes")
 
     return panel
+
+
+def _tile_of(graph: KernelGraph, kernel_name: str) -> int | None:
+    """The tile a kernel of a patched stage belongs to (its output is named ``.../tile<k>...``), else None."""
+    for t in graph.kernel(kernel_name).outputs:
+        match = re.search(r"/tile(\d+)", t)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def _shade_tiles(ax, profile: MemoryProfile, graph: KernelGraph, steps: Sequence[int | None]) -> None:
+    spans: dict[int, list[int]] = {}
+    for x, step in enumerate(steps):
+        tile = None if step is None else _tile_of(graph, profile.order[step])
+        if tile is not None:
+            spans.setdefault(tile, []).append(x)
+    for tile, xs in spans.items():
+        ax.axvspan(min(xs) - 0.5, max(xs) + 0.5, color="0.92" if tile % 2 else "0.85", zorder=0)
+        ax.text((min(xs) + max(xs)) / 2, 0, f"tile {tile}", ha="center", va="bottom", fontsize=7, color="0.4")
 
 
 def with_memory(report, profile: MemoryProfile, graph: KernelGraph, plan: ArenaPlan):

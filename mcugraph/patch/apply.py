@@ -39,10 +39,12 @@ class PatchReport:
     lower_bound_bytes: int  # peak live bytes of the patched order
     macs_before: int
     macs_after: int
-    stage_output: str = ""  # the cut tensor
-    stage_operators: int = 0
-    bands: tuple[tuple[int, int], ...] = ()
+    stage_output: str = ""  # the cut tensor (of the last stage, when two run one after the other)
+    stage_operators: int = 0  # of all stages
+    stages: int = 0  # how many stages run in tiles (1, or 2: a second one starting at the first one's cut)
+    bands: tuple[tuple[int, int], ...] = ()  # of all stages, one per tile
     tiles: tuple[Tile, ...] = ()
+    tile_stages: tuple[int, ...] = ()  # the stage (0, 1) each tile belongs to
     plan: ArenaPlan | None = None
     graph: KernelGraph | None = None
     seconds: float = 0.0
@@ -161,17 +163,19 @@ def patch_tflite(
     names = tensor_names(model)
     return patched, PatchReport(
         applied=True,
-        reason=f"stage of {len(best.stage.ops)} operators ending at '{names[best.stage.output]}' in "
-        f"{len(best.bands)} row bands",
+        reason="; then ".join(f"stage of {len(st.ops)} operators ending at '{names[st.output]}' in {len(b)} row bands"
+                              for st, b in best.stages),
         head_before_bytes=head_before,
         head_after_bytes=head_after,
         predicted_bytes=plan.arena_bytes,
         lower_bound_bytes=plan.lower_bound_bytes,
         macs_before=macs_before,
         macs_after=best.macs,
-        stage_output=names[best.stage.output],
-        stage_operators=len(best.stage.ops),
-        bands=best.bands,
+        stage_output=names[best.stages[-1][0].output],
+        stage_operators=sum(len(st.ops) for st, _ in best.stages),
+        stages=len(best.stages),
+        tile_stages=tuple(i for i, (_, bands) in enumerate(best.stages) for _ in bands),
+        bands=tuple(band for _, bands in best.stages for band in bands),
         tiles=best.tiles,
         plan=plan,
         graph=best.graph,
@@ -194,14 +198,18 @@ def report_dict(report: PatchReport) -> dict:
         "mac_overhead": round(report.mac_overhead, 4),
         "stage_output": report.stage_output,
         "stage_operators": report.stage_operators,
+        "stages": report.stages,
         "tiles": tiles_json(report),
     }
 
 
 def tiles_json(report: PatchReport) -> list[dict]:
-    """One entry per tile: the output rows it computes, the image rows it reads, its kernels in the plan's names."""
+    """One entry per tile: its stage, the rows of the stage output it computes, the rows of the stage input (the
+    image, or the first stage's output) it reads, its kernels in the plan's names."""
     names = {int(k.name.split(":", 1)[0]): k.name for k in report.graph.kernels} if report.graph else {}
+    stages = report.tile_stages or (0,) * len(report.tiles)
     return [
-        {"rows": list(t.rows), "input_rows": list(t.input_rows), "kernels": [names.get(i, str(i)) for i in t.operators]}
-        for t in report.tiles
+        {"stage": stage, "rows": list(t.rows), "input_rows": list(t.input_rows),
+         "kernels": [names.get(i, str(i)) for i in t.operators]}
+        for stage, t in zip(stages, report.tiles, strict=True)
     ]

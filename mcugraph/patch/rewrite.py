@@ -39,7 +39,7 @@ TILE_OPS = ("STRIDED_SLICE", "PAD", "CONCATENATION")  # the operators the rewrit
 @dataclasses.dataclass(frozen=True)
 class Tile:
     rows: tuple[int, int]  # band of the stage output
-    input_rows: tuple[int, int]  # rows of the image X it reads
+    input_rows: tuple[int, int]  # rows of the stage input (the image X, or the start S) it reads
     operators: tuple[int, ...]  # indices of its operators in the patched model
 
 
@@ -194,26 +194,51 @@ def patch_model(model: s.ModelT, stage: Stage, bands: Sequence[tuple[int, int]])
 
     The input ``model`` is not modified (the result shares its unchanged objects: pack it before editing either).
     """
+    return patch_stages(model, [(stage, bands)])
+
+
+def patch_stages(model: s.ModelT, stages: Sequence[tuple[Stage, Sequence[tuple[int, int]]]]) -> tuple[
+        s.ModelT, tuple[Tile, ...]]:
+    """A new model running each ``(stage, bands)`` band by band; the stages follow each other in stored order
+    (each later one starts at or after the cut of the one before, as :func:`candidate_stages` with ``start`` finds
+    them). The last stage is rewritten first: a rewrite keeps every operator before its stage where it was and
+    appends tensors without renumbering, so the earlier stages' indices stay valid; unused tensors go at the end.
+    """
+    tiles: tuple[Tile, ...] = ()
+    firsts = [sum(len(bands) for _, bands in stages[:i]) for i in range(len(stages))]  # tiles numbered in order
+    for (stage, bands), first_tile in reversed(list(zip(stages, firsts, strict=True))):
+        before = len(model.subgraphs[0].operators)
+        model, mine = _patch_one(model, stage, bands, first_tile)
+        shift = len(model.subgraphs[0].operators) - before  # later stages' tiles moved by what this one added
+        tiles = mine + tuple(dataclasses.replace(t, operators=tuple(i + shift for i in t.operators)) for t in tiles)
+    _drop_unused_tensors(model.subgraphs[0])
+    return model, tiles
+
+
+def _patch_one(model: s.ModelT, stage: Stage, bands: Sequence[tuple[int, int]], first_tile: int = 0) -> tuple[
+        s.ModelT, tuple[Tile, ...]]:
     check_bands(model, stage, bands)
     w = _Writer(model)
     originals = model.subgraphs[0].operators
     height = shape(model, stage.input)[1]
     parts, tiles_info = [], []
+    first_stage = min(stage.indices)
+    for op in originals[:first_stage]:  # what runs before the stage (a stage may start after the input)
+        w.append(op)
     for k, band in enumerate(bands):
         first = len(w.sg.operators)
         need = _needed_rows(model, stage, band)
         tiles = {stage.input: (stage.input, (0, height))}
         for op in stage.ops:
-            _emit(w, op, originals[op.index], need[op.output], tiles, f"tile{k}")
+            _emit(w, op, originals[op.index], need[op.output], tiles, f"tile{first_tile + k}")
         parts.append(tiles[stage.output][0])
         tiles_info.append(Tile(tuple(band), need[stage.input], tuple(range(first, len(w.sg.operators)))))
     options = s.ConcatenationOptionsT()
     options.axis = 1
     w.op("CONCATENATION", parts, stage.output, s.BuiltinOptions.ConcatenationOptions, options)
     for i, op in enumerate(originals):
-        if i not in stage.indices:
+        if i not in stage.indices and i >= first_stage:
             w.append(op)
-    _drop_unused_tensors(w.sg)
     return w.model, tuple(tiles_info)
 
 

@@ -5,6 +5,11 @@ image input ``X``. It can be tiled when all of them are spatial (:func:`mcugraph
 read nothing but ``X``, constants and each other, and nothing outside the stage reads what they compute except
 ``T``. Then the stage can run band by band: ``X`` stays whole, each band of ``T`` is computed from the rows of ``X``
 it needs, and the rest of the model sees ``T`` as before.
+
+A stage may also start at an inner tensor ``S`` (``start``): then it is every operator between ``S`` and ``T``,
+``S`` plays the part of ``X``, and what computes ``S`` runs before the tiles as before. That is how a second stage
+follows a first one (:func:`mcugraph.patch.search.search`): the first stage's cut is the second one's start, so a
+resident tensor smaller than the image, and a shorter receptive field (less halo to recompute), bound each.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from mcugraph.tflite import schema as tfl
 
 @dataclasses.dataclass(frozen=True)
 class Stage:
-    input: int  # tensor index of X, the model's input image
+    input: int  # tensor index of X, the model's input image, or of the inner tensor S the stage starts at
     output: int  # tensor index of T, the cut
     ops: tuple[SpatialOp, ...]  # the stage's operators, in stored order
 
@@ -40,10 +45,13 @@ def _image_input(model: tfl.schema.ModelT) -> int:
     return inputs[0]
 
 
-def stage_for(model: tfl.schema.ModelT, output: int) -> Stage:
-    """The stage ending at tensor ``output``; raises UnsupportedOpError/InvalidModelError with the reason it cannot."""
+def stage_for(model: tfl.schema.ModelT, output: int, start: int | None = None) -> Stage:
+    """The stage ending at tensor ``output`` (starting at the image, or at tensor ``start``); raises
+    UnsupportedOpError/InvalidModelError with the reason it cannot."""
     subgraph = model.subgraphs[0]
-    x = _image_input(model)
+    x = _image_input(model) if start is None else start
+    if start is not None and (len(shape(model, x)) != 4 or shape(model, x)[0] != 1 or x == output):
+        raise InvalidModelError(f"tensor {x} is not a batch-1 NHWC tensor before tensor {output}; start a stage there")
     producer = {t: i for i, op in enumerate(subgraph.operators) for t in ints(op.outputs)}
     if output not in producer:
         raise InvalidModelError(f"tensor {output} is not computed by an operator; cut after an operator")
@@ -79,13 +87,16 @@ def stage_for(model: tfl.schema.ModelT, output: int) -> Stage:
     return Stage(x, output, ops)
 
 
-def candidate_stages(model: tfl.schema.ModelT) -> list[Stage]:
-    """Every tileable stage, in stored order of its cut (each operator output that closes a stage)."""
+def candidate_stages(model: tfl.schema.ModelT, start: int | None = None) -> list[Stage]:
+    """Every tileable stage (from the image, or from tensor ``start``), in stored order of its cut (each operator
+    output that closes a stage)."""
     result = []
     for op in model.subgraphs[0].operators:
         for t in ints(op.outputs):
+            if t == start:
+                continue
             try:
-                result.append(stage_for(model, t))
+                result.append(stage_for(model, t, start))
             except (UnsupportedOpError, InvalidModelError):
                 continue
     return result

@@ -20,10 +20,10 @@ from mcugraph.arguments import check_train_config
 from mcugraph.errors import BudgetError, MCUGraphError
 from mcugraph.prune.budgets import Budgets, parse_budgets
 from mcugraph.prune.data import Dataset, load_dataset, parse_scale
+from mcugraph.prune.probe import tflm_arena_head
 from mcugraph.prune.train import EpochLog, TrainConfig
 
 MAX_EXTRA_CUTS = 10_000
-TFLM_CHECK_SAMPLES = 64  # calibration samples for the export that measures TFLM's arena
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +42,7 @@ def prune(
     ram: str | int | None = None,
     flash: str | int | None = None,
     macs: str | int | None = None,
-    epochs: int = 20,
+    epochs: int | None = None,
     finetune_epochs: int = 0,
     config: TrainConfig | None = None,
     data_scale: str | float | None = None,
@@ -57,18 +57,24 @@ def prune(
     data_offset``, e.g. ``"1/255"``). Budgets accept ``"48KiB"``-style strings or ints (bytes, MACs). ``options`` are
     :class:`TrainConfig` fields (``lr``, ``batch_size``, ``loss``, ``device``, ``progress``, ...); ``loss`` is
     ``"ce"`` (default), ``"mse"`` or a callable ``loss(output, target) -> scalar tensor``.
+    ``epochs`` and ``batch_size`` left out are derived from the data size and how far the budgets are
+    (``recipe.py``).
     """
     from mcugraph.load import load
     from mcugraph.prune.channel_groups import channel_groups
     from mcugraph.prune.distributed import setup as setup_distributed
     from mcugraph.prune.gates import ChannelGates, gateable_groups
-    from mcugraph.prune.preflight import check_exportable, refuse_unprunable
+    from mcugraph.prune.preflight import check_exportable, frozen_summary, refuse_unprunable
+    from mcugraph.prune.recipe import derive, pressure
+    from mcugraph.prune.renorm import fold_batchnorm, install_batchnorm
     from mcugraph.prune.resources import resource_model
     from mcugraph.prune.slicing import slice_module
     from mcugraph.prune.torch_module import GraphModule
     from mcugraph.prune.train import Pruner, run_epochs
 
-    config = dataclasses.replace(config or TrainConfig(), epochs=epochs, finetune_epochs=finetune_epochs, **options)
+    config = config or TrainConfig()
+    config = dataclasses.replace(config, epochs=config.epochs if epochs is None else epochs,
+                                 finetune_epochs=finetune_epochs, **options)
     _check_config(config)
     dp, device = setup_distributed(config.device)  # torchrun: join the process group, one device per rank
     config = dataclasses.replace(config, device=device)
@@ -86,9 +92,10 @@ def prune(
     groups = channel_groups(model)
     gated = gateable_groups(model, groups)
     before = exact_resources(model)
+    config, schedule = derive(config, len(train_set.x), pressure(before, budgets))
     rmodel = resource_model(model, groups, before["order"])
     refuse_unprunable(model, groups, gated)
-    _check_reachable(rmodel, gated, budgets)
+    _check_reachable(rmodel, gated, budgets, frozen_summary(model, groups, gated))
 
     import torch
 
@@ -99,13 +106,11 @@ def prune(
     optimizer = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=config.lr)
     pruner = Pruner(module, gates, tuple(groups), rmodel, budgets, optimizer, slice_module)
     if config.tflm_check and budgets.ram is not None:
-        samples = train_set.x[:TFLM_CHECK_SAMPLES]
-        # The arena depends on shapes only, so the untrained weights of the pruned IR are good enough here.
         # Measured on rank 0 and broadcast under torchrun, so every rank stops pruning at the same step.
-        pruner.arena_probe = dp.from_main(lambda keep: tflm_arena_head(apply_keep(model, _changed(keep, gates)), samples))
-    if pruner.budgets_met():
-        pruner.stop_pruning(model)
+        pruner.arena_probe = dp.from_main(lambda keep: tflm_arena_head(apply_keep(model, _changed(keep, gates))))
     teacher = _teacher_logits(module, train_set, config) if config.distill > 0 and config.loss == "ce" else None
+    if pruner.budgets_met():
+        pruner.stop_pruning(model, _inputs(train_set, config) if config.renorm else None)
     log: list[EpochLog] = run_epochs(
         module, optimizer, train_set.x, train_set.y, config.epochs, config, pruner=pruner, model=model,
         teacher=teacher,
@@ -117,8 +122,9 @@ def prune(
         forced += 1
     if pruner.pruning:
         pruner.stop_pruning(model)
+    fold_batchnorm(module, model, optimizer)
 
-    check = train_set.x[:TFLM_CHECK_SAMPLES] if config.tflm_check and budgets.ram is not None else None
+    check = config.tflm_check and budgets.ram is not None
     pruned, after = _apply(model, module, gates, check)
     while not budgets.met_by(after) and forced < MAX_EXTRA_CUTS:
         # The differentiable model used one schedule; the exact check may plan a different one, and TFLM's own
@@ -129,19 +135,38 @@ def prune(
     if not budgets.met_by(after):
         raise BudgetError(f"budgets {dict(budgets.items())} not met after pruning: {_summary(after)}")
     if config.finetune_epochs:
+        if config.renorm:
+            install_batchnorm(module, pruned, _inputs(train_set, config), optimizer)
         run_epochs(module, optimizer, train_set.x, train_set.y, config.finetune_epochs, config, phase="finetune",
                    first_epoch=config.epochs, log=log, teacher=teacher)
+        fold_batchnorm(module, pruned, optimizer)
     module.write_back(pruned)
     report = _report(model, groups, gates, budgets, before, after, log, forced, time.perf_counter() - start)
+    report["schedule"] = schedule
     if val_set is not None and config.loss == "ce":
         report["val_accuracy"] = {"before": onnx_accuracy(model, val_set), "after": onnx_accuracy(pruned, val_set)}
     return PruneResult(pruned, report)
 
 
-def _teacher_logits(module, data: Dataset, config: TrainConfig) -> np.ndarray:
-    """The unpruned model's logits on the training set, computed once (gates are all open at this point)."""
+def _inputs(data: Dataset, config: TrainConfig):
     import torch
 
+    return torch.from_numpy(data.x).to(config.device)
+
+
+def _teacher_logits(module, data: Dataset, config: TrainConfig):
+    """The unpruned model's logits on the training set, computed once (gates are all open at this point).
+
+    With ``config.augment`` every batch is a new view: then a frozen copy of the unpruned module, run per batch.
+    """
+    import copy
+
+    import torch
+
+    if config.augment is not None:
+        teacher = copy.deepcopy(module).eval().requires_grad_(False)
+        teacher.gate_hooks.clear()  # the copied hooks would still read the live (closing) gates
+        return teacher
     with torch.no_grad():
         module.eval()
         x = torch.from_numpy(data.x).to(config.device)
@@ -204,15 +229,14 @@ def apply_keep(model: ir.Model, keep: dict[int, tuple[int, ...]]) -> ir.Model:
     return copy
 
 
-def _apply(model: ir.Model, module, gates, check: np.ndarray | None = None) -> tuple[ir.Model, dict]:
-    """The pruned IR and its exact resources; with ``check`` samples, ``ram`` is TFLM's measured arena head."""
+def _apply(model: ir.Model, module, gates, check: bool = False) -> tuple[ir.Model, dict]:
+    """The pruned IR and its exact resources; with ``check``, ``ram`` is TFLM's measured arena head."""
     keep = {gid: tuple(alive) for gid, alive in gates.alive.items() if len(alive) < gates.groups[gid].size}
     pruned = apply_keep(model, keep)
     resources = exact_resources(pruned)
-    if check is not None:
-        module.write_back(pruned)  # calibration ranges should come from the trained weights
+    if check:
         resources["predicted_ram"] = resources["ram"]
-        resources["ram"] = max(resources["ram"], tflm_arena_head(pruned, check))
+        resources["ram"] = max(resources["ram"], tflm_arena_head(pruned))
     return pruned, resources
 
 
@@ -220,23 +244,16 @@ def _changed(keep: dict, gates) -> dict:
     return {gid: k for gid, k in keep.items() if len(k) < gates.groups[gid].size}
 
 
-def tflm_arena_head(model: ir.Model, samples: np.ndarray) -> int:
-    """TFLM's "Arena allocation head" of ``model`` exported to int8 by ``mcugraph.optimize`` (no verification)."""
-    from mcugraph.optimize import optimize
-
-    copy = ir.serde.deserialize_model(ir.serde.serialize_model(model))
-    return int(optimize(copy, calib=samples, verify=False, progress=False).report["arena_head_bytes"])
-
-
-def _check_reachable(rmodel, gated, budgets: Budgets) -> None:
-    """Fail before training when even one channel per prunable group exceeds a budget."""
+def _check_reachable(rmodel, gated, budgets: Budgets, frozen: str = "") -> None:
+    """Fail before training when even one channel per prunable group exceeds a budget (``frozen``: the widest
+    groups that keep their width and why, from :func:`mcugraph.prune.preflight.frozen_summary`)."""
     floor = {r: float(v) for r, v in rmodel.evaluate({g.id: 1.0 for g in gated}).items()}
     missed = [(r, limit) for r, limit in budgets.items() if floor[r] > limit]
     if missed:
         parts = ", ".join(f"{r} budget {limit} < minimum {floor[r]:.0f}" for r, limit in missed)
         raise BudgetError(
             f"budget cannot be met even with one channel per prunable group ({parts}); raise the budget or use "
-            "a smaller architecture"
+            "a smaller architecture" + (f" (groups that keep their width: {frozen})" if frozen else "")
         )
 
 
@@ -245,8 +262,6 @@ def _check_config(config: TrainConfig) -> None:
     if not callable(config.loss) and config.loss not in ("ce", "mse"):
         raise MCUGraphError(f"loss {config.loss!r} is not supported; use 'ce' (classifier), 'mse' (autoencoder) or "
                             "a callable loss(output, target)")
-    if config.epochs < 1 or config.finetune_epochs < 0 or config.batch_size < 1:
-        raise MCUGraphError("epochs must be >= 1, finetune_epochs >= 0 and batch_size >= 1")
     if config.device.startswith("cuda"):
         import torch
 
@@ -272,12 +287,16 @@ def _summary(resources: dict) -> str:
 
 
 def _report(model, groups, gates, budgets, before, after, log, forced, seconds) -> dict:
+    from mcugraph.prune.preflight import gate_blockers
+
+    why = gate_blockers(model, groups, list(gates.groups.values()))  # node and reason for each ungated group
     rows = []
     for group in groups:
         alive = gates.alive.get(group.id)
         rows.append({
             "id": group.id, "producers": list(group.producers), "prunable": group.id in gates.groups,
             "before": group.size, "after": len(alive) if alive is not None else group.size,
+            **({"reason": why[group.id]} if group.id in why else {}),
         })
     return {
         "budgets": dict(budgets.items()),

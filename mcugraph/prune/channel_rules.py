@@ -15,6 +15,9 @@ import math
 import numpy as np
 import onnx_ir as ir
 
+from mcugraph.ops import facts
+from mcugraph.ops import table as rules
+
 
 @dataclasses.dataclass(frozen=True)
 class ChannelUse:
@@ -29,14 +32,6 @@ class ChannelUse:
 # (group element, offset, size, block)
 Segment = tuple[int, int, int, int]
 
-_PER_CHANNEL = {
-    "Relu", "Clip", "Sigmoid", "Tanh", "LeakyRelu", "HardSigmoid", "HardSwish", "Elu", "Selu", "Softplus",
-    "Neg", "Abs", "Exp", "Sqrt", "Identity", "Dropout", "MaxPool", "AveragePool", "GlobalAveragePool",
-    "GlobalMaxPool", "Pad", "Resize", "Softmax", "LogSoftmax", "BatchNormalization", "Cast",
-}
-# Min/Max: decompose-hard-sigmoid writes the HardSigmoid of a squeeze-excite branch as ...Min(x, 1).
-_ELEMENTWISE = {"Add", "Sub", "Mul", "Div", "PRelu", "Min", "Max"}
-_NCHW_ONLY = {"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization"}
 
 
 def node_label(node: ir.Node, index: int) -> str:
@@ -162,22 +157,24 @@ def visit(w: Walker, node: ir.Node) -> None:
     x = ins[0] if ins else None
     lay = w.layout.get(x.name) if x is not None else None
     out = node.outputs[0] if node.outputs else None
-    if node.domain not in ("", "ai.onnx") or out is None or out.shape is None:
+    row = facts(op, node.domain)
+    rule = row.channels if row is not None else None  # the op table's channel rule
+    if rule is None or rule == rules.FREEZE or out is None or out.shape is None:
         return w.unknown(node)
 
-    if op == "Conv" and len(ins) > 1:
+    if rule == rules.CONV and len(ins) > 1:
         return _conv(w, node, lay)
-    if op in ("Gemm", "MatMul") and len(ins) > 1 and len(x.shape) == 2:
+    if rule == rules.GEMM and len(ins) > 1 and len(x.shape) == 2:
         return _gemm(w, node, lay)
 
     if lay is None:
         return w.unknown(node)
     axis, segs = lay
 
-    if op in _PER_CHANNEL:
+    if rule in (rules.PER_CHANNEL, rules.PER_CHANNEL_NCHW):
         if len(out.shape) != len(x.shape) or out.shape[axis] != x.shape[axis]:
             return w.unknown(node)
-        if op in _NCHW_ONLY and axis != 1:
+        if rule == rules.PER_CHANNEL_NCHW and axis != 1:
             return w.unknown(node, "mixes along the tracked axis")  # treats axis 1 as channels
         if op in ("Softmax", "LogSoftmax"):
             softmax_axis = node.attributes["axis"].value if "axis" in node.attributes else -1
@@ -195,21 +192,21 @@ def visit(w: Walker, node: ir.Node) -> None:
             w.layout[value.name] = (axis, list(segs))
         return None
 
-    if op in _ELEMENTWISE:
+    if rule == rules.ELEMENTWISE:
         return _elementwise(w, node)
 
-    if op == "Concat":
+    if rule == rules.CONCAT:
         return _concat(w, node)
 
-    if op in ("Flatten", "Reshape"):
+    if rule == rules.RESHAPE:
         return _reshape(w, node, axis, segs)
 
-    if op == "Transpose":
+    if rule == rules.TRANSPOSE:
         perm = list(node.attributes["perm"].value) if "perm" in node.attributes else list(reversed(range(len(x.shape))))
         w.layout[out.name] = (perm.index(axis), list(segs))
         return None
 
-    if op in ("Squeeze", "Unsqueeze", "ReduceMean", "ReduceSum", "ReduceMax"):
+    if rule == rules.AXES:
         axes = _axis_list(node, w)
         if axes is None:
             return w.unknown(node)
@@ -227,7 +224,7 @@ def visit(w: Walker, node: ir.Node) -> None:
         w.layout[out.name] = (new_axis, list(segs))
         return None
 
-    if op in ("Slice", "Split"):
+    if rule == rules.SLICE:
         axes = _axis_list(node, w, 3) if op == "Slice" else None
         if op == "Slice" and axes is None and len(ins) <= 3:
             axes = list(range(len(w.const(ins[1]) if w.const(ins[1]) is not None else [])))

@@ -56,6 +56,8 @@ def load_dataset(spec: Any, model: ir.Model, loss: Any, what: str, scale: float 
     """
     expected = tuple(model.graph.inputs[0].shape)[1:]
     x, y = _arrays(spec, loss, what, expected)
+    if np.ndim(x) == 0 or (y is not None and np.ndim(y) == 0):
+        raise DataError(f"{what}: x and y must be arrays with one row per sample (N, ...), not single numbers")
     if y is None:
         y = _float_inputs(x, what, scale, offset)
     if len(x) == 0:

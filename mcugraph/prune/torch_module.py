@@ -78,8 +78,8 @@ class GraphModule(nn.Module):
                    if n.op_type not in HANDLERS or n.domain not in ("", "ai.onnx")]
         if missing:
             raise unsupported_ops_error(
-                missing, "have no PyTorch handler", "canonicalise the model first (mcugraph.CANONICALIZE) "
-                "or add a handler to mcugraph.prune.torch_module.HANDLERS",
+                missing, "have no PyTorch handler, so pruning cannot train them",
+                "rewrite them with supported ops, or add a handler to mcugraph.prune.torch_ops (docs/ops.md)",
             )
         self.params = nn.ParameterDict()
         self._keys: dict[str, str] = {}  # initializer name -> key in params or buffer name

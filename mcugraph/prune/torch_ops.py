@@ -87,6 +87,22 @@ def Conv(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_sha
 
 
 @handler
+def ConvTranspose(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, output_padding=None,
+                  pads=None, strides=None):
+    """The full transposed convolution (with output_padding), then ONNX's pads cropped from both ends."""
+    if auto_pad not in ("NOTSET", "VALID"):
+        raise NotImplementedError(f"ConvTranspose auto_pad={auto_pad}: give explicit pads")
+    n = w.dim() - 2
+    strides, dilations = list(strides or [1] * n), list(dilations or [1] * n)
+    pads = list(pads or [0] * 2 * n) if auto_pad == "NOTSET" else [0] * 2 * n
+    conv = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}[n]
+    y = conv(x, w, None, strides, 0, list(output_padding or [0] * n), group, dilations)
+    for i in range(n):
+        y = y.narrow(2 + i, pads[i], y.shape[2 + i] - pads[i] - pads[i + n])
+    return y if b is None else y + b.reshape(1, -1, *([1] * n))
+
+
+@handler
 def MaxPool(x, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape, pads=None, storage_order=0, strides=None):
     strides, dilations, pads = _window(x, kernel_shape, strides, dilations, pads, auto_pad)
     spatial = x.shape[2:]
@@ -334,6 +350,11 @@ def LeakyRelu(x, *, alpha=0.01):
 
 
 @handler
+def Elu(x, *, alpha=1.0):
+    return F.elu(x, alpha)
+
+
+@handler
 def HardSigmoid(x, *, alpha=0.2, beta=0.5):
     return torch.clamp(alpha * x + beta, 0.0, 1.0)
 
@@ -392,6 +413,11 @@ def Exp(x):
 @handler
 def Sqrt(x):
     return torch.sqrt(x)
+
+
+@handler
+def Reciprocal(x):
+    return torch.reciprocal(x)
 
 
 @handler

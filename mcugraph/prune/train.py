@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import time
 from collections.abc import Callable
 
@@ -28,6 +29,7 @@ from torch import nn
 from mcugraph.prune import distributed
 from mcugraph.prune.budgets import Budgets, format_amount
 from mcugraph.prune.gates import ChannelGates
+from mcugraph.prune.renorm import install_batchnorm
 from mcugraph.prune.resources import ResourceModel
 
 
@@ -35,20 +37,22 @@ from mcugraph.prune.resources import ResourceModel
 class TrainConfig:
     """Hyper-parameters of :func:`mcugraph.prune`; ``loss`` is ``"ce"`` (classifier) or ``"mse"`` (autoencoder)."""
 
-    epochs: int = 20
+    epochs: int | None = None  # None: derived from the data size and the budgets (recipe.py)
     finetune_epochs: int = 0
     lr: float = 2e-3  # Adam while pruning: gentle on the trained weights
     retrain_lr: float = 6e-3  # once the architecture is fixed, cosine-decayed from here to 0 (a small net starts over)
     prune_share: float = 0.25  # pace: the gated channels could shrink 10x within this share of the epochs
     warmup_steps: int = 10  # importance is measured this many steps before any gate moves
     distill: float = 0.7  # α: weight of distillation from the unpruned model's logits (classifiers; 0 = off)
+    renorm: bool = True  # retrain the fixed architecture with BatchNorm after every conv (folded back at the end)
     tflm_check: bool = True  # with a ram budget, also export int8 and measure TFLM's arena head at the end
-    batch_size: int = 64
+    batch_size: int | None = None  # None: derived from the data size (recipe.py)
     loss: str = "ce"
     prune_every: int = 5  # steps between physical removals of closed channels
     device: str = "cpu"
     seed: int = 0
-    progress: bool = False  # tqdm bars and one line per epoch on stderr (the CLI turns them on for a terminal)
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None  # per training batch (e.g. random flip + crop)
+    progress: bool = False  # one line per epoch on stderr; on a terminal also a tqdm bar within the epoch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,10 +83,15 @@ class Pruner:
     ram_margin: float = 0.0  # bytes TFLM needs beyond the planned tensors (kernel scratch buffers)
 
     def hard_resources(self) -> dict[str, float]:
-        counts = {gid: float(n) for gid, n in self.gates.hard_counts().items()}
-        result = {r: float(v) for r, v in self.rmodel.evaluate(counts).items()}
-        result["ram"] += self.ram_margin
-        return result
+        counts = self.gates.hard_counts()
+        key = (tuple(sorted(counts.items())), self.ram_margin)
+        cache = self.__dict__.setdefault("_hard_cache", {})
+        if key not in cache:  # hard counts change a few hundred times per run, steps are thousands
+            result = {r: float(v) for r, v in self.rmodel.evaluate({g: float(n) for g, n in counts.items()}).items()}
+            result["ram"] += self.ram_margin
+            cache.clear()
+            cache[key] = result
+        return dict(cache[key])
 
     def budgets_met(self) -> bool:
         return self.budgets.met_by(self.hard_resources())
@@ -131,14 +140,19 @@ class Pruner:
         self.cut(closed)
         return bool(closed)
 
-    def stop_pruning(self, model) -> None:
-        """Budgets are met: fold the gates into the producers' weights and train on without them."""
+    def stop_pruning(self, model, x: torch.Tensor | None = None) -> None:
+        """Budgets are met: fold the gates into the producers' weights and train on without them.
+
+        With training inputs ``x``, BatchNorm goes back after every conv for the retraining (``renorm.py``).
+        """
         self.cut_closed()
         self.gates.fold_into(self.module, model)
         self.gates.uninstall(self.module)
         self.gates.frozen = True
         self.pruning = False
         self.optimizer.state.clear()  # folding rescaled the weights: their Adam moments no longer fit
+        if x is not None:
+            install_batchnorm(self.module, model, x, self.optimizer)
 
     def cut_least_important(self, now: dict | None = None) -> None:
         """One more channel, where it saves most of the violated resources per unit of importance lost.
@@ -200,17 +214,19 @@ def run_epochs(
     model=None,
     first_epoch: int = 0,
     log: list[EpochLog] | None = None,
-    teacher: np.ndarray | None = None,
+    teacher: np.ndarray | nn.Module | None = None,
 ) -> list[EpochLog]:
     """Train ``module`` for ``epochs`` epochs; with ``pruner`` under resource pressure until budgets are met."""
     from tqdm.auto import tqdm
 
+    bar_on = config.progress and sys.stderr.isatty()  # a bar on a terminal; in a log file, one line per epoch
     log = [] if log is None else log
     dp = distributed.current()  # under torchrun: each rank trains on its share of every batch (distributed.py)
     device = torch.device(config.device)
     xs = torch.from_numpy(x).to(device)
     ys = torch.from_numpy(y).to(device)
-    soft = torch.from_numpy(teacher).to(device) if teacher is not None else None
+    # Teacher logits: precomputed per sample, or (with augmentation, where every view differs) a frozen module.
+    soft = torch.from_numpy(teacher).to(device) if isinstance(teacher, np.ndarray) else None
     generator = torch.Generator().manual_seed(config.seed + first_epoch)
     step = 0
     steps_per_epoch = -(-len(ys) // config.batch_size)
@@ -226,13 +242,15 @@ def run_epochs(
         start = time.perf_counter()
         total_loss = correct = seen = 0.0
         batches = dp.batches(torch.randperm(len(ys), generator=generator).split(config.batch_size))
-        bar = tqdm(batches, desc=f"epoch {epoch + 1} {current}", leave=False, disable=not config.progress)
+        bar = tqdm(batches, desc=f"epoch {epoch + 1} {current}", leave=False, disable=not bar_on)
         for index in bar:
             batch = len(index)
             index = dp.shard(index).to(device)
             optimizer.zero_grad(set_to_none=True)
-            output = module(xs[index])
-            loss = task_loss(config.loss, output, ys[index], None if soft is None else soft[index], config.distill)
+            inputs = xs[index] if config.augment is None else config.augment(xs[index])
+            output = module(inputs)
+            target = soft[index] if soft is not None else _teacher_batch(teacher, inputs)
+            loss = task_loss(config.loss, output, ys[index], target, config.distill)
             loss.backward()
             dp.average_gradients(_synced(module, pruner), len(index), batch)
             if pruner is not None and pruner.pruning:
@@ -252,12 +270,12 @@ def run_epochs(
             del output, loss
             if pruner is not None and pruner.pruning:
                 if pruner.confirmed():
-                    pruner.stop_pruning(model)
+                    pruner.stop_pruning(model, xs if config.renorm else None)
                     decay_from = step
                     base_lr = [config.retrain_lr for _ in optimizer.param_groups]
                 elif step % config.prune_every == 0:
                     pruner.cut_closed()
-            if config.progress:
+            if bar_on:
                 bar.set_postfix_str(_postfix(total_loss / seen, correct / seen if config.loss == "ce" else None, pruner))
         total_loss, correct, seen = dp.sum(total_loss, correct, seen)
         resources = pruner.hard_resources() if pruner is not None else {}
@@ -267,9 +285,18 @@ def run_epochs(
             accuracy=correct / seen if config.loss == "ce" and seen else None, resources=resources, channels=channels,
         )
         log.append(entry)
-        if config.progress:
-            tqdm.write(_line(entry, pruner))
+        if bar_on:
+            tqdm.write(_line(entry, pruner, first_epoch + epochs))
+        elif config.progress:
+            print(_line(entry, pruner, first_epoch + epochs), file=sys.stderr, flush=True)
     return log
+
+
+def _teacher_batch(teacher, inputs: torch.Tensor) -> torch.Tensor | None:
+    if teacher is None:
+        return None
+    with torch.no_grad():
+        return teacher(inputs)
 
 
 def _synced(module: nn.Module, pruner: Pruner | None) -> list[torch.Tensor]:
@@ -320,12 +347,14 @@ def _postfix(loss: float, accuracy: float | None, pruner: Pruner | None) -> str:
     return " ".join(parts)
 
 
-def _line(entry: EpochLog, pruner: Pruner | None) -> str:
-    text = f"epoch {entry.epoch:3d} {entry.phase:<8} {entry.seconds:6.2f}s loss {entry.loss:.4f}"
+def _line(entry: EpochLog, pruner: Pruner | None, last_epoch: int) -> str:
+    """``epoch 12/60 prune 1.31s loss 0.4210 acc 0.962 ram 928B/640B flash 6.7KiB/4.9KiB channels 69/208``."""
+    text = f"epoch {entry.epoch:>3}/{last_epoch} {entry.phase:<8} {entry.seconds:6.2f}s loss {entry.loss:.4f}"
     if entry.accuracy is not None:
         text += f" acc {entry.accuracy:.3f}"
     if pruner is not None:
-        text += f" channels {entry.channels}"
         for r, limit in pruner.budgets.items():
             text += f" {r} {format_amount(r, entry.resources[r])}/{format_amount(r, limit)}"
+        total = sum(g.size for g in pruner.gates.groups.values())
+        text += f" channels {entry.channels}/{total}"
     return text

@@ -5,7 +5,7 @@ input pointing past the tensor list, an opcode index past the opcode table or a 
 is read as-is (a crash in TFLM, an ``IndexError`` deep inside mcugraph, or a silently wrong analysis). So every
 index and size is walked here, once: the schema version, opcode indices and builtin codes, operator and
 subgraph input/output indices, tensor buffer indices, dtypes, shapes and constant data sizes, quantisation
-vector lengths, metadata and signature indices. Reading the flatbuffer itself (``schema.read``) is pure Python and
+vector lengths and values, metadata and signature indices. Reading the flatbuffer itself (``schema.read``) is pure Python and
 bounded by the file size, so it fails with an exception rather than a crash; :func:`check_model` then finds
 everything the reader accepted but the file cannot mean. Each problem raises one
 :class:`~mcugraph.errors.InvalidModelError` naming the subgraph/operator/tensor and the bad value.
@@ -14,6 +14,8 @@ everything the reader accepted but the file cannot mean. Each problem raises one
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 from mcugraph.errors import InvalidModelError
 from mcugraph.tflite import schema as tfl
@@ -113,15 +115,34 @@ def _check_tensor(tensor, where: str, buffers, bad) -> None:
     if itemsize is not None and data is not None and len(data) and tensor.sparsity is None:
         if len(data) != count * itemsize:
             raise bad(where, f"constant data holds {len(data)} bytes but shape {tuple(shape)} needs {count * itemsize}")
-    _check_quantization(tensor.quantization, shape, where, bad)
+    _check_quantization(tensor.quantization, tensor.type, shape, where, bad)
 
 
-def _check_quantization(q, shape: list[int], where: str, bad) -> None:
+# Zero points the TFLite quantisation spec allows per dtype (int16 activations and int32 biases are symmetric).
+_ZERO_POINTS = {
+    tfl.schema.TensorType.INT8: (-128, 127),
+    tfl.schema.TensorType.UINT8: (0, 255),
+    tfl.schema.TensorType.INT16: (0, 0),
+    tfl.schema.TensorType.INT32: (0, 0),
+    tfl.schema.TensorType.INT64: (0, 0),
+}
+
+
+def _check_quantization(q, dtype: int, shape: list[int], where: str, bad) -> None:
     if q is None or q.scale is None or len(q.scale) == 0:
         return
     scales = len(q.scale)
     if q.zeroPoint is not None and len(q.zeroPoint) not in (0, scales):
         raise bad(where, f"{scales} quantisation scale(s) but {len(q.zeroPoint)} zero point(s)")
+    scale = np.asarray(q.scale, dtype=np.float64)
+    if not (np.isfinite(scale).all() and (scale > 0).all()):
+        raise bad(where, f"quantisation scale {scale[~(np.isfinite(scale) & (scale > 0))][0]} is not a positive number")
+    # Per-channel (per-axis) quantisation is symmetric in the TFLite spec: every zero point is 0.
+    low, high = (0, 0) if scales > 1 else _ZERO_POINTS.get(dtype, (-(2**63), 2**63 - 1))
+    zero_points = np.asarray(q.zeroPoint if q.zeroPoint is not None else [], dtype=np.int64)
+    if zero_points.size and not ((zero_points >= low) & (zero_points <= high)).all():
+        wrong = int(zero_points[(zero_points < low) | (zero_points > high)][0])
+        raise bad(where, f"zero point {wrong} is outside {low}..{high} for its dtype")
     if scales > 1:
         axis = q.quantizedDimension
         if not 0 <= axis < len(shape) or shape[axis] != scales:

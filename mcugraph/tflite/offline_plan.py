@@ -24,6 +24,7 @@ from mcugraph.tflite import schema as tfl
 METADATA_NAME = "OfflineMemoryAllocation"
 VERSION = 1
 ONLINE = -1  # offset meaning "TFLM plans this tensor itself"
+INT32_MAX = 2**31 - 1  # the plan's words are int32
 
 
 def _name(metadata: tfl.schema.MetadataT) -> str:
@@ -101,6 +102,11 @@ def write_offline_plan(model: tfl.schema.ModelT, offsets: Sequence[int]) -> None
     if len(offsets) != len(tensors):
         raise ValueError(f"{len(offsets)} offsets for {len(tensors)} tensors")
     for i, (offset, tensor) in enumerate(zip(offsets, tensors, strict=True)):
+        if offset > INT32_MAX:
+            raise InvalidModelError(
+                f"tensor {i}: arena offset {offset:,} does not fit TFLM's int32 plan; the arena is over 2 GiB, "
+                "which no microcontroller has"
+            )
         if offset < ONLINE:
             raise ValueError(f"tensor {i}: offset {offset} is negative (use -1 for online planning)")
         buffers = model.buffers or []

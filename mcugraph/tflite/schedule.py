@@ -23,7 +23,7 @@ from mcugraph.memory.schedule import schedule_min_peak
 from mcugraph.memory.tflite_graph import kernel_graph_from_model, read_model, tensor_names
 from mcugraph.tflite import schema as tfl
 from mcugraph.tflite.offline_plan import ONLINE, read_offline_plan, reorder_operators, write_offline_plan
-from mcugraph.tflite.tflm import arena_head, run_tflm_batch
+from mcugraph.tflite.tflm import arena_head, prestart, run_tflm_batch
 
 VERIFY_SAMPLES = 3
 START_KERNEL = "<graph inputs>"  # stands for TFLM's allocation scope 0 (see _with_start_kernel)
@@ -102,6 +102,7 @@ def schedule_tflite(
     offline plan) or ``ExportError`` (TFLM cannot run it, or the written model fails verification).
     """
     model = read_model(data, source)
+    prestart()  # the child imports TFLM while the model is scheduled (only after the file passed the checks)
     graph = _with_start_kernel(kernel_graph_from_model(model, source))
     read_offline_plan(model)  # a plan mcugraph does not understand is reported before it is replaced
     head_before = arena_head(data, source)

@@ -97,6 +97,12 @@ def litert_refusal(data: bytes, source: str = "model") -> str | None:
     return _call("litert_refusal", (bytes(data),), "LiteRT", "checking the model", source)
 
 
+def prestart() -> None:
+    """Start the runtime child now (if it is not running) without waiting for it: its ~0.4 s of imports then
+    overlap with the caller's own work (canonicalisation, calibration) instead of delaying the first TFLM call."""
+    _Worker.get()
+
+
 def timeout_s() -> float:
     """Seconds one request may take: ``$MCUGRAPH_TFLM_TIMEOUT_S`` or 120."""
     try:

@@ -1,0 +1,253 @@
+"""Benchmark: mcugraph pruning vs L1-norm pruning vs uniform width on real CIFAR-10 images.
+
+Data: ``../shared/data/cifar10-subset`` (3,728 real CIFAR-10 images), a fixed-seed 85/15 train/held-out split,
+pixels / 255; ``--augment`` adds random horizontal flips and 4-pixel-padded random 32x32 crops to every training
+batch (baselines, mcugraph, L1 and uniform alike).
+
+Models: ResNet-8 (the MLPerf Tiny IC shape: ``zoo.ResNetStyle(width=16)``, 16/32/64 channels, 32x32) at 1/2 and 1/4
+of its TFLM arena, and a MobileNetV2-style network (``zoo.MobileNetV2Style(width=16)``: inverted residuals, a
+16-channel stem as MobileNetV2 at width 0.5) at 1/4 of its arena; each with 1/8 of its int8 weight + int32 bias
+bytes as the flash budget. Each is trained as a baseline (``--baseline-epochs``), then:
+
+  (a) **mcugraph**: ``mcugraph.prune`` with its defaults (schedule derived from the data and budgets; ``--epochs``
+      overrides), the same augmentation;
+  (b) **L1**: L1-norm magnitude pruning to the same budgets (every prunable group keeps the same fraction of its
+      channels, largest L1 norm first; ``benchmarks/pruning.py``), retrained for as many epochs as mcugraph ran,
+      with the same BatchNorm-during-retraining, distillation and learning-rate schedule;
+  (c) **uniform**: the same architecture built at the largest single width that meets the budgets (TFLM arena and
+      flash measured), trained from scratch for baseline + pruning epochs (what a user does without any tool).
+
+Accuracy: the exported int8 model in TFLite Micro on the held-out split (calibration on 256 training images), the
+mean over ``--seeds`` seeds (the baseline is trained once, seed 0; seeds vary pruning, retraining and the uniform
+network's initialisation). Wall time: prune-while-training against plain training of the unpruned model for the
+same epochs. ``--quick``: one seed, ResNet-8 at 1/4 SRAM + 1/8 flash only. Results: a printed table, and JSON with
+``--json FILE``. The full run is about 2 hours on 2 idle cores.
+
+    python benchmarks/pruning_cifar.py --augment --json cifar.json
+    python benchmarks/pruning_cifar.py --quick --augment
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+import mcugraph
+from mcugraph import zoo
+from mcugraph.demo import tflite_accuracy
+from mcugraph.prune.api import (
+    Dataset,
+    _teacher_logits,
+    apply_keep,
+    canonicalize,
+    exact_resources,
+    prune,
+    unshare_initializers,
+)
+from mcugraph.prune.budgets import Budgets
+from mcugraph.prune.probe import tflm_arena_head
+from mcugraph.prune.torch_module import GraphModule
+from mcugraph.prune.train import TrainConfig, run_epochs
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pruning import l1_keep, train_ir  # noqa: E402  (the digits benchmark's L1 baseline and retraining)
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-subset" / "cifar10_subset.npz"
+SPLIT_SEED = 0
+CALIB_SAMPLES = 256
+MODELS = {"resnet8": (zoo.ResNetStyle, 16), "mobilenetv2": (zoo.MobileNetV2Style, 16)}
+# (model, SRAM fraction, flash fraction)
+FULL = (("resnet8", 2, 8), ("resnet8", 4, 8), ("mobilenetv2", 4, 8))
+QUICK = (("resnet8", 4, 8),)
+
+
+def load_split(path: Path) -> tuple[Dataset, Dataset]:
+    """Fixed-seed 85/15 split of the CIFAR-10 subset, float32 in [0, 1]."""
+    with np.load(path) as archive:
+        x, y = archive["x"].astype(np.float32) / 255.0, archive["y"].astype(np.int64)
+    order = np.random.default_rng(SPLIT_SEED).permutation(len(y))
+    cut = int(0.85 * len(y))
+    return Dataset(x[order[:cut]], y[order[:cut]]), Dataset(x[order[cut:]], y[order[cut:]])
+
+
+def flip_crop(x: torch.Tensor, pad: int = 4) -> torch.Tensor:
+    """Random horizontal flip and a random crop of the zero-padded image, per sample."""
+    n, _, h, w = x.shape
+    flip = torch.rand(n, device=x.device) < 0.5
+    x = torch.where(flip[:, None, None, None], x.flip(3), x)
+    padded = nn.functional.pad(x, (pad, pad, pad, pad)).permute(0, 2, 3, 1)
+    dy, dx = (torch.randint(0, 2 * pad + 1, (n, 1), device=x.device) for _ in range(2))
+    rows = (dy + torch.arange(h, device=x.device))[:, :, None]
+    cols = (dx + torch.arange(w, device=x.device))[:, None, :]
+    return padded[torch.arange(n, device=x.device)[:, None, None], rows, cols].permute(0, 3, 1, 2).contiguous()
+
+
+def train_torch(module: nn.Module, data: Dataset, epochs: int, seed: int, augment, batch_size: int) -> nn.Module:
+    """Adam 3e-3 with a cosine decay to 0, cross-entropy, batch norm as built: the baselines and uniform width."""
+    torch.manual_seed(seed)
+    x, y = torch.from_numpy(data.x), torch.from_numpy(data.y)
+    optimizer = torch.optim.Adam(module.parameters(), lr=3e-3)
+    steps = epochs * math.ceil(len(y) / batch_size)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(1, s / steps))))
+    module.train()
+    for _ in range(epochs):
+        for index in torch.randperm(len(y)).split(batch_size):
+            batch = x[index] if augment is None else augment(x[index])
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(module(batch), y[index]).backward()
+            optimizer.step()
+            schedule.step()
+    return module.eval()
+
+
+def to_ir(module: nn.Module):
+    return unshare_initializers(canonicalize(mcugraph.load(module.eval(), example_inputs=torch.rand(1, 3, 32, 32))))
+
+
+def tflm_accuracy(model, train: Dataset, test: Dataset) -> float:
+    """Top-1 of the int8 export in TFLite Micro on the held-out split."""
+    copy = apply_keep(model, {})
+    result = mcugraph.optimize(copy, calib=train.x[:CALIB_SAMPLES], progress=False)
+    return tflite_accuracy(result.tflite, test)
+
+
+def resources(model) -> dict:
+    """Exact flash/MACs and TFLM's measured arena head."""
+    res = exact_resources(model)
+    return {"ram": tflm_arena_head(model), "flash": res["flash"], "macs": res["macs"]}
+
+
+def uniform_width(name: str, budgets: Budgets) -> tuple[int, dict]:
+    """The largest width of the architecture whose TFLM arena and flash meet ``budgets``."""
+    ctor, full = MODELS[name]
+    for width in range(full, 0, -1):
+        torch.manual_seed(0)
+        res = resources(to_ir(ctor(width=width)))
+        if budgets.met_by(res):
+            return width, res
+    raise SystemExit(f"{name}: no width meets {budgets}")
+
+
+def run_case(name, sram_k, flash_k, base_ir, base, train, test, args) -> dict:
+    budgets = Budgets(ram=base["ram"] // sram_k, flash=base["flash"] // flash_k)
+    augment = flip_crop if args.augment else None
+    ours, l1, uni, times, epochs_used = [], [], [], [], None
+    ours_res = l1_res = None
+    keep = l1_keep(base_ir, budgets, train.x[:64])
+    width, uni_res = uniform_width(name, budgets)
+    plain_seconds = None
+    for seed in range(args.seeds):
+        start = time.perf_counter()
+        result = prune(base_ir, data=(train.x, train.y), ram=budgets.ram, flash=budgets.flash, epochs=args.epochs,
+                       seed=seed, augment=augment, progress=args.progress)
+        times.append(time.perf_counter() - start)
+        epochs_used = result.report["schedule"]["epochs"]
+        config = TrainConfig(epochs=epochs_used, batch_size=result.report["schedule"]["batch_size"], seed=seed,
+                             augment=augment, progress=args.progress)
+        ours.append(tflm_accuracy(result.model, train, test))
+        ours_res = resources(result.model)
+        teacher = _teacher_logits(GraphModule(base_ir), train, config)
+        torch.manual_seed(seed)
+        l1_model, _ = train_ir(apply_keep(base_ir, keep), epochs_used, config, train, teacher)
+        l1.append(tflm_accuracy(l1_model, train, test))
+        l1_res = resources(l1_model)
+        ctor, _ = MODELS[name]
+        torch.manual_seed(seed)
+        small = train_torch(ctor(width=width), train, args.baseline_epochs + epochs_used, seed, augment,
+                            config.batch_size)
+        uni.append(tflm_accuracy(to_ir(small), train, test))
+        if plain_seconds is None:  # plain training of the unpruned model, same epochs and batches
+            module = GraphModule(apply_keep(base_ir, {}))
+            optimizer = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=config.lr)
+            start = time.perf_counter()
+            run_epochs(module, optimizer, train.x, train.y, epochs_used, dataclasses.replace(config, progress=False),
+                       teacher=teacher)
+            plain_seconds = time.perf_counter() - start
+        print(f"  {name} 1/{sram_k} SRAM + 1/{flash_k} flash, seed {seed}: mcugraph {ours[-1]:.4f} "
+              f"L1 {l1[-1]:.4f} uniform(w={width}) {uni[-1]:.4f} ({times[-1]:.0f} s)", flush=True)
+    return {
+        "model": name, "sram_fraction": sram_k, "flash_fraction": flash_k, "budgets": dict(budgets.items()),
+        "epochs": epochs_used, "uniform_width": width, "uniform_full_width": MODELS[name][1],
+        "mcugraph": {"acc": float(np.mean(ours)), "accs": ours, **ours_res},
+        "l1": {"acc": float(np.mean(l1)), "accs": l1, **l1_res},
+        "uniform": {"acc": float(np.mean(uni)), "accs": uni, **uni_res},
+        "prune_seconds": float(np.mean(times)), "plain_seconds": plain_seconds,
+        "channels": [(r["before"], r["after"]) for r in result.report["groups"] if r["prunable"]],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DATA, help="the CIFAR-10 subset .npz (x uint8 NCHW, y)")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--baseline-epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=None, help="pruning epochs (default: mcugraph's derived)")
+    parser.add_argument("--batch-size", type=int, default=64, help="batch size of the baselines")
+    parser.add_argument("--augment", action="store_true", help="random flip + crop on every training batch")
+    parser.add_argument("--quick", action="store_true", help="one seed, ResNet-8 at 1/4 SRAM + 1/8 flash")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--progress", action="store_true", help="one line per pruning epoch on stderr")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="use only this many training and held-out images (a smoke run, not a result)")
+    args = parser.parse_args(argv)
+    if not args.data.is_file():
+        print(f"{args.data} not found: this benchmark needs ../shared/data/cifar10-subset", file=sys.stderr)
+        return 2
+    if args.quick:
+        args.seeds = 1
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    train, test = load_split(args.data)
+    if args.limit:
+        train, test = (Dataset(d.x[:args.limit], d.y[:args.limit]) for d in (train, test))
+    print(f"CIFAR-10 subset: {len(train.y)} train / {len(test.y)} held-out images, augment={args.augment}")
+    rows, baselines = [], {}
+    for name, sram_k, flash_k in QUICK if args.quick else FULL:
+        if name not in baselines:
+            ctor, full = MODELS[name]
+            start = time.perf_counter()
+            module = train_torch(ctor(width=full), train, args.baseline_epochs, 0, flip_crop if args.augment else None,
+                                 args.batch_size)
+            base_ir = to_ir(module)
+            base = resources(base_ir)
+            base["acc"] = tflm_accuracy(base_ir, train, test)
+            base["seconds"] = time.perf_counter() - start
+            baselines[name] = (base_ir, base)
+            print(f"{name}: baseline {args.baseline_epochs} epochs, int8 TFLM {base['acc']:.4f}, arena {base['ram']} B, "
+                  f"weights {base['flash']} B ({base['seconds']:.0f} s)", flush=True)
+        base_ir, base = baselines[name]
+        rows.append(run_case(name, sram_k, flash_k, base_ir, base, train, test, args))
+    print(format_table(rows, baselines))
+    if args.json:
+        args.json.write_text(json.dumps({
+            "args": {k: str(v) for k, v in vars(args).items()},
+            "baselines": {k: v[1] for k, v in baselines.items()}, "rows": rows,
+        }, indent=2) + "\n")
+    return 0
+
+
+def format_table(rows: list[dict], baselines: dict) -> str:
+    lines = ["| model | budget | epochs | mcugraph acc | SRAM / flash B | L1 acc | SRAM / flash B | uniform acc "
+             "(width) | SRAM / flash B | prune s | plain s |", "|---" * 11 + "|"]
+    for r in rows:
+        m, l1, u = r["mcugraph"], r["l1"], r["uniform"]
+        lines.append(
+            f"| {r['model']} ({100 * baselines[r['model']][1]['acc']:.1f} %) | 1/{r['sram_fraction']} SRAM + "
+            f"1/{r['flash_fraction']} flash | {r['epochs']} | {100 * m['acc']:.1f} % | {m['ram']} / {m['flash']} | "
+            f"{100 * l1['acc']:.1f} % | {l1['ram']} / {l1['flash']} | {100 * u['acc']:.1f} % "
+            f"({r['uniform_width']}/{r['uniform_full_width']}) | {u['ram']} / {u['flash']} | "
+            f"{r['prune_seconds']:.0f} | {r['plain_seconds']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""One row of facts per ONNX op: what TFLM runs it as, how int8 treats it, how it prunes, what it weighs.
+
+Every stage that needs to know something about an op reads it here: the kernel view (builtins, fusion), the
+exporter (lowering, int8 parameter sharing), the QDQ importer (parameter sharing), the cost model (weight roles),
+the channel-group walk (channel rule) and the torch interpreter (whether a handler exists). What TFLM will *run* for
+a particular node (depthwise or not, which activation fuses) is still decided once, by
+``mcugraph.memory.kernel_view``, from these facts. ``docs/ops.md`` explains the columns and how to add an op;
+``tests/test_ops_table.py`` checks that every exported op has all its pieces.
+
+References are names, not objects (``"lower_conv.conv"`` is ``mcugraph.export.lower_conv.conv``), so reading the
+table imports neither the exporter nor torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+
+WEIGHT, BIAS = "weight", "bias"
+
+# int8 parameter sharing (``OpFacts.int8``)
+REQUANTIZES = "requantizes"  # the output has its own scale/zero point (the kernel rescales)
+SHARES = "shares"            # TFLM copies codes: the first input and the outputs share one scale/zero point
+SHARES_ALL = "shares-all"    # the same for every activation input (Concat, Max, Min)
+FIXED = "fixed"              # TFLM's int8 kernel checks a fixed output scale/zero point (quant_params.FIXED_OUTPUT)
+
+# Channel rules of the pruning walk (``OpFacts.channels``), implemented in ``mcugraph.prune.channel_rules``.
+PER_CHANNEL = "per-channel"            # channel c of the output depends on channel c of the input only
+PER_CHANNEL_NCHW = "per-channel-nchw"  # the same, but only when channels sit on axis 1 (pools, BatchNorm)
+ELEMENTWISE = "elementwise"            # broadcasting binary op: operands' channels merge
+CONV, GEMM = "conv", "gemm"            # weighted: new prunable groups on the output
+CONCAT, RESHAPE, TRANSPOSE = "concat", "reshape", "transpose"
+AXES = "axes"                          # Squeeze/Unsqueeze/Reduce*: the channel axis moves or must survive
+SLICE = "slice"                        # Slice/Split not along the channel axis
+FREEZE = "freeze"                      # channels mix (or the rule is unknown): the groups it reads are frozen
+
+# TFLite builtins whose options carry ``fused_activation_function`` and whose kernel applies it (the kernel view
+# fuses a following Relu/Clip only into these).
+FUSED_ACTIVATION_BUILTINS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL"})
+
+
+@dataclasses.dataclass(frozen=True)
+class OpFacts:
+    """What mcugraph knows about one ONNX op (default domain).
+
+    An op is *exported* when ``lowering`` is set, *removed before export* when ``removed_by`` names the pass (or
+    mechanism) that rewrites it away, and otherwise *not exported*: then ``builtins`` says whether TFLM could run it
+    (``refusal`` turns that into the error message).
+    """
+
+    builtins: tuple[str, ...] = ()  # TFLite builtins it may become; the kernel view picks one (first: default)
+    lowering: str | None = None     # "module.function" under mcugraph.export: fn(cx, node, out, act)
+    int8: str = REQUANTIZES
+    activation: bool = False        # a Relu/Clip-like op that may fuse into the kernel before it
+    channels: str | None = None     # channel rule; None: not stated (the walk freezes, the table test complains)
+    # Constant input index -> WEIGHT / BIAS (the cost model's flash bytes and parameters).
+    weights: Mapping[int, str] = dataclasses.field(default_factory=dict)
+    torch: bool = False             # mcugraph.prune.torch_ops.HANDLERS has a handler named like the op
+    removed_by: str | None = None   # registered pass that rewrites it (the forms it supports) before export
+    # Not exported, but the kernel view models it (memory analysis of QDQ models and .tflite-like graphs).
+    modelled: bool = False
+
+    @property
+    def exported(self) -> bool:
+        return self.lowering is not None
+
+    @property
+    def kernel(self) -> bool:
+        """The kernel view turns it into a TFLM kernel (it may still be an alias with no builtin)."""
+        return self.exported or self.modelled
+
+
+def _w(**roles: str) -> Mapping[int, str]:
+    return MappingProxyType({int(k[1:]): v for k, v in roles.items()})
+
+
+def _row(builtins: str | tuple[str, ...] = (), lowering: str | None = None, **facts) -> OpFacts:
+    if isinstance(builtins, str):
+        builtins = (builtins,)
+    return OpFacts(builtins, lowering, **facts)
+
+
+_PRUNE = {"torch": True}  # every exported op runs in the torch interpreter (pruning trains the model)
+
+OPS: Mapping[str, OpFacts] = MappingProxyType({
+    # --- weighted kernels -------------------------------------------------------------------------------------
+    "Conv": _row(("CONV_2D", "DEPTHWISE_CONV_2D"), "lower_conv.conv", channels=CONV, weights=_w(i1=WEIGHT, i2=BIAS),
+                 **_PRUNE),
+    "ConvTranspose": _row("TRANSPOSE_CONV", "lower_conv.conv_transpose", channels=FREEZE,
+                          weights=_w(i1=WEIGHT, i2=BIAS), **_PRUNE),
+    "Gemm": _row("FULLY_CONNECTED", "lower_conv.gemm", channels=GEMM, weights=_w(i0=WEIGHT, i1=WEIGHT, i2=BIAS),
+                 **_PRUNE),
+    "MatMul": _row(("FULLY_CONNECTED", "BATCH_MATMUL"), "lower_conv.matmul", channels=GEMM,
+                   weights=_w(i0=WEIGHT, i1=WEIGHT), **_PRUNE),
+    # --- pooling and reductions -------------------------------------------------------------------------------
+    "MaxPool": _row("MAX_POOL_2D", "lower_pool.max_pool", int8=SHARES, channels=PER_CHANNEL_NCHW, **_PRUNE),
+    "AveragePool": _row("AVERAGE_POOL_2D", "lower_pool.average_pool", int8=SHARES, channels=PER_CHANNEL_NCHW,
+                        **_PRUNE),
+    "GlobalAveragePool": _row("MEAN", "lower_pool.global_average_pool", channels=PER_CHANNEL_NCHW, **_PRUNE),
+    "ReduceMean": _row("MEAN", "lower_pool.reduce_mean", channels=AXES, **_PRUNE),
+    "GlobalMaxPool": _row("REDUCE_MAX", "lower_pool.global_max_pool", int8=SHARES, channels=PER_CHANNEL_NCHW,
+                          **_PRUNE),
+    "ReduceMax": _row("REDUCE_MAX", "lower_pool.reduce_max", int8=SHARES, channels=AXES, **_PRUNE),
+    # --- element-wise -----------------------------------------------------------------------------------------
+    "Add": _row("ADD", "lower_elementwise.add", channels=ELEMENTWISE, weights=_w(i0=WEIGHT, i1=WEIGHT), **_PRUNE),
+    "Sub": _row("SUB", "lower_elementwise.sub", channels=ELEMENTWISE, weights=_w(i0=WEIGHT, i1=WEIGHT), **_PRUNE),
+    "Mul": _row("MUL", "lower_elementwise.mul", channels=ELEMENTWISE, weights=_w(i0=WEIGHT, i1=WEIGHT), **_PRUNE),
+    "Div": _row("DIV", "lower_elementwise.div", channels=ELEMENTWISE, weights=_w(i0=WEIGHT, i1=WEIGHT), **_PRUNE),
+    # Min/Max: decompose-hard-sigmoid writes the HardSigmoid of a squeeze-excite branch as ...Min(x, 1).
+    "Max": _row("MAXIMUM", "lower_elementwise.maximum", int8=SHARES_ALL, channels=ELEMENTWISE, **_PRUNE),
+    "Min": _row("MINIMUM", "lower_elementwise.minimum", int8=SHARES_ALL, channels=ELEMENTWISE, **_PRUNE),
+    "PRelu": _row("PRELU", "lower_elementwise.prelu", channels=ELEMENTWISE, weights=_w(i1=WEIGHT), **_PRUNE),
+    # --- activations ------------------------------------------------------------------------------------------
+    # A standalone Clip(0,6)/(-1,1) clamps codes in the input's domain (shares); RELU itself requantises.
+    "Relu": _row("RELU", "lower_elementwise.relu", activation=True, channels=PER_CHANNEL, **_PRUNE),
+    "Clip": _row(("RELU6", "RELU"), "lower_elementwise.relu", int8=SHARES, activation=True,
+                 channels=PER_CHANNEL, **_PRUNE),
+    "LeakyRelu": _row("LEAKY_RELU", "lower_elementwise.leaky_relu", channels=PER_CHANNEL, **_PRUNE),
+    "Sigmoid": _row("LOGISTIC", "lower_elementwise.sigmoid", int8=FIXED, channels=PER_CHANNEL, **_PRUNE),
+    "Tanh": _row("TANH", "lower_elementwise.tanh", int8=FIXED, channels=PER_CHANNEL, **_PRUNE),
+    "HardSwish": _row("HARD_SWISH", "lower_elementwise.hard_swish", channels=PER_CHANNEL, **_PRUNE),
+    "Elu": _row("ELU", "lower_elementwise.elu", channels=PER_CHANNEL, **_PRUNE),
+    # Sqrt runs as RSQRT when a Reciprocal follows (the kernel view fuses them): TFLM's SQRT is float32 only.
+    "Sqrt": _row(("SQRT", "RSQRT"), "lower_elementwise.sqrt", channels=PER_CHANNEL, **_PRUNE),
+    "Softmax": _row("SOFTMAX", "lower_elementwise.softmax", int8=FIXED, channels=PER_CHANNEL, **_PRUNE),
+    # --- data movement ----------------------------------------------------------------------------------------
+    "Concat": _row("CONCATENATION", "lower_elementwise.concat", int8=SHARES_ALL, channels=CONCAT, **_PRUNE),
+    "Reshape": _row("RESHAPE", "lower_shape.reshape", int8=SHARES, channels=RESHAPE, **_PRUNE),
+    "Flatten": _row("RESHAPE", "lower_shape.reshape", int8=SHARES, channels=RESHAPE, **_PRUNE),
+    "Squeeze": _row("RESHAPE", "lower_shape.reshape", int8=SHARES, channels=AXES, **_PRUNE),
+    "Unsqueeze": _row("RESHAPE", "lower_shape.reshape", int8=SHARES, channels=AXES, **_PRUNE),
+    "Transpose": _row("TRANSPOSE", "lower_shape.transpose", int8=SHARES, channels=TRANSPOSE, **_PRUNE),
+    # Identity and Dropout are aliases (no kernel), except as a graph output: a RESHAPE copy keeps the name.
+    "Identity": _row("RESHAPE", "lower_shape.identity", int8=SHARES, channels=PER_CHANNEL, **_PRUNE),
+    "Dropout": _row("RESHAPE", "lower_shape.identity", int8=SHARES, channels=PER_CHANNEL, **_PRUNE),
+    "Pad": _row(("PAD", "PADV2"), "lower_shape.pad", int8=SHARES, channels=PER_CHANNEL, **_PRUNE),
+    "Slice": _row("STRIDED_SLICE", "lower_shape.slice_", int8=SHARES, channels=SLICE, **_PRUNE),
+    "Split": _row(("SPLIT", "SPLIT_V"), "lower_shape.split", int8=SHARES, channels=SLICE, **_PRUNE),
+    "Resize": _row(("RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR"), "lower_shape.resize", int8=SHARES,
+                   channels=PER_CHANNEL, **_PRUNE),
+    # --- removed before export (by a pass of mcugraph.CANONICALIZE) --------------------------------------------
+    # BatchNormalization unfolded deploys as a per-channel MUL and ADD: scale and bias, not the statistics.
+    "BatchNormalization": _row(channels=PER_CHANNEL_NCHW, weights=_w(i1=WEIGHT, i2=BIAS), removed_by="fold-bn",
+                               **_PRUNE),
+    "HardSigmoid": _row(channels=PER_CHANNEL, removed_by="decompose-hard-sigmoid", **_PRUNE),
+    "Constant": _row(channels=FREEZE, removed_by="fold-constants", **_PRUNE),
+    "Shape": _row(channels=FREEZE, removed_by="fold-constants", **_PRUNE),
+    # --- known, not exported: analysis and pruning understand them, the exporter refuses them -----------------
+    "QuantizeLinear": _row("QUANTIZE", channels=FREEZE, modelled=True),
+    "DequantizeLinear": _row("DEQUANTIZE", channels=FREEZE, torch=True, modelled=True),
+    "ArgMax": _row("ARG_MAX", channels=FREEZE, modelled=True),
+    "Cast": _row("CAST", channels=PER_CHANNEL, torch=True),
+    "Gather": _row("GATHER", channels=FREEZE, torch=True, removed_by="gather-to-slice"),
+    "ReduceSum": _row("SUM", channels=AXES, torch=True),
+    "LogSoftmax": _row("LOG_SOFTMAX", channels=PER_CHANNEL, torch=True),
+    "Neg": _row("NEG", channels=PER_CHANNEL, torch=True),
+    "Abs": _row("ABS", channels=PER_CHANNEL),
+    "Exp": _row("EXP", channels=PER_CHANNEL, torch=True),
+    "Reciprocal": _row("DIV", channels=PER_CHANNEL, torch=True),  # exported only after a Sqrt (RSQRT)
+    "Selu": _row(channels=PER_CHANNEL),
+    "Softplus": _row(channels=PER_CHANNEL),
+    "Erf": _row(channels=PER_CHANNEL, removed_by="decompose-gelu"),
+    "Gelu": _row(channels=PER_CHANNEL, removed_by="decompose-gelu"),
+    "Pow": _row(channels=FREEZE, removed_by="decompose-pow"),
+    "LayerNormalization": _row(channels=FREEZE, removed_by="decompose-layer-norm"),
+    "LSTM": _row("UNIDIRECTIONAL_SEQUENCE_LSTM", channels=FREEZE, weights=_w(i1=WEIGHT, i2=WEIGHT, i3=BIAS),
+                 removed_by="unroll-recurrent"),
+    "GRU": _row(channels=FREEZE, weights=_w(i1=WEIGHT, i2=WEIGHT, i3=BIAS), removed_by="unroll-recurrent"),
+    "RNN": _row(channels=FREEZE, weights=_w(i1=WEIGHT, i2=WEIGHT, i3=BIAS)),
+})
+
+
+def facts(op_type: str, domain: str = "") -> OpFacts | None:
+    """The row of ``op_type`` in the default ONNX domain, or None (custom domains are never known)."""
+    if domain not in ("", "ai.onnx"):
+        return None
+    return OPS.get(op_type)
+
+
+def ops_where(predicate: Callable[[OpFacts], bool]) -> frozenset[str]:
+    """The op types whose row satisfies ``predicate`` (e.g. ``lambda f: f.int8 == SHARES``)."""
+    return frozenset(op for op, f in OPS.items() if predicate(f))
+
+
+def lowering_function(op_type: str) -> Callable:
+    """The exporter function of ``op_type`` (imports ``mcugraph.export.<module>`` on first use)."""
+    module, name = OPS[op_type].lowering.rsplit(".", 1)
+    return getattr(importlib.import_module(f"mcugraph.export.{module}"), name)
