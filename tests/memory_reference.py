@@ -7,6 +7,8 @@ writes it (graph inputs: step 0) to its last reader's step (graph outputs: the l
 A kernel's scratch buffers (16-byte rounded) are live at its step only. In place: ADD/SUB/MUL whose inputs all
 have the output's shape, and RESHAPE (input 0), write the output over the first such input that is not a constant,
 dies at that step, is no graph output and rounds to the output's bytes: the two share one buffer.
+Not modelled: in-place CONCATENATION and PAD (only on graphs with ``storage_shapes``; the random graphs the
+property tests draw have none; tests/test_inplace_concat_tflm.py and test_inplace_pad_tflm.py check them).
 """
 
 from __future__ import annotations

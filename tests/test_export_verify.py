@@ -7,13 +7,19 @@ expect the verdict to change, so a flipped comparison or a self-comparison canno
 from __future__ import annotations
 
 import dataclasses
+import re
+from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
+from onnx import helper, numpy_helper
 
+import mcugraph
 from mcugraph.errors import ExportError
+from mcugraph.export import verify
 from mcugraph.export.verify import (
-    MAX_SQNR_DB,
+    DEFAULT_MIN_SQNR_DB,
     TensorIO,
     VerifyResult,
     _from_outputs,
@@ -21,7 +27,9 @@ from mcugraph.export.verify import (
     _top1,
     _worst_sqnr,
     check,
+    measure,
     sqnr_db,
+    tensor_io,
     to_tflite,
 )
 
@@ -57,9 +65,9 @@ def test_sqnr_values_by_hand():
     ref = np.array([3.0, -4.0])  # power 25
     assert sqnr_db(ref, ref + np.array([0.5, 0.0])) == pytest.approx(10 * np.log10(25 / 0.25))
     assert sqnr_db(ref, ref * 1.1) == pytest.approx(20.0)
-    assert sqnr_db(ref, ref) == MAX_SQNR_DB
-    assert sqnr_db(np.zeros(2), np.ones(2)) == -MAX_SQNR_DB
-    assert sqnr_db(ref, ref * (1 + 1e-12)) == MAX_SQNR_DB  # above the cap: capped, not 240 dB
+    assert sqnr_db(ref, ref) == 200.0
+    assert sqnr_db(np.zeros(2), np.ones(2)) == -200.0
+    assert sqnr_db(ref, ref * (1 + 1e-12)) == 200.0  # above the cap: capped, not 240 dB
 
 
 def test_worst_sqnr_is_the_worst_output_over_all_samples():
@@ -147,3 +155,147 @@ def test_from_outputs_dequantises_and_restores_the_onnx_layout():
     assert flat.shape == (1, 12)
     with pytest.raises(ExportError, match="shape"):
         _from_outputs([q], [io], [np.zeros((1, 5))])
+
+
+def test_default_thresholds_are_the_documented_ones():
+    """10 dB int8 and 40 dB float32, as docs/export.md and `mcugraph opt --help` state."""
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "export.md").read_text()
+    stated = re.search(r"default (\d+) dB int8, (\d+) dB float32", docs)
+    assert stated is not None
+    assert DEFAULT_MIN_SQNR_DB == {"int8": float(stated[1]), "float32": float(stated[2])} == {"int8": 10.0,
+                                                                                              "float32": 40.0}
+
+
+# measure() end to end on a one-Gemm classifier y = x W^T (8 features, 4 classes), so that the expected figures
+# follow from numpy: TFLM and LiteRT run the .tflite, onnxruntime the reference.
+WEIGHTS = np.random.default_rng(0).normal(size=(4, 8)).astype(np.float32)
+
+
+def _gemm_model(weights: np.ndarray, initializer_as_input: bool = False, inputs: int = 1) -> onnx.ModelProto:
+    """y = x W^T; ``inputs=2`` adds a second input x2 (y = x W^T + x2 W^T) only to give the model two inputs."""
+    names = ["x", "x2"][:inputs]
+    graph_inputs = [helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, [1, 8]) for n in names]
+    if initializer_as_input:  # IR < 4 style: initializers listed as graph inputs too
+        graph_inputs.append(helper.make_tensor_value_info("w", onnx.TensorProto.FLOAT, [4, 8]))
+    nodes = [helper.make_node("Gemm", [n, "w"], ["y" if inputs == 1 else f"g_{n}"], transB=1) for n in names]
+    if inputs == 2:
+        nodes.append(helper.make_node("Add", ["g_x", "g_x2"], ["y"]))
+    graph = helper.make_graph(nodes, "gemm", graph_inputs,
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4])],
+                              [numpy_helper.from_array(weights, "w")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.fixture(scope="module")
+def int8_gemm() -> bytes:
+    return mcugraph.optimize(_gemm_model(WEIGHTS), calib="random:-1,1,50", progress=False,
+                             warn=lambda _: None).tflite
+
+
+def _samples(count: int = 6) -> dict[str, np.ndarray]:
+    """Samples of growing magnitude, so that the worst sample differs from the best by far."""
+    x = np.random.default_rng(1).uniform(-1, 1, size=(count, 8)).astype(np.float32)
+    return {"x": x * np.linspace(0.2, 1.0, count, dtype=np.float32).reshape(-1, 1)}
+
+
+def test_measure_int8_against_its_reference(int8_gemm):
+    """The right reference: int8-level SQNR in both runtimes, errors of a few output steps, argmax mostly kept."""
+    samples = _samples()
+    result = measure(int8_gemm, _gemm_model(WEIGHTS, initializer_as_input=True), samples, min_sqnr_db=10.0,
+                     predicted_arena_bytes=4321, arena_head_bytes=1234)
+    _, (out,) = tensor_io(int8_gemm)
+    assert result.samples == 6 and result.passed
+    assert 20.0 < result.sqnr_db < 60.0 and 20.0 < result.litert_sqnr_db < 60.0
+    assert 0.0 < result.max_abs_error < 4 * out.scale
+    assert result.tflm_litert_max_diff <= out.scale
+    assert result.top1_agreement >= 5 / 6
+    assert (result.min_sqnr_db, result.arena_head_bytes, result.predicted_arena_bytes) == (10.0, 1234, 4321)
+
+
+def test_measure_on_one_sample(int8_gemm):
+    """A single held-out sample is enough (the input size is read from sample 0)."""
+    result = measure(int8_gemm, _gemm_model(WEIGHTS), _samples(1), min_sqnr_db=10.0)
+    assert result.samples == 1 and result.passed and result.top1_agreement == 1.0
+
+
+def test_measure_against_a_wrong_reference(int8_gemm):
+    """Reference y = -x W^T: the noise is twice the signal in amplitude (10 log10(1/4) = -6 dB), no argmax agrees, the
+    max abs error is twice the largest |y| over all samples (the last, largest sample: not the first)."""
+    samples = _samples()
+    result = measure(int8_gemm, _gemm_model(-WEIGHTS), samples, min_sqnr_db=10.0)
+    truth = samples["x"] @ WEIGHTS.T
+    assert result.sqnr_db == pytest.approx(10 * np.log10(1 / 4), abs=0.5)
+    assert result.litert_sqnr_db == pytest.approx(result.sqnr_db, abs=0.5)
+    assert not result.passed
+    assert result.top1_agreement == 0.0
+    assert result.max_abs_error == pytest.approx(2 * np.max(np.abs(truth)), rel=0.05)
+    from mcugraph.tflite.tflm import arena_head
+
+    assert result.arena_head_bytes == arena_head(int8_gemm)
+
+
+def test_measure_reports_a_litert_disagreement(int8_gemm, monkeypatch):
+    """LiteRT off by 0.5 on one output of one sample: the TFLM-LiteRT difference and LiteRT's SQNR show it,
+    TFLM's figures do not change."""
+    honest = measure(int8_gemm, _gemm_model(WEIGHTS), _samples(), min_sqnr_db=10.0)
+    calls = []
+
+    def skewed(data, inputs):
+        outputs = real(data, inputs)
+        calls.append(1)
+        if len(calls) == 3:
+            outputs[0] = outputs[0].copy()
+            outputs[0][0, 0] += 20  # 20 int8 steps
+        return outputs
+
+    real = verify._quiet_litert
+    monkeypatch.setattr(verify, "_quiet_litert", skewed)
+    result = measure(int8_gemm, _gemm_model(WEIGHTS), _samples(), min_sqnr_db=10.0)
+    _, (out,) = tensor_io(int8_gemm)
+    assert result.tflm_litert_max_diff == pytest.approx(honest.tflm_litert_max_diff + 20 * out.scale, abs=out.scale)
+    assert result.litert_sqnr_db < honest.litert_sqnr_db - 3
+    assert (result.sqnr_db, result.max_abs_error) == (honest.sqnr_db, honest.max_abs_error)
+
+
+def test_measure_refuses_a_reference_with_other_inputs(int8_gemm):
+    """A reference with two inputs for a one-input .tflite: ExportError before anything runs."""
+    with pytest.raises(ExportError, match="1 input.*2; cannot verify"):
+        measure(int8_gemm, _gemm_model(WEIGHTS, inputs=2), {"x": np.zeros((1, 8)), "x2": np.zeros((1, 8))},
+                min_sqnr_db=10.0)
+
+
+def test_tensor_io_reads_the_quantisation_of_each_side(int8_gemm):
+    """int8 input calibrated on [-1, 1]: scale ~2/255, zero point ~0; a float32 export has no scale."""
+    (inp,), (out,) = tensor_io(int8_gemm)
+    assert inp.shape == (1, 8) and inp.dtype == np.int8 and out.shape == (1, 4) and out.dtype == np.int8
+    assert inp.scale == pytest.approx(2 / 255, rel=0.03) and inp.zero_point in (-1, 0, 1)
+    assert out.scale > 0 and -128 <= out.zero_point <= 127
+    (f_in,), (f_out,) = tensor_io(mcugraph.optimize(_gemm_model(WEIGHTS), quantize=False).tflite)
+    assert f_in == TensorIO((1, 8), np.dtype(np.float32), None, 0)
+    assert f_out == TensorIO((1, 4), np.dtype(np.float32), None, 0)
+
+
+def test_to_shape_moves_channels_last_by_shape():
+    """(1, 3, 2, 2) NCHW fed to a (1, 2, 2, 3) input is transposed, not reshaped (which would mix channels)."""
+    x = np.arange(12, dtype=np.float32).reshape(1, 3, 2, 2)
+    np.testing.assert_array_equal(_to_shape(x, (1, 2, 2, 3), "input"), x.transpose(0, 2, 3, 1))
+    np.testing.assert_array_equal(_to_shape(x, (1, 12), "input"), x.reshape(1, 12))
+
+
+def test_from_outputs_reshapes_an_output_of_the_same_size():
+    """A (1, 12) .tflite output for a (1, 3, 4) reference is reshaped; float32 outputs are not rescaled."""
+    io = TensorIO((1, 12), np.dtype(np.float32), None, 0)
+    y = np.arange(12, dtype=np.float32).reshape(1, 12)
+    (out,) = _from_outputs([y], [io], [np.zeros((1, 3, 4), np.float32)])
+    np.testing.assert_array_equal(out, y.reshape(1, 3, 4))
+
+
+def test_tensor_io_refuses_a_type_it_cannot_feed(int8_gemm):
+    """An INT64 output tensor: ExportError naming the tensor, not a KeyError."""
+    from mcugraph.tflite import schema as tfl
+
+    model = tfl.read(int8_gemm)
+    graph = model.subgraphs[0]
+    graph.tensors[graph.outputs[0]].type = tfl.schema.TensorType.INT64
+    with pytest.raises(ExportError, match=f"tensor {graph.outputs[0]} has TFLite type .*cannot feed"):
+        tensor_io(tfl.pack(model))

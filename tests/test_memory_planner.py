@@ -193,3 +193,30 @@ def test_exact_placement_closes_the_gap_greedy_leaves():
     check_plan(plan, g)
     assert greedy > plan.lower_bound_bytes
     assert (plan.arena_bytes, plan.method, plan.optimal) == (plan.lower_bound_bytes, "exact", True)
+
+
+def test_placement_rankings_by_hand():
+    """The orders plan_arena tries: by area (bytes x steps live, ties by first use), and by size with the
+    later-starting buffer first among equals."""
+    from mcugraph.memory.peak import Buffer
+    from mcugraph.memory.planner import _RANKINGS
+
+    def ranked(name, bufs):
+        return [b.tensors[0] for _, b in sorted(enumerate(bufs), key=lambda ib: _RANKINGS[name](*ib))]
+
+    long_small = Buffer(("A",), 16, 0, 3)  # area 16 x 4 = 64
+    short_big = Buffer(("B",), 48, 0, 0)  # area 48 x 1 = 48
+    late = Buffer(("C",), 16, 2, 3)  # area 16 x 2 = 32
+    assert ranked("greedy-by-area", [short_big, late, long_small]) == ["A", "B", "C"]
+    assert ranked("greedy-by-size-last-first", [long_small, late, short_big]) == ["B", "C", "A"]
+    assert ranked("greedy-by-size-then-first-use", [late, long_small, short_big]) == ["B", "A", "C"]
+    assert ranked("greedy-by-first-use", [late, long_small, short_big]) == ["B", "A", "C"]
+    assert ranked("greedy-by-last-use", [short_big, long_small, late]) == ["A", "C", "B"]
+    assert ranked("greedy-by-lifetime", [short_big, late, long_small]) == ["A", "C", "B"]
+
+
+def test_baseline_plans_do_not_claim_optimality():
+    """The linear and TFLM plans of a chain are bigger than its lower bound and say so (optimal=False)."""
+    g = chain()
+    assert not plan_linear(g).optimal and plan_linear(g).arena_bytes > plan_linear(g).lower_bound_bytes
+    assert plan_arena(g).optimal

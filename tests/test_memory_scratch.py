@@ -196,3 +196,31 @@ def test_pruning_resource_model_counts_scratch():
     profile = peak_memory(pruned, order)
     assert pruned.kernel(order[profile.peak_step]).op == "MEAN"
     assert float(rmodel.evaluate({gid: float(len(k)) for gid, k in keep.items()})["ram"]) == profile.peak_bytes
+
+
+def test_scratch_request_sizes_by_hand():
+    """The table of mcugraph.memory.scratch, value by value: MEAN int8/int16 sums one int32 per output element
+    plus 4 x rank and 4 x axes; float MEAN and REDUCE_MAX only the last two; TRANSPOSE_CONV int8 one int32 and
+    int16 one int64 per output element, float none; other kernels and missing tensors none."""
+    from mcugraph.memory.scratch import scratch_bytes
+
+    def info(shape, itemsize):
+        return TensorInfo("t", shape, itemsize)
+
+    x8, x16, x32 = info((1, 4, 4, 3), 1), info((1, 4, 4, 3), 2), info((1, 4, 4, 3), 4)
+    out = info((1, 1, 1, 3), 1)
+    assert scratch_bytes("MEAN", x8, out, axis_count=2) == (12, 16, 8)
+    assert scratch_bytes("MEAN", x16, out, axis_count=2) == (12, 16, 8)
+    assert scratch_bytes("MEAN", x32, out, axis_count=2, integer=False) == (16, 8)
+    assert scratch_bytes("MEAN", x8, out, axis_count=2, integer=False) == (16, 8)
+    assert scratch_bytes("MEAN", x32, out, axis_count=1) == (16, 4)  # 4-byte integers: no int32 sums
+    assert scratch_bytes("REDUCE_MAX", x8, out, axis_count=3) == (16, 12)
+    assert scratch_bytes("REDUCE_MAX", info((1, 8), 1), out) == (8, 0)
+    big = info((1, 8, 8, 2), 1)
+    assert scratch_bytes("TRANSPOSE_CONV", x8, big) == (512,)
+    assert scratch_bytes("TRANSPOSE_CONV", x16, big) == (1024,)
+    assert scratch_bytes("TRANSPOSE_CONV", x32, big) == ()
+    assert scratch_bytes("TRANSPOSE_CONV", x8, big, integer=False) == ()
+    assert scratch_bytes("CONV_2D", x8, big) == ()
+    assert scratch_bytes("MEAN", None, out, axis_count=2) == ()
+    assert scratch_bytes("MEAN", x8, None, axis_count=2) == ()
