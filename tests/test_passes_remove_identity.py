@@ -50,7 +50,7 @@ def test_dropout_with_mask_read_by_a_node_kept():
     m = model("""
         <ir_version: 8, opset_import: ["" : 17]>
         g (float[2, 4] x) => (float[2, 4] y, float[2, 4] z)
-        { y, mask = Dropout(x)  z = Cast<to = 1>(mask) }
+        { a = Relu(x)  b, mask = Dropout(a)  y = Sigmoid(b)  z = Cast<to = 1>(mask) }
     """)
     unchanged("remove-identity", m)
 
