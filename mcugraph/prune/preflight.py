@@ -57,13 +57,13 @@ def gate_blockers(model: ir.Model, groups: Sequence, gated: Sequence) -> dict[in
         elif group.size < 2:
             why[group.id] = "a single channel"
         elif not group.producers:
-            why[group.id] = "no Conv/Gemm produces it"
+            why[group.id] = "no Conv/ConvTranspose/Gemm produces it"
         else:
             odd = [name for name in group.producers if name not in nodes
                    or nodes[name].op_type not in FOLDABLE_PRODUCERS]
             node = nodes.get(odd[0]) if odd else None
             what = f"producer '{odd[0]}' ({node.op_type if node else '?'})" if odd else "a producer"
-            why[group.id] = f"{what} cannot take a gate (only Conv/Gemm with constant weights can)"
+            why[group.id] = f"{what} cannot take a gate (only Conv/ConvTranspose/Gemm with constant weights can)"
     return why
 
 
