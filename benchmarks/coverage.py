@@ -146,7 +146,8 @@ def _prune_to(path: Path, family, ram: int):
 
     rng = np.random.default_rng(0)
     low, high = family.value_range
-    x = rng.uniform(low, high, size=(PRUNE_SAMPLES, *family.inputs[0][1:])).astype(np.float32)
+    xs = tuple(rng.uniform(low, high, size=(PRUNE_SAMPLES, *shape[1:])).astype(np.float32) for shape in family.inputs)
+    x = xs[0] if len(xs) == 1 else xs  # several inputs: one array per graph input, in order
     if family.loss == "mse":
         model = mcugraph.load(str(path))
         y = np.concatenate([run_onnx(model, {model.graph.inputs[0].name: s[None]})[0] for s in x])

@@ -14,8 +14,10 @@ Run: ``python benchmarks/patch.py [--max-mac-overhead 0.3] [--no-onnx] [--sizes 
   wall times are inflated when other jobs share the CPU). The notes name each stage and its bands.
 
 Models: the MLPerf Tiny VWW and IC int8 .tflite (TF converter) and their ONNX (exported by ``mcugraph opt``, random
-calibration: the numbers are about memory, not accuracy), and the zoo's MobileNetV2-style network with expansion
-6 at each ``--sizes`` resolution.
+calibration: the numbers are about memory, not accuracy), the zoo's MobileNetV2-style network with expansion
+6 at each ``--sizes`` resolution, and a 1-D model: the keyword-spotting Conv1d net of ``mcugraph.zoo_coverage``
+(``kws_cnn1d``, loaded from the torch module by ``mcugraph.load``). ``--only NAME`` runs the rows whose name
+contains NAME.
 """
 
 from __future__ import annotations
@@ -46,6 +48,37 @@ def _mobilenet_v2(size: int) -> bytes:
     torch.manual_seed(0)
     module = zoo.MobileNetV2Style(expand=6).eval()
     return _exported(zoo.export(module, torch.rand(1, 3, size, size), keep_batchnorm=False))
+
+
+def _kws_cnn1d() -> bytes:
+    from mcugraph import load, zoo_coverage
+
+    module, examples = zoo_coverage.build("kws_cnn1d")
+    return _exported(load(module, example_inputs=examples))
+
+
+def _not_tileable(data: bytes) -> str | None:
+    """Why no stage of ``data`` can run in row tiles (``None`` when one can): the refusal for the first operator
+    and the heights of the convolution outputs (a Conv1d runs as a 2-D convolution with H=1: one band)."""
+    from mcugraph.errors import MCUGraphError
+    from mcugraph.memory.tflite_graph import read_model
+    from mcugraph.patch.geometry import shape
+    from mcugraph.patch.stage import candidate_stages, stage_for
+    from mcugraph.tflite import schema as tfl
+
+    model = read_model(data, "model")
+    if candidate_stages(model):
+        return None
+    operators = model.subgraphs[0].operators
+    try:
+        stage_for(model, int(operators[0].outputs[0]))
+        first = "the first operator starts a stage"
+    except MCUGraphError as e:
+        first = str(e)
+    convs = (tfl.schema.BuiltinOperator.CONV_2D, tfl.schema.BuiltinOperator.DEPTHWISE_CONV_2D)
+    heights = sorted({int(shape(model, int(op.outputs[0]))[1]) for op in operators
+                      if model.operatorCodes[op.opcodeIndex].builtinCode in convs})
+    return f"not tileable: {first}; convolution outputs have H in {heights} (row bands need H > 1)"
 
 
 def _without_pad_in_place(data: bytes) -> int:
@@ -92,7 +125,7 @@ def _row(name: str, layer_by_layer: bytes, cap: float, lower_bound: int) -> dict
         "search_s": report.seconds,
         "time_ratio": ratio,
         "bit_exact": report.applied or "not patched",
-        "note": report.reason,
+        "note": report.reason if report.applied else (_not_tileable(layer_by_layer) or report.reason),
     }
 
 
@@ -115,6 +148,7 @@ def main(argv=None) -> int:
     parser.add_argument("--max-mac-overhead", type=float, default=0.3)
     parser.add_argument("--sizes", type=int, nargs="*", default=[96, 128])
     parser.add_argument("--no-onnx", action="store_true", help="skip the MLPerf Tiny ONNX exports")
+    parser.add_argument("--only", metavar="NAME", help="run only the rows whose model name contains NAME")
     args = parser.parse_args(argv)
     rows = []
     jobs = []
@@ -130,7 +164,8 @@ def main(argv=None) -> int:
     for size in args.sizes:
         jobs.append((f"mobilenetv2-e6@{size}", lambda s=size: _from_onnx(
             f"mobilenetv2-e6@{s}", _mobilenet_v2(s), args.max_mac_overhead)))
-    for name, job in jobs:
+    jobs.append(("kws_cnn1d", lambda: _from_onnx("kws_cnn1d", _kws_cnn1d(), args.max_mac_overhead)))
+    for name, job in [(n, j) for n, j in jobs if not args.only or args.only in n]:
         with contextlib.redirect_stderr(io.StringIO()):
             try:
                 rows.append(job())

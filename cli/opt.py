@@ -46,7 +46,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_model_arguments(parser)
     add_pipeline_arguments(parser, CANONICALIZE)
     add_patch_arguments(parser, ram_note=True)
-    parser.add_argument("--prune", action="store_true", help="prune to --ram/--flash/--macs (training on --data) first")
+    parser.add_argument("--prune", action="store_true", help="prune to --ram/--flash/--macs (training on --data); with --ram, only what order, plan and "
+        "patching cannot fit")
     from mcugraph.cli.prune import add_training_arguments
 
     add_training_arguments(parser)
@@ -78,8 +79,8 @@ def _fraction(text: str) -> float:
 
 
 def _ram_bytes(args: argparse.Namespace) -> int | None:
-    """``--ram`` without ``--prune``: the arena patching must fit (with ``--prune``, pruning meets it)."""
-    if getattr(args, "prune", False) or not getattr(args, "ram", None):
+    """``--ram``: the arena to fit, by order + plan + patching first (with ``--prune``, pruning removes the rest)."""
+    if not getattr(args, "ram", None):
         return None
     from mcugraph.prune.budgets import parse_bytes
 
@@ -103,7 +104,9 @@ def options_from_args(args: argparse.Namespace):
         print_between_passes=args.print_between_passes,
         time_passes=args.time_passes,
         progress=False if args.no_progress else None,
-        transforms=(_pruning(args),) if getattr(args, "prune", False) else (),
+        # --prune with --ram: optimize prunes to a budget of its own (what patching cannot save); else a transform.
+        transforms=(_pruning(args),) if getattr(args, "prune", False) and not getattr(args, "ram", None) else (),
+        prune_to_ram=_pruning(args) if getattr(args, "prune", False) and getattr(args, "ram", None) else None,
         patch=args.patch,
         patch_max_mac_overhead=args.patch_max_mac_overhead,
         ram_bytes=_ram_bytes(args),
@@ -111,13 +114,15 @@ def options_from_args(args: argparse.Namespace):
 
 
 def _pruning(args: argparse.Namespace):
-    """The ``--prune`` step: :func:`mcugraph.cli.prune.prune_from_args` on the canonicalised model."""
+    """The ``--prune`` step: :func:`mcugraph.cli.prune.prune_from_args` on the canonicalised model; ``ram``
+    (bytes) replaces ``--ram`` (``opt --prune --ram`` relaxes it by what patching saves)."""
     from mcugraph.cli.prune import prune_from_args
 
-    def prune(model):
+    def prune(model, ram: int | None = None):
         from mcugraph.prune.distributed import is_main, teardown
 
-        pruned = prune_from_args(args, model).model
+        given = args if ram is None else argparse.Namespace(**{**vars(args), "ram": ram})
+        pruned = prune_from_args(given, model).model
         teardown()
         if not is_main():
             raise SystemExit(0)  # under torchrun: the ranks agree on the model; rank 0 alone exports and writes
@@ -167,6 +172,8 @@ def format_summary(report: dict, output: str) -> str:
         rows.append(("verification", "skipped (--no-verify)"))
     if report.get("patch"):
         rows.append(("patch", patch_summary(report["patch"])))
+    if report.get("fit"):
+        rows.append(("--ram with --prune", report["fit"]["reason"]))
     rows.append(("time", f"{sum(report['seconds'].values()):.2f} s (" + ", ".join(
         f"{k} {v:.2f}" for k, v in report["seconds"].items()) + ")"))
     width = max(len(name) for name, _ in rows)

@@ -25,7 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags ``mcugraph prune`` shares with ``mcugraph opt --prune``."""
     group = parser.add_argument_group("pruning")
-    group.add_argument("--data", help="training data: an .npz with arrays x and y, or 'digits'")
+    group.add_argument("--data", help="training data: an .npz with arrays x and y (several model inputs: x0, x1, ... "
+                       "in graph-input order), or 'digits'")
     group.add_argument("--val", help="validation .npz (accuracy before/after is reported)")
     group.add_argument("--data-scale", metavar="S",
                        help="integer inputs (uint8 images) become x*S + OFFSET; e.g. 1/255 (required for integer x)")

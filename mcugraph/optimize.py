@@ -27,7 +27,7 @@ import numpy as np
 import onnx
 import onnx_ir as ir
 
-from mcugraph.errors import DataError, ExportError
+from mcugraph.errors import BudgetError, DataError, ExportError
 from mcugraph.pipeline import CANONICALIZE
 from mcugraph.registry import pipeline_changes_outputs
 
@@ -64,6 +64,9 @@ class Options:
     patch: str | None = None
     patch_max_mac_overhead: float = 0.3
     ram_bytes: int | None = None
+    # --prune with --ram: pruning to a given layer-by-layer arena budget (bytes). With ram_bytes, the model is first
+    # fitted by order + plan + patching; pruning then removes only what they could not (see _fit_ram).
+    prune_to_ram: Callable[[ir.Model, int], ir.Model] | None = None
 
 
 def optimize(model: Any, **options: Any) -> OptimizeResult:
@@ -90,10 +93,18 @@ def run(model: Any, opts: Options) -> OptimizeResult:
         ir_model, qdq_params = _canonicalize(ir_model, opts)
     if opts.pipeline and pipeline_changes_outputs(opts.pipeline):
         reference = ir.serde.serialize_model(ir_model)
+    if opts.prune_to_ram is not None and opts.ram_bytes is not None:
+        return _fit_ram(ir_model, reference, qdq_params, opts, timer)
     for transform in opts.transforms:
         with timer(getattr(transform, "__name__", "transform")):
             ir_model = transform(ir_model)
         reference = ir.serde.serialize_model(ir_model)
+    return _build(ir_model, reference, qdq_params, opts, timer)
+
+
+def _build(ir_model: ir.Model, reference: onnx.ModelProto, qdq_params: dict | None, opts: Options, timer: _Timer
+           ) -> OptimizeResult:
+    """Schedule, calibrate, export, verify, then patch (``--patch``/``--ram``): steps 3-6 of the module docstring."""
     with timer("schedule"):
         memory = _schedule(ir_model, opts)
     with timer("calibrate"):
@@ -115,6 +126,65 @@ def run(model: Any, opts: Options) -> OptimizeResult:
         report["arena_head_bytes"], report["predicted_arena_bytes"] = patch["head_after_bytes"], patch["predicted_bytes"]
         report["flash_bytes"] = len(result)
     return OptimizeResult(result, report)
+
+
+def _fit_ram(model: ir.Model, reference: onnx.ModelProto, qdq_params: dict | None, opts: Options, timer: _Timer
+             ) -> OptimizeResult:
+    """``--ram`` with ``--prune``: pruning removes only what order, plan and patching could not.
+
+    1. The unpruned model with order + plan + patching (within the MAC cap): when it fits ``ram_bytes``, it is the
+       result and nothing is pruned.
+    2. Else prune to a layer-by-layer budget relaxed by the ratio patching reached on the unpruned model (its
+       layer-by-layer arena / its smallest patched arena), then patch the pruned model to fit ``ram_bytes``.
+    3. If it misses, the budget is tightened once (to the ratio patching reached on the pruned model, or by the
+       factor it missed by, whichever is lower); if that misses too (or the tightened budget is no longer above
+       ``ram_bytes``), prune to ``ram_bytes`` itself, which needs no patching.
+
+    Each pruning starts from the unpruned model. ``report["fit"]`` says what was done.
+    """
+    from mcugraph.patch.apply import ArenaBudgetError
+
+    ram = opts.ram_bytes
+    try:
+        result = _build(model, reference, qdq_params, opts, timer)
+        result.report["fit"] = {"ram_bytes": ram, "pruned": False, "attempts": [],
+                                "reason": f"order, plan and patching fit {ram} B: not pruned"}
+        return result
+    except ArenaBudgetError as e:
+        layer_by_layer, smallest = e.layer_by_layer_bytes, e.smallest_bytes
+    attempts: list[dict[str, Any]] = []
+    budget = ram * layer_by_layer // smallest  # patching's ratio on the unpruned model
+    while True:
+        with timer("prune"):
+            try:
+                pruned = opts.prune_to_ram(model, budget)
+            except BudgetError as e:
+                raise BudgetError(f"--ram {ram} B: order, plan and patching reach {smallest} B at best; pruning to "
+                                  f"{budget} B layer by layer: {e}") from e
+        try:
+            result = _build(pruned, ir.serde.serialize_model(pruned), qdq_params, opts, timer)
+        except ArenaBudgetError as e:
+            if budget <= ram:
+                raise
+            attempts.append({"prune_ram_bytes": budget, "smallest_bytes": e.smallest_bytes})
+            # The ratio patching reached on the pruned model itself, or the factor this attempt missed by.
+            tightened = min(ram * e.layer_by_layer_bytes // e.smallest_bytes, budget * ram // e.smallest_bytes)
+            budget = tightened if len(attempts) == 1 and tightened > ram else ram
+            continue
+        attempts.append({"prune_ram_bytes": budget, "head_bytes": result.report["arena_head_bytes"]})
+        result.report["fit"] = {
+            "ram_bytes": ram, "pruned": True, "attempts": attempts,
+            "reason": f"unpruned: {layer_by_layer} B layer by layer, {smallest} B at best with patching; pruned to "
+                      + ", then ".join(f"{a['prune_ram_bytes']} B" for a in attempts)
+                      + f" layer by layer ({_patched_or_not(result.report)}): TFLM head "
+                      f"{result.report['arena_head_bytes']} B",
+        }
+        return result
+
+
+def _patched_or_not(report: dict[str, Any]) -> str:
+    patch = report.get("patch") or {}
+    return f"then patched in {len(patch['tiles'])} row tiles" if patch.get("applied") else "fits without patching"
 
 
 def _patch(data: bytes, opts: Options) -> tuple[bytes, dict[str, Any]]:
@@ -301,4 +371,4 @@ class _Timer:
         try:
             yield
         finally:
-            self.seconds[step] = round(time.perf_counter() - start, 4)
+            self.seconds[step] = round(self.seconds.get(step, 0.0) + time.perf_counter() - start, 4)  # steps may repeat

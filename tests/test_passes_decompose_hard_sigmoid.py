@@ -30,3 +30,14 @@ def test_model_without_hard_sigmoid_unchanged():
         <ir_version: 8, opset_import: ["" : 17]>
         g (float[2] x) => (float[2] y) { y = Sigmoid(x) }
     """))
+
+
+def test_default_attributes_and_both_clips():
+    """Without attributes (alpha 0.2, beta 0.5) and inputs spread to +-10 so both the 0 and the 1 clip apply:
+    the same outputs as onnxruntime's HardSigmoid (rewrites() compares them)."""
+    m = rewrites("decompose-hard-sigmoid", model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[1, 64] x) => (float[1, 64] y) <float ten = {10}>
+        { a = Mul(x, ten)  y = HardSigmoid(a) }
+    """))
+    assert ops(m) == ["Mul", "Mul", "Add", "Relu", "Min"]

@@ -1,6 +1,8 @@
 """fold-constants: constant subgraphs, Constant nodes and static Shape/Size become initializers."""
 
 import numpy as np
+import onnx
+import onnx_ir as ir
 from passes_check import model, ops, rewrites, unchanged
 
 
@@ -66,3 +68,44 @@ def test_nothing_constant_unchanged():
         { a = Add(x, b)  y = Relu(a) }
     """)
     unchanged("fold-constants", m)
+
+
+def _expand_to(n: int) -> ir.Model:
+    return model(f"""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[{n}] x) => (float[{n}] y) <float[1] c = {{2}}, int64[1] shape = {{{n}}}>
+        {{ e = Expand(c, shape)  y = Add(x, e) }}
+    """)
+
+
+def test_size_limit_is_inclusive_and_one_mebi_element_by_default():
+    """An output of exactly size_limit elements folds; by default the limit is 2**20 elements (4 MiB of float),
+    and one more stays a node (refused from its declared shape, without evaluating it)."""
+    assert ops(rewrites("fold-constants", _expand_to(100), size_limit=100)) == ["Add"]
+    unchanged("fold-constants", _expand_to(100), size_limit=99)
+    unchanged("fold-constants", _expand_to((1 << 20) + 1))
+
+
+def test_random_ops_not_folded():
+    """A random op with no inputs, and one of a constant, stay: folding would freeze one draw."""
+    unchanged("fold-constants", model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[2, 3] x) => (float[2, 3] y)
+        { r = RandomNormal<shape = [2, 3]>()  y = Add(x, r) }
+    """))
+    unchanged("fold-constants", model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[2, 3] x) => (float[2, 3] y) <float[2, 3] c = {1, 2, 3, 4, 5, 6}>
+        { r = RandomUniformLike(c)  y = Add(x, r) }
+    """))
+
+
+def test_shape_of_a_symbolic_shape_not_folded():
+    """Shape of a value whose shape is unknown, or has a symbolic dim, is not a constant (models built in
+    memory, not through mcugraph.load, which makes the batch dim 1 and infers shapes)."""
+    for value_info in ("", "<int64[2, N] n>"):
+        unchanged("fold-constants", ir.serde.deserialize_model(onnx.parser.parse_model(f"""
+            <ir_version: 8, opset_import: ["" : 17]>
+            g (float[2, 4] x) => (float[2] y) {value_info}
+            {{ n = NonZero(x)  s = Shape(n)  y = Cast<to = 1>(s) }}
+        """)))

@@ -56,3 +56,21 @@ def test_kws_weights_folded(shared_models):
     m = mcugraph.load(shared_models / "kws_dscnn.onnx")
     m = rewrites("fold-dequantize-weights", m)
     assert "DequantizeLinear" not in ops(m)
+
+
+def test_other_constant_ops_left_to_fold_constants():
+    """Only DequantizeLinear is this pass's business: a constant Add stays for fold-constants."""
+    unchanged("fold-dequantize-weights", model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[4] x) => (float[4] y) <float[4] a = {1, 2, 3, 4}, float[4] b = {1, 1, 1, 1}>
+        { c = Add(a, b)  y = Mul(x, c) }
+    """))
+
+
+def test_dequantize_producing_a_graph_output_kept():
+    """A constant DequantizeLinear whose result is a graph output stays (an initializer cannot be an output)."""
+    unchanged("fold-dequantize-weights", model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[4] x) => (float[4] y, float[4] wf) <int8[4] w = {1, -2, 3, -4}, float scale = {0.5}>
+        { wf = DequantizeLinear(w, scale)  y = Mul(x, wf) }
+    """))

@@ -76,3 +76,40 @@ def test_gemm_trans_a_refused():
         {{ y = Gemm <transA = 1> (x, w) }}
     """)
     unchanged("normalize-gemm", m)
+
+
+def test_per_row_bias_kept_two_dimensional():
+    """A [2, 3] bias with different rows cannot shrink to [3]: the canonical Gemm keeps it, and a MatMul + Add
+    with it becomes a Gemm with the same numbers (rewrites() compares outputs)."""
+    unchanged("normalize-gemm", model(f"""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[2, 4] x) => (float[2, 3] y) <float[3, 4] w = {W}, float[2, 3] b = {{1, 2, 3, 4, 5, 6}}>
+        {{ y = Gemm <transB = 1> (x, w, b) }}
+    """))
+    m = rewrites("normalize-gemm", model(f"""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[2, 4] x) => (float[2, 3] y) <float[4, 3] w = {W}, float[2, 3] b = {{1, 2, 3, 4, 5, 6}}>
+        {{ a = MatMul(x, w)  y = Add(a, b) }}
+    """))
+    gemm, _ = _gemm_form(m)
+    np.testing.assert_allclose(gemm.inputs[2].const_value.numpy(), [[1, 2, 3], [4, 5, 6]])
+
+
+def test_canonical_gemm_with_a_row_bias_gets_a_vector_bias():
+    """transB=1, alpha=beta=1 but C of shape [1, 3]: C becomes the 1-D [3] TFLite's FULLY_CONNECTED takes."""
+    m = rewrites("normalize-gemm", model(f"""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[2, 4] x) => (float[2, 3] y) <float[3, 4] w = {W}, float[1, 3] b = {{1, 2, 3}}>
+        {{ y = Gemm <transB = 1> (x, w, b) }}
+    """))
+    gemm, _ = _gemm_form(m)
+    np.testing.assert_allclose(gemm.inputs[2].const_value.numpy(), [1, 2, 3])
+
+
+def test_gemm_with_activation_bias_and_beta_refused():
+    """C computed at run time cannot take beta into its values: a Gemm with beta != 1 on it stays."""
+    unchanged("normalize-gemm", model(f"""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[2, 4] x, float[2, 3] c) => (float[2, 3] y) <float[4, 3] w = {W}>
+        {{ y = Gemm <beta = 2.0> (x, w, c) }}
+    """))

@@ -43,3 +43,25 @@ def test_identity_from_input_to_output_kept():
         { y = Identity(x) }
     """)
     unchanged("remove-identity", m)
+
+
+def test_dropout_with_mask_read_by_a_node_kept():
+    """A mask read inside the graph (not a graph output) keeps the Dropout too."""
+    m = model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[2, 4] x) => (float[2, 4] y, float[2, 4] z)
+        { a = Relu(x)  b, mask = Dropout(a)  y = Sigmoid(b)  z = Cast<to = 1>(mask) }
+    """)
+    unchanged("remove-identity", m)
+
+
+def test_dropout_in_training_mode_kept_and_inference_mode_removed():
+    """training_mode=True makes Dropout random: it stays; training_mode=False is an identity and goes."""
+    text = """
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[2, 4] x) => (float[2, 4] y)
+        <float ratio = {0.5}, bool training = {FLAG}>
+        { a = Relu(x)  b = Dropout(a, ratio, training)  y = Sigmoid(b) }
+    """
+    unchanged("remove-identity", model(text.replace("FLAG", "1")))
+    assert ops(rewrites("remove-identity", model(text.replace("FLAG", "0")))) == ["Relu", "Sigmoid"]

@@ -31,6 +31,7 @@ PER_CHANNEL = "per-channel"            # channel c of the output depends on chan
 PER_CHANNEL_NCHW = "per-channel-nchw"  # the same, but only when channels sit on axis 1 (pools, BatchNorm)
 ELEMENTWISE = "elementwise"            # broadcasting binary op: operands' channels merge
 CONV, GEMM = "conv", "gemm"            # weighted: new prunable groups on the output
+CONV_TRANSPOSE = "conv-transpose"      # weighted, weight (C_in, C_out/group, k...): in on axis 0, out on axis 1
 CONCAT, RESHAPE, TRANSPOSE = "concat", "reshape", "transpose"
 AXES = "axes"                          # Squeeze/Unsqueeze/Reduce*: the channel axis moves or must survive
 SLICE = "slice"                        # Slice/Split not along the channel axis
@@ -88,7 +89,7 @@ OPS: Mapping[str, OpFacts] = MappingProxyType({
     # --- weighted kernels -------------------------------------------------------------------------------------
     "Conv": _row(("CONV_2D", "DEPTHWISE_CONV_2D"), "lower_conv.conv", channels=CONV, weights=_w(i1=WEIGHT, i2=BIAS),
                  **_PRUNE),
-    "ConvTranspose": _row("TRANSPOSE_CONV", "lower_conv.conv_transpose", channels=FREEZE,
+    "ConvTranspose": _row("TRANSPOSE_CONV", "lower_conv.conv_transpose", channels=CONV_TRANSPOSE,
                           weights=_w(i1=WEIGHT, i2=BIAS), **_PRUNE),
     "Gemm": _row("FULLY_CONNECTED", "lower_conv.gemm", channels=GEMM, weights=_w(i0=WEIGHT, i1=WEIGHT, i2=BIAS),
                  **_PRUNE),

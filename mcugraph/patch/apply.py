@@ -29,6 +29,16 @@ from mcugraph.tflite.tflm import arena_head, run_tflm_batch
 PLANNED_CANDIDATES = 3  # the best few by peak are planned exactly; first-fit nearly always reaches the peak
 
 
+class ArenaBudgetError(BudgetError):
+    """``ram_bytes`` cannot be met without pruning. ``layer_by_layer_bytes``: TFLM's head of the unpatched model;
+    ``smallest_bytes``: the smallest arena patching reaches within the MAC cap (what ``opt --prune`` relaxes
+    pruning's budget by)."""
+
+    def __init__(self, message: str, layer_by_layer_bytes: int, smallest_bytes: int):
+        super().__init__(message)
+        self.layer_by_layer_bytes, self.smallest_bytes = layer_by_layer_bytes, smallest_bytes
+
+
 @dataclasses.dataclass(frozen=True)
 class PatchReport:
     applied: bool
@@ -87,7 +97,7 @@ def _candidates(model, tiling, max_mac_overhead: float) -> list[Candidate]:
     return [evaluate(model, stage, bands)]
 
 
-def _fitting(found: list[Candidate], ram_bytes: int, time_limit_s: float, source: str):
+def _fitting(found: list[Candidate], ram_bytes: int, time_limit_s: float, source: str, head_before: int):
     """(plan, candidate) with the fewest MACs whose arena fits ``ram_bytes``; BudgetError naming the smallest arena."""
     for candidate in sorted((c for c in found if c.peak_bytes <= ram_bytes), key=lambda c: (c.macs, c.peak_bytes)):
         plan = plan_arena(candidate.graph, time_limit_s=time_limit_s)
@@ -96,9 +106,9 @@ def _fitting(found: list[Candidate], ram_bytes: int, time_limit_s: float, source
     smallest = min((plan_arena(c.graph, time_limit_s=time_limit_s).arena_bytes for c in found[:PLANNED_CANDIDATES]),
                    default=None)
     reach = f"{smallest} B with patching" if smallest is not None else "no tiling applies"
-    raise BudgetError(
+    raise ArenaBudgetError(
         f"{source}: the arena cannot fit {ram_bytes} B without pruning: the smallest reachable is {reach}; "
-        "raise --ram or add --prune"
+        "raise --ram or add --prune", head_before, min(head_before, smallest or head_before),
     )
 
 
@@ -126,13 +136,14 @@ def patch_tflite(
         if tiling == "auto" and ram_bytes is None:
             return data, dataclasses.replace(unchanged, reason="no tileable stage within the MAC cap: kept layer by layer")
         if ram_bytes is not None:
-            raise BudgetError(
+            raise ArenaBudgetError(
                 f"{source}: the arena cannot fit {ram_bytes} B without pruning: the smallest reachable is "
-                f"{head_before} B (no tiling applies within {max_mac_overhead:.0%} extra MACs); add --prune"
+                f"{head_before} B (no tiling applies within {max_mac_overhead:.0%} extra MACs); add --prune",
+                head_before, head_before,
             )
         raise BudgetError(f"{source}: no tiling within {max_mac_overhead:.0%} extra MACs; raise --patch-max-mac-overhead")
     if ram_bytes is not None:
-        plan, best = _fitting(found, ram_bytes, time_limit_s, source)
+        plan, best = _fitting(found, ram_bytes, time_limit_s, source, head_before)
     else:
         plans = [(plan_arena(c.graph, time_limit_s=time_limit_s), c) for c in found[:PLANNED_CANDIDATES]]
         plan, best = min(plans, key=lambda pc: (pc[0].arena_bytes, pc[1].macs))

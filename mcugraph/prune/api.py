@@ -19,7 +19,7 @@ import onnx_ir as ir
 from mcugraph.arguments import check_train_config
 from mcugraph.errors import BudgetError, MCUGraphError
 from mcugraph.prune.budgets import Budgets, parse_budgets
-from mcugraph.prune.data import Dataset, load_dataset, parse_scale
+from mcugraph.prune.data import Dataset, as_inputs, load_dataset, parse_scale, sample_count
 from mcugraph.prune.probe import tflm_arena_head
 from mcugraph.prune.train import EpochLog, TrainConfig
 
@@ -56,7 +56,9 @@ def prune(
     (:mod:`mcugraph.prune.data`); integer inputs (uint8 images) need ``data_scale`` (``x * data_scale +
     data_offset``, e.g. ``"1/255"``). Budgets accept ``"48KiB"``-style strings or ints (bytes, MACs). ``options`` are
     :class:`TrainConfig` fields (``lr``, ``batch_size``, ``loss``, ``device``, ``progress``, ...); ``loss`` is
-    ``"ce"`` (default), ``"mse"`` or a callable ``loss(output, target) -> scalar tensor``.
+    ``"ce"`` (default), ``"mse"`` or a callable ``loss(output, target) -> scalar tensor``. A model with several
+    inputs takes ``x`` as a tuple of arrays in graph-input order (.npz: ``x0``, ``x1``, ...); with several outputs,
+    ``"ce"``/``"mse"``, accuracy and distillation use the first output, a callable loss gets the tuple of outputs.
     ``epochs`` and ``batch_size`` left out are derived from the data size and how far the budgets are
     (``recipe.py``).
     """
@@ -92,7 +94,7 @@ def prune(
     groups = channel_groups(model)
     gated = gateable_groups(model, groups)
     before = exact_resources(model)
-    config, schedule = derive(config, len(train_set.x), pressure(before, budgets))
+    config, schedule = derive(config, sample_count(train_set.x), pressure(before, budgets))
     rmodel = resource_model(model, groups, before["order"])
     refuse_unprunable(model, groups, gated)
     _check_reachable(rmodel, gated, budgets, frozen_summary(model, groups, gated))
@@ -151,11 +153,12 @@ def prune(
 def _inputs(data: Dataset, config: TrainConfig):
     import torch
 
-    return torch.from_numpy(data.x).to(config.device)
+    xs = tuple(torch.from_numpy(a).to(config.device) for a in as_inputs(data.x))
+    return xs if len(xs) > 1 else xs[0]
 
 
 def _teacher_logits(module, data: Dataset, config: TrainConfig):
-    """The unpruned model's logits on the training set, computed once (gates are all open at this point).
+    """The unpruned model's logits (its first output) on the training set, computed once (gates all open now).
 
     With ``config.augment`` every batch is a new view: then a frozen copy of the unpruned module, run per batch.
     """
@@ -163,14 +166,16 @@ def _teacher_logits(module, data: Dataset, config: TrainConfig):
 
     import torch
 
+    from mcugraph.prune.train import first_output
+
     if config.augment is not None:
         teacher = copy.deepcopy(module).eval().requires_grad_(False)
         teacher.gate_hooks.clear()  # the copied hooks would still read the live (closing) gates
         return teacher
     with torch.no_grad():
         module.eval()
-        x = torch.from_numpy(data.x).to(config.device)
-        return torch.cat([module(b) for b in x.split(256)]).float().cpu().numpy()
+        xs = [torch.from_numpy(a).to(config.device).split(256) for a in as_inputs(data.x)]
+        return torch.cat([first_output(module(*b)) for b in zip(*xs, strict=True)]).float().cpu().numpy()
 
 
 def canonicalize(model: ir.Model) -> ir.Model:
@@ -274,11 +279,13 @@ def _default_val(data: Any, model: ir.Model, config: TrainConfig) -> Dataset | N
 
 
 def onnx_accuracy(model: ir.Model, data: Dataset) -> float:
-    """Top-1 accuracy in onnxruntime, one sample at a time as on the device (the input has batch 1)."""
+    """Top-1 accuracy of the first output in onnxruntime, one sample at a time as on the device (batch 1)."""
     from mcugraph.runtime import run_onnx
 
-    name = model.graph.inputs[0].name
-    hits = [int(run_onnx(model, {name: x[None]})[0].argmax()) == int(y) for x, y in zip(data.x, data.y, strict=True)]
+    names = [v.name for v in model.graph.inputs]
+    xs = as_inputs(data.x)
+    hits = [int(run_onnx(model, {n: a[i][None] for n, a in zip(names, xs, strict=True)})[0].argmax()) == int(y)
+            for i, y in enumerate(data.y)]
     return float(np.mean(hits))
 
 

@@ -162,8 +162,8 @@ def visit(w: Walker, node: ir.Node) -> None:
     if rule is None or rule == rules.FREEZE or out is None or out.shape is None:
         return w.unknown(node)
 
-    if rule == rules.CONV and len(ins) > 1:
-        return _conv(w, node, lay)
+    if rule in (rules.CONV, rules.CONV_TRANSPOSE) and len(ins) > 1:
+        return _conv(w, node, lay, transposed=rule == rules.CONV_TRANSPOSE)
     if rule == rules.GEMM and len(ins) > 1 and len(x.shape) == 2:
         return _gemm(w, node, lay)
 
@@ -249,7 +249,8 @@ def _channel_input(w: Walker, node: ir.Node, lay: tuple[int, list[Segment]] | No
     return None
 
 
-def _conv(w: Walker, node: ir.Node, lay) -> None:
+def _conv(w: Walker, node: ir.Node, lay, transposed: bool = False) -> None:
+    """Conv weight (C_out, C_in/group, k...); ConvTranspose weight (C_in, C_out/group, k...): the in/out axes swap."""
     ins, out = node.inputs, node.outputs[0]
     has_bias = len(ins) > 2 and ins[2] is not None
     weight = w.const(ins[1])
@@ -258,15 +259,18 @@ def _conv(w: Walker, node: ir.Node, lay) -> None:
     segs = _channel_input(w, node, lay, 1)
     group = node.attributes["group"].value if "group" in node.attributes else 1
     cin = int(ins[0].shape[1])
+    in_axis, out_axis = (0, 1) if transposed else (1, 0)
     if group == 1:
         if segs is not None:
-            w.weight(ins[1], segs, 1)
+            w.weight(ins[1], segs, in_axis)
         w.fresh(out, prunable=True, producer=w.label[id(node)])
         new = w.layout[out.name][1]
-        w.weight(ins[1], new, 0)
+        w.weight(ins[1], new, out_axis)
         if has_bias:
             w.weight(ins[2], new, 0)
         return None
+    if transposed:  # channel c of group k sits at a different weight axis on each side: not sliced yet
+        return w.unknown(node, f"is a grouped transposed convolution (group={group}); only group 1 prunes")
     if group == cin and weight.shape[0] == cin and segs is not None:  # depthwise: channel c in = channel c out
         w.weight(ins[1], segs, 0)
         if has_bias:

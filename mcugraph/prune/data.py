@@ -7,8 +7,9 @@ and with several processes every rank must draw the same shuffled batches (``mcu
 
 Accepted forms (``spec``):
 
-- ``"digits"``, or a path to an ``.npz`` with arrays ``x`` and ``y``;
-- an ``(x, y)`` pair of arrays or tensors, or anything with ``.x`` and ``.y``;
+- ``"digits"``, or a path to an ``.npz`` with arrays ``x`` and ``y`` (several graph inputs: ``x0``, ``x1``, ...);
+- an ``(x, y)`` pair of arrays or tensors, or anything with ``.x`` and ``.y``; for a model with several inputs ``x``
+  is a tuple/list of arrays, one per graph input in graph-input order (arrays, ``.npz`` and ``.x``/``.y`` only);
 - a map-style ``torch.utils.data.Dataset`` whose items are ``(x, y)`` samples;
 - a ``DataLoader`` or any other iterable of ``(x, y)`` pairs: batches (leading batch axis) or single samples, told
   apart by the model's input shape.
@@ -33,8 +34,17 @@ from mcugraph.errors import DataError
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
-    x: np.ndarray  # float32 (N, *input shape[1:])
+    x: np.ndarray | tuple[np.ndarray, ...]  # float32 (N, *input shape[1:]); a tuple, one per input, for several
     y: np.ndarray  # int64 labels (N,) for "ce"; float32 targets for "mse"; as given for a custom loss
+
+
+def as_inputs(x) -> tuple:
+    """The model inputs of a :class:`Dataset` (or a batch of it) as a tuple, one entry per graph input."""
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
+
+
+def sample_count(x) -> int:
+    return len(as_inputs(x)[0])
 
 
 def parse_scale(text: str | float | None) -> float | None:
@@ -54,31 +64,46 @@ def load_dataset(spec: Any, model: ir.Model, loss: Any, what: str, scale: float 
     ``loss``: ``"ce"`` (labels are class indices), ``"mse"`` (targets shaped like the output) or a callable (targets
     are passed to it as given: integer arrays as int64, anything else as float32).
     """
-    expected = tuple(model.graph.inputs[0].shape)[1:]
-    x, y = _arrays(spec, loss, what, expected)
-    if np.ndim(x) == 0 or (y is not None and np.ndim(y) == 0):
+    graph_inputs = list(model.graph.inputs)
+    expected = tuple(graph_inputs[0].shape)[1:]
+    x, y = _arrays(spec, loss, what, expected, len(graph_inputs))
+    xs = as_inputs(x)
+    if any(np.ndim(a) == 0 for a in xs) or (y is not None and np.ndim(y) == 0):
         raise DataError(f"{what}: x and y must be arrays with one row per sample (N, ...), not single numbers")
+    if len(xs) != len(graph_inputs):
+        names = ", ".join(v.name for v in graph_inputs)
+        raise DataError(f"{what}: got {len(xs)} input array(s) but the model has {len(graph_inputs)} input(s) "
+                        f"({names}); give x as a tuple of arrays in that order (.npz: x0, x1, ...)")
     if y is None:
-        y = _float_inputs(x, what, scale, offset)
-    if len(x) == 0:
+        if len(xs) > 1:
+            raise DataError(f"{what}: no targets y for a model with {len(xs)} inputs; give (x, y) with targets")
+        y = _float_inputs(xs[0], what, scale, offset)
+    if len(xs[0]) == 0:
         raise DataError(f"{what}: the dataset is empty; give at least one sample")
-    if len(x) != len(y):
-        raise DataError(f"{what}: x has {len(x)} samples but y has {len(y)}; they must match")
-    if tuple(x.shape[1:]) != expected:
-        raise DataError(
-            f"{what}: samples have shape {tuple(x.shape[1:])} but the model input "
-            f"'{model.graph.inputs[0].name}' expects (N, {', '.join(map(str, expected))})"
-        )
-    x = _float_inputs(x, what, scale, offset)
-    output = tuple(model.graph.outputs[0].shape)
+    for array, value in zip(xs, graph_inputs, strict=True):
+        if len(array) != len(y):
+            raise DataError(f"{what}: x has {len(array)} samples but y has {len(y)}; they must match")
+        shape = tuple(value.shape)[1:]
+        if tuple(array.shape[1:]) != shape:
+            raise DataError(
+                f"{what}: samples have shape {tuple(array.shape[1:])} but the model input "
+                f"'{value.name}' expects (N, {', '.join(map(str, shape))})"
+            )
+    xs = tuple(_float_inputs(a, what, scale, offset) for a in xs)
+    x = xs[0] if len(xs) == 1 else xs
+    output = tuple(model.graph.outputs[0].shape)  # "ce"/"mse" score the first output (docs/pruning.md)
     if callable(loss):
         if y.dtype.kind not in "iubf":
             raise DataError(f"{what}: targets y must be numbers, got dtype {y.dtype}")
         return Dataset(x, y.astype(np.int64 if y.dtype.kind in "iub" else np.float32))
     if loss == "mse":
         if tuple(y.shape[1:]) != output[1:]:
-            raise DataError(f"{what}: targets have shape {tuple(y.shape[1:])}, the model output is {output}")
+            raise DataError(f"{what}: targets have shape {tuple(y.shape[1:])}, the model output "
+                            f"'{model.graph.outputs[0].name}' is {output}")
         return Dataset(x, y.astype(np.float32))
+    if len(model.graph.outputs) > 1 and len(output) != 2:
+        raise DataError(f"{what}: loss 'ce' scores the first output '{model.graph.outputs[0].name}', but its shape "
+                        f"{output} is not (N, classes); use --loss mse or a callable loss(outputs, y)")
     return Dataset(x, _class_labels(y, output[-1], what))
 
 
@@ -117,7 +142,7 @@ def _class_labels(y: np.ndarray, classes: int, what: str) -> np.ndarray:
     return y
 
 
-def _arrays(spec: Any, loss: Any, what: str, expected: tuple) -> tuple[np.ndarray, np.ndarray | None]:
+def _arrays(spec: Any, loss: Any, what: str, expected: tuple, n_inputs: int = 1) -> tuple[Any, np.ndarray | None]:
     if isinstance(spec, str) and spec == "digits":
         from mcugraph.datasets import digits
 
@@ -126,9 +151,12 @@ def _arrays(spec: Any, loss: Any, what: str, expected: tuple) -> tuple[np.ndarra
     if isinstance(spec, (str, Path)):
         return _npz(Path(spec), loss, what)
     if isinstance(spec, tuple) and len(spec) == 2:
-        return _numpy(spec[0]), _numpy(spec[1])
+        return _inputs(spec[0], n_inputs), _numpy(spec[1])
     if hasattr(spec, "x") and hasattr(spec, "y"):
-        return _numpy(spec.x), _numpy(spec.y)
+        return _inputs(spec.x, n_inputs), _numpy(spec.y)
+    if n_inputs > 1:
+        raise DataError(f"{what}: the model has {n_inputs} inputs; give (x, y) with x a tuple of arrays, one per "
+                        "input in graph-input order, or an .npz with x0, x1, ... and y")
     if _is_map_dataset(spec):
         return _stack(((spec[i] for i in range(len(spec)))), what, expected)
     if hasattr(spec, "__iter__"):
@@ -147,8 +175,11 @@ def _npz(path: Path, loss: Any, what: str) -> tuple[np.ndarray, np.ndarray | Non
             arrays = {k: archive[k] for k in archive.files}
     except Exception as e:
         raise DataError(f"{what}: cannot read {path} as .npz ({type(e).__name__}); save it with np.savez") from e
+    if "x" not in arrays and "x0" in arrays:  # several graph inputs: x0, x1, ... in graph-input order
+        count = next(i for i in range(len(arrays) + 1) if f"x{i}" not in arrays)
+        arrays["x"] = tuple(arrays[f"x{i}"] for i in range(count))
     if "x" not in arrays or ("y" not in arrays and loss != "mse"):
-        raise DataError(f"{what}: {path} holds {sorted(arrays)}; it needs arrays 'x' and 'y'")
+        raise DataError(f"{what}: {path} holds {sorted(arrays)}; it needs arrays 'x' (or x0, x1, ...) and 'y'")
     return arrays["x"], arrays.get("y")  # no y (autoencoder): the targets are the scaled inputs
 
 
@@ -177,6 +208,13 @@ def _stack(items, what: str, expected: tuple) -> tuple[np.ndarray, np.ndarray]:
         return np.concatenate(xs), np.concatenate(ys)
     except ValueError as e:
         raise DataError(f"{what}: batches do not stack ({e}); every x must have shape (B, {expected})") from e
+
+
+def _inputs(value: Any, n_inputs: int) -> Any:
+    """One array, or (model with several inputs, x a tuple/list) one array per input."""
+    if n_inputs > 1 and isinstance(value, (tuple, list)):
+        return tuple(_numpy(v) for v in value)
+    return _numpy(value)
 
 
 def _numpy(value: Any) -> np.ndarray:

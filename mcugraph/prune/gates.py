@@ -17,8 +17,8 @@ strength at any time, which is why it is used here (docs/pruning.md).
 Which channels close is decided by importance: the first-order Taylor estimate ``|gate_c · ∂L_task/∂gate_c|`` of
 the loss change when channel ``c`` is removed, averaged over steps (exponential moving average). A closed channel's
 importance decays to 0, so it stays closed. Gates multiply each producer's output channel-wise; since every producer
-is a Conv or Gemm with constant weights, ``g · (W x + b) = (g W) x + g b`` and :meth:`ChannelGates.fold_into` moves
-the gates into the weights exactly.
+is a Conv, ConvTranspose or Gemm with constant weights, ``g · (W x + b) = (g W) x + g b`` and
+:meth:`ChannelGates.fold_into` moves the gates into the weights exactly.
 """
 
 from __future__ import annotations
@@ -30,12 +30,14 @@ import onnx_ir as ir
 import torch
 from torch import nn
 
-# Producers whose output channel c is computed only from weight[c] and bias[c] (axis 0): gates fold into those.
-FOLDABLE_PRODUCERS = ("Conv", "Gemm")
+# Producers whose output channel c is computed only from bias[c] and the weight's slice c along this axis (Conv and
+# normalised Gemm: axis 0; ConvTranspose of group 1, weight (C_in, C_out, k...): axis 1): gates fold into those.
+FOLDABLE_PRODUCERS = {"Conv": 0, "Gemm": 0, "ConvTranspose": 1}
 
 
 def gateable_groups(model: ir.Model, groups: Iterable) -> list:
-    """Prunable groups of more than one channel whose producers are all Conv/Gemm with constant weights."""
+    """Prunable groups of more than one channel whose producers are all Conv/ConvTranspose/Gemm with constant
+    weights."""
     nodes = {node.name: node for node in model.graph}
     result = []
     for group in groups:
@@ -51,6 +53,8 @@ def _foldable(node: ir.Node | None) -> bool:
         return False
     if node.op_type == "Gemm" and node.attributes.get_int("transB", 0) != 1:
         return False  # normalize-gemm stores B as [out, in]; anything else we do not fold
+    if node.op_type == "ConvTranspose" and node.attributes.get_int("group", 1) != 1:
+        return False  # grouped: output channel c is not one slice of axis 1 (the walk freezes these anyway)
     return all(v is None or v.const_value is not None for v in node.inputs[1:])
 
 
@@ -187,14 +191,18 @@ class ChannelGates(nn.Module):
 
     @torch.no_grad()
     def fold_into(self, module, model: ir.Model) -> None:
-        """Multiply each producer's weight and bias by its gates (axis 0) in ``module``; then gates are all ones."""
+        """Multiply each producer's weight (along ``FOLDABLE_PRODUCERS``' axis) and bias by its gates in ``module``;
+        then gates are all ones."""
         nodes = {node.name: node for node in model.graph}
         for gid, group in self.groups.items():
             g = self.gate(gid)
             for name in group.producers:
-                for value in nodes[name].inputs[1:3]:
+                node = nodes[name]
+                for value in node.inputs[1:3]:
                     if value is None:
                         continue
                     param = module.parameter(value.name)
-                    param.mul_(g.view([-1] + [1] * (param.dim() - 1)).to(param.dtype))
+                    shape = [1] * param.dim()
+                    shape[FOLDABLE_PRODUCERS[node.op_type] if param.dim() > 1 else 0] = -1
+                    param.mul_(g.view(shape).to(param.dtype))
             self.width[str(gid)].fill_(float(len(self.alive[gid])))

@@ -5,8 +5,6 @@ Two questions decide it, each answered by the one module that owns it:
 - **Will the pruned model export?** :func:`mcugraph.memory.kernel_view.kernel_view` is the single place that decides
   what TFLite Micro runs; removing channels never adds an op, so a canonical model it accepts stays acceptable.
   We call it on the canonical model and turn its refusal into a pruning error naming every offending node and op.
-- **Does the model fit the training API?** training feeds one input array and scores one output
-  (``data=(x, y)``): a model with several inputs or outputs is refused here rather than failing in the first batch.
 - **Can training run, and is anything prunable?** the PyTorch interpreter's handler table
   (:data:`mcugraph.prune.torch_ops.HANDLERS`) must cover every node, and at least one channel group must be gated;
   when none is, the message says, per group, which node blocks it and why (the reasons
@@ -19,7 +17,7 @@ from collections.abc import Sequence
 
 import onnx_ir as ir
 
-from mcugraph.errors import BudgetError, DataError, UnsupportedOpError, unsupported_ops_error
+from mcugraph.errors import BudgetError, UnsupportedOpError, unsupported_ops_error
 
 MAX_REASONS = 6  # groups listed in a refusal; the rest are counted
 
@@ -29,13 +27,6 @@ def check_exportable(model: ir.Model) -> None:
     from mcugraph.memory.kernel_view import kernel_view
     from mcugraph.prune.torch_ops import HANDLERS
 
-    inputs, outputs = [v.name for v in model.graph.inputs], [v.name for v in model.graph.outputs]
-    if len(inputs) != 1 or len(outputs) != 1:
-        raise DataError(
-            f"cannot prune, no training started: the model has {len(inputs)} input(s) ({', '.join(inputs)}) and "
-            f"{len(outputs)} output(s) ({', '.join(outputs)}), but pruning trains one input on one output "
-            "(data=(x, y)); prune a single-input, single-output model (e.g. the trunk with one head)"
-        )
     try:
         kernel_view(model)
     except UnsupportedOpError as e:
@@ -66,13 +57,13 @@ def gate_blockers(model: ir.Model, groups: Sequence, gated: Sequence) -> dict[in
         elif group.size < 2:
             why[group.id] = "a single channel"
         elif not group.producers:
-            why[group.id] = "no Conv/Gemm produces it"
+            why[group.id] = "no Conv/ConvTranspose/Gemm produces it"
         else:
             odd = [name for name in group.producers if name not in nodes
                    or nodes[name].op_type not in FOLDABLE_PRODUCERS]
             node = nodes.get(odd[0]) if odd else None
             what = f"producer '{odd[0]}' ({node.op_type if node else '?'})" if odd else "a producer"
-            why[group.id] = f"{what} cannot take a gate (only Conv/Gemm with constant weights can)"
+            why[group.id] = f"{what} cannot take a gate (only Conv/ConvTranspose/Gemm with constant weights can)"
     return why
 
 

@@ -39,13 +39,14 @@ def renormable_convs(model: ir.Model) -> list[ir.Node]:
 
 
 @torch.no_grad()
-def install_batchnorm(module, model: ir.Model, x: torch.Tensor, optimizer: torch.optim.Optimizer | None = None,
+def install_batchnorm(module, model: ir.Model, x: torch.Tensor | tuple, optimizer: torch.optim.Optimizer | None = None,
                       batch_size: int = 256) -> int:
     """Insert a BatchNorm after every renormable Conv of ``module`` (hooks on their outputs); returns how many.
 
-    ``x`` (training inputs) sets each BatchNorm's running statistics, and γ, β are set so that it starts as the
+    ``x`` (training inputs; a tuple for several graph inputs) sets each BatchNorm's running statistics, and γ, β are set so that it starts as the
     identity. The BatchNorm parameters join ``optimizer`` as a new parameter group.
     """
+    xs = x if isinstance(x, tuple) else (x,)
     convs = [n for n in renormable_convs(model) if n.outputs[0].name not in module.gate_hooks]
     if not convs:
         return 0
@@ -54,7 +55,7 @@ def install_batchnorm(module, model: ir.Model, x: torch.Tensor, optimizer: torch
     for i, node in enumerate(convs):
         channels = module.parameter(node.inputs[1].name).shape[0]
         key = f"bn{i}"
-        norms[key] = nn.BatchNorm2d(channels, momentum=None).to(x.device)  # momentum None: cumulative average
+        norms[key] = nn.BatchNorm2d(channels, momentum=None).to(xs[0].device)  # momentum None: cumulative average
         names[node.outputs[0].name] = key
     module.add_module(ATTRIBUTE, norms)
     module.__dict__["_renorm_outputs"] = names
@@ -62,8 +63,8 @@ def install_batchnorm(module, model: ir.Model, x: torch.Tensor, optimizer: torch
         module.gate_hooks[value] = _hook(norms[key])
     was_training = module.training
     module.train()
-    for batch in x.split(batch_size):
-        module(batch)  # accumulates the running statistics (momentum=None averages over all batches)
+    for batch in zip(*(t.split(batch_size) for t in xs), strict=True):
+        module(*batch)  # accumulates the running statistics (momentum=None averages over all batches)
     for norm in norms.values():
         norm.weight.copy_(torch.sqrt(norm.running_var + norm.eps))
         norm.bias.copy_(norm.running_mean)

@@ -140,7 +140,7 @@ class Pruner:
         self.cut(closed)
         return bool(closed)
 
-    def stop_pruning(self, model, x: torch.Tensor | None = None) -> None:
+    def stop_pruning(self, model, x: torch.Tensor | tuple | None = None) -> None:
         """Budgets are met: fold the gates into the producers' weights and train on without them.
 
         With training inputs ``x``, BatchNorm goes back after every conv for the retraining (``renorm.py``).
@@ -184,11 +184,21 @@ class Pruner:
         self.gates.width[str(best)].data.fill_(float(len(self.gates.alive[best])))
 
 
-def task_loss(kind: str, output: torch.Tensor, target: torch.Tensor, teacher: torch.Tensor | None = None,
+def first_output(output):
+    """The output ``"ce"``/``"mse"``, accuracy and distillation score: the first graph output of several."""
+    return output[0] if isinstance(output, tuple) else output
+
+
+def task_loss(kind: str, output, target: torch.Tensor, teacher: torch.Tensor | None = None,
               distill: float = 0.0, temperature: float = 4.0) -> torch.Tensor:
-    """Cross-entropy (or MSE); with ``teacher`` logits, ``(1−α)·CE + α·T²·KL(teacher_T ‖ student_T)``."""
-    if callable(kind):  # the user's own loss(output, target)
+    """Cross-entropy (or MSE); with ``teacher`` logits, ``(1−α)·CE + α·T²·KL(teacher_T ‖ student_T)``.
+
+    ``output``: the module's output, a tuple for several graph outputs. A callable ``kind`` (the user's own
+    ``loss(output, target)``) receives it as is; the built-in losses score the first output only.
+    """
+    if callable(kind):
         return kind(output, target)
+    output = first_output(output)
     if kind == "mse":
         return nn.functional.mse_loss(output, target)
     ce = nn.functional.cross_entropy(output, target)
@@ -204,7 +214,7 @@ def task_loss(kind: str, output: torch.Tensor, target: torch.Tensor, teacher: to
 def run_epochs(
     module: nn.Module,
     optimizer: torch.optim.Optimizer,
-    x: np.ndarray,
+    x: np.ndarray | tuple[np.ndarray, ...],
     y: np.ndarray,
     epochs: int,
     config: TrainConfig,
@@ -216,14 +226,18 @@ def run_epochs(
     log: list[EpochLog] | None = None,
     teacher: np.ndarray | nn.Module | None = None,
 ) -> list[EpochLog]:
-    """Train ``module`` for ``epochs`` epochs; with ``pruner`` under resource pressure until budgets are met."""
+    """Train ``module`` for ``epochs`` epochs; with ``pruner`` under resource pressure until budgets are met.
+
+    ``x``: the training inputs, a tuple of arrays (one per graph input) for several; every batch takes the same
+    samples from each. ``config.augment`` transforms the first input.
+    """
     from tqdm.auto import tqdm
 
     bar_on = config.progress and sys.stderr.isatty()  # a bar on a terminal; in a log file, one line per epoch
     log = [] if log is None else log
     dp = distributed.current()  # under torchrun: each rank trains on its share of every batch (distributed.py)
     device = torch.device(config.device)
-    xs = torch.from_numpy(x).to(device)
+    xs = tuple(torch.from_numpy(a).to(device) for a in (x if isinstance(x, tuple) else (x,)))
     ys = torch.from_numpy(y).to(device)
     # Teacher logits: precomputed per sample, or (with augmentation, where every view differs) a frozen module.
     soft = torch.from_numpy(teacher).to(device) if isinstance(teacher, np.ndarray) else None
@@ -247,8 +261,10 @@ def run_epochs(
             batch = len(index)
             index = dp.shard(index).to(device)
             optimizer.zero_grad(set_to_none=True)
-            inputs = xs[index] if config.augment is None else config.augment(xs[index])
-            output = module(inputs)
+            inputs = [t[index] for t in xs]
+            if config.augment is not None:
+                inputs[0] = config.augment(inputs[0])
+            output = module(*inputs)
             target = soft[index] if soft is not None else _teacher_batch(teacher, inputs)
             loss = task_loss(config.loss, output, ys[index], target, config.distill)
             loss.backward()
@@ -265,12 +281,12 @@ def run_epochs(
             total_loss += float(loss.detach()) * len(index)
             seen += len(index)
             if config.loss == "ce":
-                correct += float((output.argmax(1) == ys[index]).sum())
+                correct += float((first_output(output).argmax(1) == ys[index]).sum())
             # Drop this step's autograd graph before slicing: it caches the parameters' old shapes.
             del output, loss
             if pruner is not None and pruner.pruning:
                 if pruner.confirmed():
-                    pruner.stop_pruning(model, xs if config.renorm else None)
+                    pruner.stop_pruning(model, (xs if len(xs) > 1 else xs[0]) if config.renorm else None)
                     decay_from = step
                     base_lr = [config.retrain_lr for _ in optimizer.param_groups]
                 elif step % config.prune_every == 0:
@@ -292,11 +308,11 @@ def run_epochs(
     return log
 
 
-def _teacher_batch(teacher, inputs: torch.Tensor) -> torch.Tensor | None:
+def _teacher_batch(teacher, inputs: list[torch.Tensor]) -> torch.Tensor | None:
     if teacher is None:
         return None
     with torch.no_grad():
-        return teacher(inputs)
+        return first_output(teacher(*inputs))
 
 
 def _synced(module: nn.Module, pruner: Pruner | None) -> list[torch.Tensor]:
