@@ -18,6 +18,7 @@ from mcugraph.errors import ExportError
 from mcugraph.export import layout
 from mcugraph.export.flatbuffer import FlatModel
 from mcugraph.export.quant_params import QuantParam, param_from_range, quantize
+from mcugraph.ops.attributes import const_array
 from mcugraph.tflite.schema import schema
 
 
@@ -56,17 +57,7 @@ class Lowering:
 
     # ----- reading values -----
 
-    @staticmethod
-    def const(value: ir.Value | None) -> np.ndarray | None:
-        """The constant array of ``value`` (initializer or Constant node), or None for an activation."""
-        if value is None:
-            return None
-        if value.const_value is not None:
-            return value.const_value.numpy()
-        producer = value.producer()
-        if producer is not None and producer.op_type == "Constant" and "value" in producer.attributes:
-            return producer.attributes["value"].as_tensor().numpy()
-        return None
+    const = staticmethod(const_array)  # the op table's reader: one definition of "constant" for every stage
 
     def slot(self, value: ir.Value) -> Slot:
         if value.name not in self.slots and self.on_missing is not None:
