@@ -157,3 +157,15 @@ def test_input_conv_reads_channels_as_height_and_the_output_reorder_is_a_transpo
     report = mcugraph.optimize(m, calib="random:-1,1,4").report
     assert report["arena_head_bytes"] == report["predicted_arena_bytes"]
     assert report["macs"] == 8 * 40 * 3 * 47 + 8 * 3
+
+
+def test_length_reduction_with_keepdims_keeps_its_1d_shape():
+    """A keepdims mean over the length of a 2-D-carried value: reduced in 4-D, read back as (N, C, 1)."""
+    m = rewrites("conv1d-to-2d", model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[1, 2, 8] x) => (float[1, 2, 1] y) {
+            p = MaxPool <kernel_shape = [3], pads = [1, 1]> (x)
+            y = ReduceMean <axes = [2], keepdims = 1> (p)
+        }
+    """))
+    assert [tuple(v.shape) for v in m.graph.outputs] == [(1, 2, 1)]
