@@ -113,3 +113,16 @@ def test_old_opsets_are_left_alone():
             y = Mul(x, h)
         }
     """))
+
+
+def test_clip_without_bounds_is_not_relu6():
+    """Clip(t) with neither min nor max (opset >= 11 form) clips nothing: x * Clip(x + 3) / 6 stays."""
+    unchanged("fuse-hard-swish", model(f"""
+        {HEADER}
+        g (float[1, 6] x) => (float[1, 6] y) <float three = {{3.0}}, float six = {{6.0}}> {{
+            t = Add(three, x)
+            r = Clip(t)
+            p = Mul(x, r)
+            y = Div(p, six)
+        }}
+    """))

@@ -87,3 +87,14 @@ def test_random_reshape_chains_keep_outputs(chain):
     reshapes = [n for n in m.graph if n.op_type == "Reshape"]
     assert len(reshapes) == (0 if final == (2, 3, 4) else 1)
     assert all(_shape_of(n) == list(final) for n in reshapes)
+
+
+def test_bypassed_reshape_still_read_elsewhere_kept():
+    """The chain's last Reshape reads x directly afterwards, but the first link also feeds a Relu: it stays."""
+    m = model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[2, 6] x) => (float[12] y, float[1, 2, 6] z) <int64[1] ax = {0}>
+        { a = Unsqueeze(x, ax)  z = Relu(a)  b = Flatten <axis = 0> (a)  y = Squeeze(b, ax) }
+    """)
+    m = rewrites("normalize-reshape", m)
+    assert sorted(ops(m)) == ["Relu", "Reshape", "Reshape"]
