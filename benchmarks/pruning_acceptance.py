@@ -20,24 +20,12 @@ import tempfile
 import time
 
 import torch
-from torch import nn
 
 import mcugraph
 from mcugraph.datasets import digits
 from mcugraph.demo import tflite_accuracy, train_classifier
 from mcugraph.prune.api import exact_resources
-from mcugraph.zoo import conv_bn
-
-
-class FourConv(nn.Module):
-    def __init__(self, widths=(32, 48, 64, 64)):
-        super().__init__()
-        a, b, c, d = widths
-        self.features = nn.Sequential(conv_bn(1, a), conv_bn(a, b), nn.MaxPool2d(2), conv_bn(b, c), conv_bn(c, d))
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(d, 10))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
+from mcugraph.zoo import FourConvCNN
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     data = digits()
     torch.manual_seed(0)
-    module = train_classifier(FourConv(), data.train, epochs=30)
+    module = train_classifier(FourConvCNN(), data.train, epochs=30)
     folder = tempfile.mkdtemp()
     base_model = os.path.join(folder, "base.onnx")  # through a file, as the user's command reads it
     mcugraph.save(mcugraph.load(module, example_inputs=torch.rand(1, 1, 8, 8)), base_model)

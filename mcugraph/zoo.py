@@ -156,6 +156,20 @@ class DigitsCNN(nn.Module):
         return self.head(self.features(x))
 
 
+class FourConvCNN(nn.Module):
+    """A digits CNN shaped unlike :class:`DigitsCNN` (4 convs 32/48/64/64, ~80 KB of int8 weights): the pruning
+    acceptance model, so the defaults are not tuned to the README's model."""
+
+    def __init__(self, widths: tuple[int, int, int, int] = (32, 48, 64, 64)):
+        super().__init__()
+        a, b, c, d = widths
+        self.features = nn.Sequential(conv_bn(1, a), conv_bn(a, b), nn.MaxPool2d(2), conv_bn(b, c), conv_bn(c, d))
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(d, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
 # name -> (constructor, example input shape)
 MODELS = {
     "mobilenetv2": (MobileNetV2Style, (1, 3, 32, 32)),

@@ -11,37 +11,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 import mcugraph
 from mcugraph.cli.main import main
 from mcugraph.datasets import digits
-from mcugraph.demo import train_classifier
+from mcugraph.demo import tflite_accuracy, train_classifier
 from mcugraph.prune.api import exact_resources
-from mcugraph.zoo import conv_bn
+from mcugraph.zoo import FourConvCNN
 
 pytestmark = pytest.mark.slow
-
-
-class FourConv(nn.Module):
-    def __init__(self, widths=(32, 48, 64, 64)):
-        super().__init__()
-        a, b, c, d = widths
-        self.features = nn.Sequential(conv_bn(1, a), conv_bn(a, b), nn.MaxPool2d(2), conv_bn(b, c), conv_bn(c, d))
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(d, 10))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
-
-
-def tflm_accuracy(tflite: bytes, x: np.ndarray, y: np.ndarray) -> float:
-    """Top-1 accuracy of an int8 .tflite in TFLite Micro, one sample at a time."""
-    from mcugraph.export.verify import tensor_io, to_tflite
-    from mcugraph.tflite.tflm import run_tflm_batch
-
-    inputs, _ = tensor_io(tflite)
-    outputs = run_tflm_batch(tflite, [[to_tflite(sample[None], inputs[0])] for sample in x])
-    return float(np.mean([int(np.argmax(out[0])) == int(label) for out, label in zip(outputs, y, strict=True)]))
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +27,7 @@ def outcome(tmp_path_factory):
     data = digits()
     folder = tmp_path_factory.mktemp("accept")
     torch.manual_seed(0)
-    module = train_classifier(FourConv(), data.train, epochs=30)
+    module = train_classifier(FourConvCNN(), data.train, epochs=30)
     base_path, pruned_path, train_path = folder / "base.onnx", folder / "pruned.onnx", folder / "train.npz"
     mcugraph.save(mcugraph.load(module, example_inputs=torch.rand(1, 1, 8, 8)), base_path)
     np.savez(train_path, x=data.train.x, y=data.train.y)
@@ -62,8 +40,8 @@ def outcome(tmp_path_factory):
     return {
         "base_head": base.report["arena_head_bytes"], "head": pruned.report["arena_head_bytes"],
         "base_flash": weights, "flash": exact_resources(mcugraph.load(pruned_path))["flash"],
-        "base_acc": tflm_accuracy(base.tflite, data.test.x, data.test.y),
-        "acc": tflm_accuracy(pruned.tflite, data.test.x, data.test.y),
+        "base_acc": tflite_accuracy(base.tflite, data.test),
+        "acc": tflite_accuracy(pruned.tflite, data.test),
     }
 
 
