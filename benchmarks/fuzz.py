@@ -42,15 +42,6 @@ def base_models() -> dict[str, list[bytes]]:
     return {"onnx": [onnx_bytes], "tflite": tflite}
 
 
-def argv_for(command: str, model: Path, output: Path) -> list[str]:
-    return {
-        "analyze-onnx": ["analyze", str(model), "--order", "optimal", "--json", "-"],
-        "opt-onnx": ["opt", str(model), "-o", str(output), "--calib", "random:0,1,4", "--no-progress"],
-        "analyze-tflite": ["analyze", str(model), "--order", "optimal"],
-        "schedule-tflite": ["schedule", str(model), "-o", str(output), "--time-limit", "2"],
-    }[command]
-
-
 def bad_argument_cases(folder: Path, onnx_path: Path, npz: dict[str, Path]) -> list[tuple[str, list[str], Path]]:
     """The bad-data/bad-budget/odd-output set: (label, argv, output)."""
     out = folder / "bad.tflite"
@@ -221,7 +212,7 @@ def main() -> None:
     parser.add_argument("--show", type=int, default=5, help="example failures to print per command")
     args = parser.parse_args()
     os.environ.setdefault("MCUGRAPH_TFLM_TIMEOUT_S", "20")
-    from fuzzing import cases
+    from fuzzing import cases, command_argv
 
     start = time.perf_counter()
     bases = base_models()
@@ -243,7 +234,7 @@ def main() -> None:
                 model = folder / f"{command}-{b}-{i}.{kind}"
                 model.write_bytes(data)
                 output = folder / f"{command}-{b}-{i}.out.tflite"
-                jobs.append((index, (command, kind, label, argv_for(command, model, output), output, model)))
+                jobs.append((index, (command, kind, label, command_argv(command, model, output), output, model)))
                 index += 1
     counts, examples = campaign(jobs, args.timeout)
     columns = ("runs", "tracebacks", "native crashes", "hangs", "exit 0, runtime rejects", "bad exit 2",

@@ -311,3 +311,13 @@ def cases(kind: str, base: bytes, seed: int, count: int) -> Iterator[Mutant]:
             yield mutate(base, rng)
         except Exception as e:  # noqa: BLE001 - a mutation the object API cannot pack: use the bytes instead
             yield f"{kind}:unpackable({type(e).__name__})", byte_mutants(base, rng)[1]
+
+
+def command_argv(command: str, model, output) -> list[str]:
+    """The CLI call each fuzzed model goes through (shared by tests/test_fuzz.py and benchmarks/fuzz.py)."""
+    return {
+        "analyze-onnx": ["analyze", str(model), "--order", "optimal", "--json", "-"],
+        "opt-onnx": ["opt", str(model), "-o", str(output), "--calib", "random:0,1,4", "--no-progress"],
+        "analyze-tflite": ["analyze", str(model), "--order", "optimal"],
+        "schedule-tflite": ["schedule", str(model), "-o", str(output), "--time-limit", "2"],
+    }[command]

@@ -11,7 +11,7 @@ import functools
 
 import pytest
 from conftest import zoo_onnx
-from fuzzing import cases, run_case
+from fuzzing import cases, command_argv, run_case
 
 from mcugraph.cli.main import main
 
@@ -26,15 +26,6 @@ def digits_tflite() -> bytes:
     return mcugraph.optimize(zoo_onnx("digits_cnn"), calib="random:0,1,8", warn=lambda m: None).tflite
 
 
-def _argv(command: str, model, output) -> list[str]:
-    return {
-        "analyze-onnx": ["analyze", str(model), "--order", "optimal", "--json", "-"],
-        "opt-onnx": ["opt", str(model), "-o", str(output), "--calib", "random:0,1,4", "--no-progress"],
-        "analyze-tflite": ["analyze", str(model), "--order", "optimal"],
-        "schedule-tflite": ["schedule", str(model), "-o", str(output), "--time-limit", "2"],
-    }[command]
-
-
 @pytest.mark.parametrize("command, count", [
     ("analyze-onnx", 90), ("opt-onnx", 30), ("analyze-tflite", 110), ("schedule-tflite", 50),
 ])
@@ -46,7 +37,7 @@ def test_mutants_keep_the_contract(command, count, tmp_path):
     for i, (label, data) in enumerate(cases(kind, base, f"{SEED}:{command}", count)):
         model, output = tmp_path / f"m{i}.{kind}", tmp_path / f"o{i}.tflite"
         model.write_bytes(data)
-        outcome = run_case(main, label, _argv(command, model, output), output, CASE_TIMEOUT_S)
+        outcome = run_case(main, label, command_argv(command, model, output), output, CASE_TIMEOUT_S)
         if outcome.broken:
             broken.append(f"{label}: {outcome.broken}")
     assert not broken, f"{len(broken)} of {count} broke the contract:\n" + "\n".join(broken[:10])
