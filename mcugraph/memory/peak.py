@@ -67,28 +67,26 @@ def inplace_concat_parts(graph: KernelGraph, order: Sequence[str] | None = None)
     A concatenation qualifies when :func:`mcugraph.memory.inplace.concat_parts` allows it and every input dies
     there (no later reader, not a graph input or output).
     """
-    kernels = ordered_kernels(graph, order)
-    live = lifetimes(graph, order)
-    pinned = set(graph.outputs) | set(graph.inputs)
-    result: dict[str, tuple[str, int]] = {}
-    for step, kernel in enumerate(kernels):
-        parts = concat_parts(kernel, graph)
-        if parts and all(t in live and live[t][1] == step and t not in pinned for t, _ in parts):
-            result.update((t, (kernel.outputs[0], offset)) for t, offset in parts)
-    return result
+    return _placed_where_they_die(graph, order, concat_parts)
 
 
 def inplace_pads(graph: KernelGraph, order: Sequence[str] | None = None) -> dict[str, tuple[str, int]]:
     """PAD input -> (its output, byte offset inside it), for every PAD whose input dies there (see
     :func:`mcugraph.memory.inplace.pad_placement`)."""
+    return _placed_where_they_die(graph, order, lambda kernel, g: [p] if (p := pad_placement(kernel, g)) else None)
+
+
+def _placed_where_they_die(graph, order, members) -> dict[str, tuple[str, int]]:
+    """Input -> (the kernel's output, byte offset) for kernels whose in-place ``members(kernel, graph)`` (a list of
+    (input, offset), or None) all die at that kernel and are neither graph inputs nor outputs."""
     kernels = ordered_kernels(graph, order)
     live = lifetimes(graph, order)
     pinned = set(graph.outputs) | set(graph.inputs)
     result: dict[str, tuple[str, int]] = {}
     for step, kernel in enumerate(kernels):
-        place = pad_placement(kernel, graph)
-        if place and place[0] in live and live[place[0]][1] == step and place[0] not in pinned:
-            result[place[0]] = (kernel.outputs[0], place[1])
+        parts = members(kernel, graph)
+        if parts and all(t in live and live[t][1] == step and t not in pinned for t, _ in parts):
+            result.update((t, (kernel.outputs[0], offset)) for t, offset in parts)
     return result
 
 
