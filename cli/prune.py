@@ -6,6 +6,7 @@ import argparse
 import json
 
 from mcugraph.cli.common import add_model_arguments
+from mcugraph.prune.config import TrainConfig
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -41,17 +42,24 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--finetune-epochs", type=int, default=0, help="epochs after the cut (default 0)")
     group.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     group.add_argument("--loss", choices=("ce", "mse"), default="ce", help="ce: classifier; mse: autoencoder")
-    group.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate while pruning (default 2e-3)")
-    group.add_argument("--retrain-lr", type=float, default=6e-3,
-                       help="learning rate once the budgets are met, cosine-decayed to 0 (default 6e-3)")
+    group.add_argument("--lr", type=float, default=TrainConfig.lr,
+                       help=f"Adam learning rate while pruning (default {TrainConfig.lr:g})")
+    group.add_argument("--retrain-lr", type=float, default=TrainConfig.retrain_lr,
+                       help=f"learning rate once the budgets are met, cosine-decayed to 0 (default "
+                            f"{TrainConfig.retrain_lr:g})")
+    group.add_argument("--no-restart", dest="restart", action="store_false",
+                       help="once the budgets are met, retrain the channels the gates kept as they are, instead of "
+                            "restarting from the trained weights with the largest-magnitude channels at the gates' "
+                            "widths (the default; docs/pruning.md)")
     group.add_argument("--batch-size", type=int, default=None,
                        help="default: samples/32 rounded down to a power of two, within 16..128")
     group.add_argument("--seed", type=int, default=0)
-    group.add_argument("--distill", type=float, default=0.7, metavar="ALPHA",
+    group.add_argument("--distill", type=float, default=TrainConfig.distill, metavar="ALPHA",
                        help="weight of distillation from the unpruned model's logits (classifiers; 0 = off; "
-                            "default 0.7)")
-    group.add_argument("--prune-share", type=float, default=0.25,
-                       help="pace: widths could shrink 10x within this share of the epochs (default 0.25)")
+                            f"default {TrainConfig.distill:g})")
+    group.add_argument("--prune-share", type=float, default=TrainConfig.prune_share,
+                       help=f"pace: widths could shrink 10x within this share of the epochs (default "
+                            f"{TrainConfig.prune_share:g})")
 
 
 def prune_from_args(args: argparse.Namespace, model):
@@ -66,7 +74,7 @@ def prune_from_args(args: argparse.Namespace, model):
         model, data=args.data, val=args.val, ram=args.ram, flash=args.flash, macs=args.macs,
         epochs=args.epochs, finetune_epochs=args.finetune_epochs, device=args.device, loss=args.loss,
         lr=args.lr, batch_size=args.batch_size, seed=args.seed, progress=is_main(),
-        distill=args.distill, prune_share=args.prune_share, retrain_lr=args.retrain_lr,
+        distill=args.distill, prune_share=args.prune_share, retrain_lr=args.retrain_lr, restart=args.restart,
         data_scale=args.data_scale, data_offset=args.data_offset,
     )
 

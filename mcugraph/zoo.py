@@ -42,11 +42,14 @@ class InvertedResidual(nn.Module):
 
 
 class MobileNetV2Style(nn.Module):
-    def __init__(self, num_classes: int = 10, width: int = 8, expand: int = 4):
+    """Inverted residuals. ``stem_stride=1`` is the CIFAR variant (32x32 inputs keep their resolution in the stem,
+    as MobileNetV2 on CIFAR is usually built); 2 is ImageNet's."""
+
+    def __init__(self, num_classes: int = 10, width: int = 8, expand: int = 4, stem_stride: int = 2):
         super().__init__()
         w, e = width, expand
         self.features = nn.Sequential(
-            conv_bn(3, w, 3, 2, act=nn.ReLU6),
+            conv_bn(3, w, 3, stem_stride, act=nn.ReLU6),
             InvertedResidual(w, w, 1, 1),
             InvertedResidual(w, 2 * w, 2, e),
             InvertedResidual(2 * w, 2 * w, 1, e),

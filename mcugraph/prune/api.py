@@ -70,6 +70,7 @@ def prune(
     from mcugraph.prune.recipe import derive, pressure
     from mcugraph.prune.renorm import fold_batchnorm, install_batchnorm
     from mcugraph.prune.resources import resource_model
+    from mcugraph.prune.restart import restart_from_trained
     from mcugraph.prune.slicing import slice_module
     from mcugraph.prune.torch_module import GraphModule
     from mcugraph.prune.train import Pruner, run_epochs
@@ -115,8 +116,13 @@ def prune(
         pruner.stop_pruning(model, _inputs(train_set, config) if config.renorm else None)
     log: list[EpochLog] = run_epochs(
         module, optimizer, train_set.x, train_set.y, config.epochs, config, pruner=pruner, model=model,
-        teacher=teacher,
+        teacher=teacher, stop_when_met=config.restart,
     )
+    if pruner.met_at_epoch is not None:  # the gates found the widths: restart from the trained weights
+        restart_from_trained(model, pruner, _inputs(train_set, config), config)
+        module, optimizer = pruner.module, pruner.optimizer
+        run_epochs(module, optimizer, train_set.x, train_set.y, config.epochs - pruner.met_at_epoch, config,
+                   pruner=pruner, first_epoch=pruner.met_at_epoch, log=log, teacher=teacher)
     forced = 0
     while pruner.pruning and not pruner.budgets_met() and forced < MAX_EXTRA_CUTS:
         pruner.cut_closed()
@@ -145,6 +151,7 @@ def prune(
     module.write_back(pruned)
     report = _report(model, groups, gates, budgets, before, after, log, forced, time.perf_counter() - start)
     report["schedule"] = schedule
+    report["restarted_at_epoch"] = pruner.met_at_epoch if config.restart else None
     if val_set is not None and config.loss == "ce":
         report["val_accuracy"] = {"before": onnx_accuracy(model, val_set), "after": onnx_accuracy(pruned, val_set)}
     return PruneResult(pruned, report)

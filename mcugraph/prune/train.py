@@ -28,31 +28,10 @@ from torch import nn
 
 from mcugraph.prune import distributed
 from mcugraph.prune.budgets import Budgets, format_amount
+from mcugraph.prune.config import TrainConfig
 from mcugraph.prune.gates import ChannelGates
 from mcugraph.prune.renorm import install_batchnorm
 from mcugraph.prune.resources import ResourceModel
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Hyper-parameters of :func:`mcugraph.prune`; ``loss`` is ``"ce"`` (classifier) or ``"mse"`` (autoencoder)."""
-
-    epochs: int | None = None  # None: derived from the data size and the budgets (recipe.py)
-    finetune_epochs: int = 0
-    lr: float = 2e-3  # Adam while pruning: gentle on the trained weights
-    retrain_lr: float = 6e-3  # once the architecture is fixed, cosine-decayed from here to 0 (a small net starts over)
-    prune_share: float = 0.25  # pace: the gated channels could shrink 10x within this share of the epochs
-    warmup_steps: int = 10  # importance is measured this many steps before any gate moves
-    distill: float = 0.7  # α: weight of distillation from the unpruned model's logits (classifiers; 0 = off)
-    renorm: bool = True  # retrain the fixed architecture with BatchNorm after every conv (folded back at the end)
-    tflm_check: bool = True  # with a ram budget, also export int8 and measure TFLM's arena head at the end
-    batch_size: int | None = None  # None: derived from the data size (recipe.py)
-    loss: str = "ce"
-    prune_every: int = 5  # steps between physical removals of closed channels
-    device: str = "cpu"
-    seed: int = 0
-    augment: Callable[[torch.Tensor], torch.Tensor] | None = None  # per training batch (e.g. random flip + crop)
-    progress: bool = False  # one line per epoch on stderr; on a terminal also a tqdm bar within the epoch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +57,7 @@ class Pruner:
     optimizer: torch.optim.Optimizer
     slice_fn: Callable  # slice_module(module, groups, keep, optimizer)
     pruning: bool = True
+    met_at_epoch: int | None = None  # with run_epochs(stop_when_met=True): the epoch (1-based) the budgets were met
     # Set to measure TFLM's arena of the hard-gated model before pruning stops: fn(keep) -> arena head bytes.
     arena_probe: Callable | None = None
     ram_margin: float = 0.0  # bytes TFLM needs beyond the planned tensors (kernel scratch buffers)
@@ -225,8 +205,12 @@ def run_epochs(
     first_epoch: int = 0,
     log: list[EpochLog] | None = None,
     teacher: np.ndarray | nn.Module | None = None,
+    stop_when_met: bool = False,
 ) -> list[EpochLog]:
     """Train ``module`` for ``epochs`` epochs; with ``pruner`` under resource pressure until budgets are met.
+
+    ``stop_when_met``: return at the step the budgets are met (closed channels cut, ``pruner.met_at_epoch`` set)
+    instead of folding the gates and training on; the caller restarts from there (``restart.py``).
 
     ``x``: the training inputs, a tuple of arrays (one per graph input) for several; every batch takes the same
     samples from each. ``config.augment`` transforms the first input.
@@ -285,12 +269,17 @@ def run_epochs(
             # Drop this step's autograd graph before slicing: it caches the parameters' old shapes.
             del output, loss
             if pruner is not None and pruner.pruning:
-                if pruner.confirmed():
+                if not pruner.confirmed():
+                    if step % config.prune_every == 0:
+                        pruner.cut_closed()
+                elif stop_when_met:
+                    pruner.cut_closed()
+                    pruner.met_at_epoch = epoch + 1
+                    break
+                else:
                     pruner.stop_pruning(model, (xs if len(xs) > 1 else xs[0]) if config.renorm else None)
                     decay_from = step
                     base_lr = [config.retrain_lr for _ in optimizer.param_groups]
-                elif step % config.prune_every == 0:
-                    pruner.cut_closed()
             if bar_on:
                 bar.set_postfix_str(_postfix(total_loss / seen, correct / seen if config.loss == "ce" else None, pruner))
         total_loss, correct, seen = dp.sum(total_loss, correct, seen)
@@ -305,6 +294,8 @@ def run_epochs(
             tqdm.write(_line(entry, pruner, first_epoch + epochs))
         elif config.progress:
             print(_line(entry, pruner, first_epoch + epochs), file=sys.stderr, flush=True)
+        if pruner is not None and pruner.met_at_epoch is not None and pruner.pruning:
+            break
     return log
 
 
