@@ -51,6 +51,9 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
                        help="once the budgets are met, retrain the channels the gates kept as they are, instead of "
                             "restarting from the trained weights with the largest-magnitude channels at the gates' "
                             "widths (the default; docs/pruning.md)")
+    group.add_argument("--from-scratch", action="store_true",
+                       help="discard the model's weights and prune during its main training run from a fresh "
+                            "initialisation (no distillation; the derived schedule has twice the steps)")
     group.add_argument("--batch-size", type=int, default=None,
                        help="default: samples/32 rounded down to a power of two, within 16..128")
     group.add_argument("--seed", type=int, default=0)
@@ -75,6 +78,7 @@ def prune_from_args(args: argparse.Namespace, model):
         epochs=args.epochs, finetune_epochs=args.finetune_epochs, device=args.device, loss=args.loss,
         lr=args.lr, batch_size=args.batch_size, seed=args.seed, progress=is_main(),
         distill=args.distill, prune_share=args.prune_share, retrain_lr=args.retrain_lr, restart=args.restart,
+        from_scratch=args.from_scratch,
         data_scale=args.data_scale, data_offset=args.data_offset,
     )
 

@@ -71,6 +71,7 @@ def prune(
     from mcugraph.prune.renorm import fold_batchnorm, install_batchnorm
     from mcugraph.prune.resources import resource_model
     from mcugraph.prune.restart import restart_from_trained
+    from mcugraph.prune.scratch import reinitialise
     from mcugraph.prune.slicing import slice_module
     from mcugraph.prune.torch_module import GraphModule
     from mcugraph.prune.train import Pruner, run_epochs
@@ -104,6 +105,9 @@ def prune(
 
     torch.manual_seed(config.seed)
     module = GraphModule(model).to(config.device)
+    if config.from_scratch:  # no trained model: nothing to distil from or to restart from (scratch.py)
+        reinitialise(module, model, config.seed)
+        config = dataclasses.replace(config, distill=0.0, restart=False)
     gates = ChannelGates(gated).to(config.device)
     gates.install(module, model)
     optimizer = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=config.lr)

@@ -20,12 +20,13 @@ class TrainConfig:
     epochs: int | None = None  # None: derived from the data size and the budgets (recipe.py)
     finetune_epochs: int = 0
     lr: float = 2e-3  # Adam while pruning: gentle on the trained weights
-    retrain_lr: float = 6e-3  # once the architecture is fixed, cosine-decayed from here to 0 (a small net starts over)
+    retrain_lr: float = 1.2e-2  # once the architecture is fixed, cosine-decayed from here to 0 (docs/pruning.md)
     prune_share: float = 0.25  # pace: the gated channels could shrink 10x within this share of the epochs
     warmup_steps: int = 10  # importance is measured this many steps before any gate moves
     distill: float = 0.7  # α: weight of distillation from the unpruned model's logits (classifiers; 0 = off)
     renorm: bool = True  # retrain the fixed architecture with BatchNorm after every conv (folded back at the end)
     restart: bool = True  # budgets met: keep the gates' widths, restart from the trained weights (restart.py)
+    from_scratch: bool = False  # prune during the main training run from fresh weights (scratch.py)
     tflm_check: bool = True  # with a ram budget, also export int8 and measure TFLM's arena head at the end
     batch_size: int | None = None  # None: derived from the data size (recipe.py)
     loss: str = "ce"

@@ -11,7 +11,8 @@ and closing the gates within 10 % or 30 % of the run made no difference). So:
 - **steps**: ``BASE_STEPS · (1 + log10 ρ) / 2``, where ``ρ = max_r (resource_r / budget_r)`` of the unpruned model
   is how far the budgets are (ρ = 16 → 2,200 steps, ρ = 2 → 1,300): a network cut further is more nearly a new
   one and needs more retraining;
-- **epochs**: ``steps / steps per epoch`` within [MIN_EPOCHS, MAX_EPOCHS].
+- **epochs**: ``steps / steps per epoch`` within [MIN_EPOCHS, MAX_EPOCHS]; twice the steps ``from_scratch``
+  (``scratch.py``), where the same run must also train the network.
 
 Everything the user gives explicitly (``epochs=``, ``batch_size=``) is kept.
 """
@@ -36,8 +37,8 @@ def default_batch_size(samples: int) -> int:
     return max(MIN_BATCH, min(MAX_BATCH, 2 ** int(math.log2(target))))
 
 
-def default_epochs(samples: int, batch_size: int, rho: float) -> int:
-    steps = BASE_STEPS * (1.0 + math.log10(max(rho, 1.0))) / 2.0
+def default_epochs(samples: int, batch_size: int, rho: float, from_scratch: bool = False) -> int:
+    steps = BASE_STEPS * (1.0 + math.log10(max(rho, 1.0))) / 2.0 * (2 if from_scratch else 1)
     per_epoch = math.ceil(samples / batch_size)
     return max(MIN_EPOCHS, min(MAX_EPOCHS, math.ceil(steps / per_epoch)))
 
@@ -45,7 +46,7 @@ def default_epochs(samples: int, batch_size: int, rho: float) -> int:
 def derive(config, samples: int, rho: float):
     """``config`` with ``batch_size`` and ``epochs`` filled in where they are ``None``; and why, for the report."""
     batch = config.batch_size if config.batch_size is not None else default_batch_size(samples)
-    epochs = config.epochs if config.epochs is not None else default_epochs(samples, batch, rho)
+    epochs = config.epochs if config.epochs is not None else default_epochs(samples, batch, rho, config.from_scratch)
     why = {
         "samples": samples, "pressure": round(rho, 2),
         "batch_size": batch, "batch_size_derived": config.batch_size is None,
