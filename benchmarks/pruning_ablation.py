@@ -1,0 +1,111 @@
+"""Ablation: where pruned accuracy on CIFAR-10 comes from — which widths, which channels, which retraining.
+
+One run = one method, one seed, on a trained ResNet-8 or MobileNetV2 (``pruning_cifar.py``'s data, split,
+augmentation and scoring: int8 in TFLite Micro on the 560 held-out images). What docs/pruning.md quotes about the
+restart and the retraining rate was measured with it:
+
+    python benchmarks/pruning_ablation.py --save base.onnx                      # train the baseline once (seed 0)
+    python benchmarks/pruning_ablation.py --base base.onnx --method mcugraph --seed 0
+    python benchmarks/pruning_ablation.py --base base.onnx --method mcugraph --options '{"restart": false}'
+    python benchmarks/pruning_ablation.py --base base.onnx --method mcugraph --options '{"retrain_lr": 0.002}'
+    python benchmarks/pruning_ablation.py --base base.onnx --method l1                       # uniform fraction
+    python benchmarks/pruning_ablation.py --base base.onnx --method l1 --widths '{"1":3,"2":6,"3":15,"4":9,"5":16,"6":35}'
+    python benchmarks/pruning_ablation.py --base base.onnx --method gates-rewound --seed 1
+
+``l1 --widths``: the largest-L1 channels at the given widths per channel group (ids of ``analyze --groups``);
+``gates-rewound``: mcugraph's pruning, then the channels the gates kept restarted from the trained weights
+(``--no-restart``'s channels, the restart's weights). Every method retrains for mcugraph's derived epochs in all
+(``--epochs`` overrides), with the same BatchNorm, distillation and learning-rate schedule. One line of JSON out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import onnx_ir as ir
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pruning_cifar as cifar  # noqa: E402
+from pruning import l1_keep, train_ir  # noqa: E402
+
+from mcugraph.prune.api import _teacher_logits, apply_keep, prune  # noqa: E402
+from mcugraph.prune.budgets import Budgets  # noqa: E402
+from mcugraph.prune.channel_groups import channel_groups  # noqa: E402
+from mcugraph.prune.config import TrainConfig  # noqa: E402
+from mcugraph.prune.restart import magnitude_keep  # noqa: E402
+from mcugraph.prune.torch_module import GraphModule  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=cifar.DATA)
+    parser.add_argument("--model", choices=sorted(cifar.MODELS), default="resnet8")
+    parser.add_argument("--save", type=Path, help="train the baseline (30 epochs or --epochs, seed 0), save it here")
+    parser.add_argument("--base", type=Path, help="the trained baseline .onnx to prune")
+    parser.add_argument("--method", choices=("mcugraph", "l1", "gates-rewound"), default="mcugraph")
+    parser.add_argument("--options", default="{}", help="JSON: mcugraph.prune keyword arguments")
+    parser.add_argument("--widths", help="JSON {group id: channels} for --method l1")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--sram-fraction", type=int, default=4)
+    parser.add_argument("--flash-fraction", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--limit", type=int, default=None, help="only this many images of each split (a smoke run)")
+    args = parser.parse_args(argv)
+    if not args.data.is_file():
+        print(f"{args.data} not found: this benchmark needs ../shared/data/cifar10-subset", file=sys.stderr)
+        return 2
+    torch.set_num_threads(args.threads)
+    train, test = cifar.load_split(args.data, args.limit)
+    if args.save:
+        ctor, full = cifar.MODELS[args.model]
+        model = cifar.to_ir(cifar.train_torch(ctor(width=full), train, args.epochs or 30, 0, cifar.flip_crop, 64))
+        ir.save(model, args.save)
+        print(json.dumps({"saved": str(args.save), "acc": cifar.tflm_accuracy(model, train, test),
+                          **cifar.resources(model)}))
+        return 0
+    if not args.base:
+        parser.error("give --base BASE.onnx (or --save to train one)")
+    base = ir.load(args.base)
+    full = cifar.resources(base)
+    budgets = Budgets(ram=full["ram"] // args.sram_fraction, flash=full["flash"] // args.flash_fraction)
+    start = time.perf_counter()
+    options = json.loads(args.options)
+    row = {"method": args.method, "seed": args.seed, "options": options, "widths_given": args.widths}
+    epochs = args.epochs
+    if args.method == "gates-rewound":
+        options["restart"] = False  # the gates' own channels, not the restart's
+    if args.method in ("mcugraph", "gates-rewound"):
+        result = prune(base, data=(train.x, train.y), ram=budgets.ram, flash=budgets.flash, seed=args.seed,
+                       augment=cifar.flip_crop, epochs=epochs, **options)
+        model, epochs = result.model, result.report["schedule"]["epochs"]
+        keep = {int(g): tuple(k) for g, k in result.report["keep"].items()}
+        first_train = next((e["epoch"] for e in result.report["epochs"] if e["phase"] != "prune"), epochs + 1)
+        row["met_at_epoch"] = first_train - 1  # the budgets were met during the last "prune" epoch
+    if args.method == "l1":
+        epochs = epochs or 39
+        keep = l1_keep(base, budgets, train.x[:64])
+        if args.widths:
+            widths = {int(g): w for g, w in json.loads(args.widths).items()}
+            keep = magnitude_keep(base, [g for g in channel_groups(base) if g.id in widths], widths)
+    if args.method != "mcugraph":
+        retrain = max(1, epochs - row["met_at_epoch"]) if args.method == "gates-rewound" else epochs
+        config = TrainConfig(epochs=epochs, batch_size=64, seed=args.seed, augment=cifar.flip_crop)
+        teacher = _teacher_logits(GraphModule(base), train, config)
+        torch.manual_seed(args.seed)
+        model, _ = train_ir(apply_keep(base, keep), retrain, config, train, teacher)
+    sizes = {g.id: g.size for g in channel_groups(base)}
+    row.update(acc=cifar.tflm_accuracy(model, train, test), **cifar.resources(model),
+               widths={g: len(k) for g, k in sorted(keep.items()) if len(k) < sizes[g]},
+               seconds=round(time.perf_counter() - start, 1))
+    print(json.dumps(row))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
