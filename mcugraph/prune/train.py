@@ -2,8 +2,10 @@
 
 One loop (:func:`run_epochs`) serves the three phases: *prune* (gates installed, resource penalty on, closed channels
 physically removed every ``prune_every`` steps together with their optimizer state, so later epochs run on a smaller
-network and get faster), *train* (budgets met: gates folded into the weights, plain training continues) and
-*finetune* (after the channels were cut from the IR). The loss is
+network and get faster), *train* (budgets met: by default the caller restarts the network from the trained
+weights at the gates' widths, ``restart.py``, via ``stop_when_met``; with ``restart=False`` the gates are folded
+into the weights and plain training continues) and *finetune* (after the channels were cut from the IR). The loss
+is
 
     L = L_task + λ relu(max_r R_r / B_r − 1)
 
