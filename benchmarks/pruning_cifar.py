@@ -40,7 +40,7 @@ import multiprocessing
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -270,26 +270,47 @@ def main(argv: list[str] | None = None) -> int:
     cases = [c for c in (QUICK if args.quick else FULL) if args.only is None or c[0] == args.only]
     names = list(dict.fromkeys(name for name, _, _ in cases))
     context = multiprocessing.get_context("spawn")  # a forked torch can deadlock on its thread pools
+    bases: dict = {}
+    done: list[dict] = []  # finished units, written to --json as they come so a cut-short run keeps them
+
+    def save(rows: list[dict] | None = None) -> None:
+        if args.json:
+            payload = {"args": {k: str(v) for k, v in vars(args).items()}, "baselines": bases, "units": done}
+            if rows is not None:
+                payload["rows"] = rows
+            tmp = args.json.with_name(args.json.name + ".tmp")
+            tmp.write_text(json.dumps(payload, indent=2) + "\n")
+            tmp.replace(args.json)
+
     with ProcessPoolExecutor(max_workers=max(1, args.jobs), mp_context=context) as pool:
         baselines = dict(zip(names, pool.map(train_baseline, names, [args] * len(names)), strict=True))
+        bases.update({name: base for name, (_, base) in baselines.items()})
         futures = {
-            (case, seed): pool.submit(run_unit, *case, *baselines[case[0]], seed, args, seed == 0)
+            pool.submit(run_unit, *case, *baselines[case[0]], seed, args, seed == 0): (case, seed)
             for case in cases for seed in range(args.seeds)
         }
-        rows = []
-        for case in cases:
+        results: dict = {}
+        for future in as_completed(futures):
+            case, seed = futures[future]
             try:
-                rows.append(summarise(*case, [futures[(case, seed)].result() for seed in range(args.seeds)]))
+                results[(case, seed)] = future.result()
+                done.append({"model": case[0], "sram_fraction": case[1], "flash_fraction": case[2],
+                             **results[(case, seed)]})
             except Exception as error:  # one failed budget must not lose the others' hour of results
-                print(f"{case}: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
-                rows.append({"model": case[0], "sram_fraction": case[1], "flash_fraction": case[2],
-                             "error": f"{type(error).__name__}: {error}"})
-    bases = {name: base for name, (_, base) in baselines.items()}
+                print(f"{case} seed {seed}: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+                results[(case, seed)] = error
+            save()
+    rows = []
+    for case in cases:
+        units = [results[(case, seed)] for seed in range(args.seeds)]
+        failed = [u for u in units if isinstance(u, Exception)]
+        if failed:
+            rows.append({"model": case[0], "sram_fraction": case[1], "flash_fraction": case[2],
+                         "error": f"{type(failed[0]).__name__}: {failed[0]}"})
+        else:
+            rows.append(summarise(*case, units))
     print(format_table(rows, bases))
-    if args.json:
-        args.json.write_text(json.dumps({
-            "args": {k: str(v) for k, v in vars(args).items()}, "baselines": bases, "rows": rows,
-        }, indent=2) + "\n")
+    save(rows)
     return 0
 
 
