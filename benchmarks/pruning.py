@@ -44,6 +44,7 @@ from mcugraph.prune.channel_groups import channel_groups
 from mcugraph.prune.gates import gateable_groups
 from mcugraph.prune.renorm import fold_batchnorm, install_batchnorm
 from mcugraph.prune.resources import resource_model
+from mcugraph.prune.restart import channel_norms
 from mcugraph.prune.torch_module import GraphModule
 from mcugraph.prune.train import TrainConfig, run_epochs
 
@@ -60,14 +61,7 @@ def l1_keep(model, budgets: Budgets, samples: np.ndarray) -> dict[int, tuple[int
     groups = channel_groups(model)
     gated = gateable_groups(model, groups)
     rmodel = resource_model(model, groups, exact_resources(model)["order"])
-    nodes = {n.name: n for n in model.graph}
-    norms = {}
-    for g in gated:
-        total = 0
-        for name in g.producers:
-            w = nodes[name].inputs[1].const_value.numpy()
-            total = total + np.abs(w).reshape(w.shape[0], -1).sum(1)
-        norms[g.id] = total
+    norms = {g.id: channel_norms(model, g) for g in gated}  # the norms mcugraph's restart ranks by
 
     def keep_for(fraction: float) -> dict[int, tuple[int, ...]]:
         keep = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from prune_checks import gated_then_folded
 
 import mcugraph
 from mcugraph.prune.api import canonicalize, unshare_initializers
@@ -42,19 +43,7 @@ def test_gates_sum_to_the_width_and_close_least_important_first():
 def test_fold_into_weights_keeps_outputs(zoo):
     """Gated module and the module with gates folded into producer weights compute the same function."""
     model, groups, gated = _setup(zoo)
-    module = GraphModule(model)
-    gates = ChannelGates(gated)
-    gates.install(module, model)
-    for gid in gates.groups:
-        gates.importance[gid] = torch.rand(len(gates.alive[gid]))
-        with torch.no_grad():
-            gates.width[str(gid)].fill_(len(gates.alive[gid]) * 0.6 + 0.3)
-    x = torch.rand(4, 1, 8, 8)
-    with torch.no_grad():
-        gated_out = module(x)
-        gates.fold_into(module, model)
-        gates.uninstall(module)
-        folded_out = module(x)
+    module, gated_out, folded_out = gated_then_folded(model, gated, torch.rand(4, 1, 8, 8))
     assert not module.gate_hooks
     assert torch.allclose(gated_out, folded_out, atol=1e-5)
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from prune_checks import assert_resources_exact
 
 import mcugraph
 from mcugraph.analysis.costs import node_costs
 from mcugraph.memory.kernel_view import kernel_view
 from mcugraph.memory.peak import peak_memory
-from mcugraph.prune.api import apply_keep, canonicalize, unshare_initializers
+from mcugraph.prune.api import canonicalize, unshare_initializers
 from mcugraph.prune.channel_groups import channel_groups
 from mcugraph.prune.gates import gateable_groups
 from mcugraph.prune.resources import resource_model
@@ -37,13 +38,7 @@ def test_hard_counts_equal_exact_analyses(zoo, name):
     gated = gateable_groups(model, groups)
     order = [k.name for k in kernel_view(model).kernels]
     rmodel = resource_model(model, groups, order)
-    keep = _random_keep(gated, seed=1)
-    pruned = apply_keep(model, keep)
-    predicted = rmodel.evaluate({gid: float(len(k)) for gid, k in keep.items()})
-    costs = node_costs(pruned)
-    assert float(predicted["ram"]) == peak_memory(kernel_view(pruned), order).peak_bytes
-    assert float(predicted["flash"]) == sum(c.weight_bytes for c in costs)
-    assert float(predicted["macs"]) == sum(c.macs for c in costs)
+    assert_resources_exact(model, rmodel, order, _random_keep(gated, seed=1))
 
 
 def test_unpruned_model_is_priced_exactly(zoo):

@@ -9,17 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from prune_checks import assert_resources_exact, gated_then_folded
 from test_remove_channels import check_prune_matches_slice, copy_of
 from torch import nn
 
 import mcugraph
-from mcugraph.analysis.costs import node_costs
 from mcugraph.memory.kernel_view import kernel_view
-from mcugraph.memory.peak import peak_memory
 from mcugraph.passes.remove_channels import RemoveChannelsPass
-from mcugraph.prune.api import apply_keep, canonicalize, unshare_initializers
+from mcugraph.prune.api import canonicalize, unshare_initializers
 from mcugraph.prune.channel_groups import ChannelUse, channel_groups
-from mcugraph.prune.gates import ChannelGates, gateable_groups
+from mcugraph.prune.gates import gateable_groups
 from mcugraph.prune.resources import resource_model
 from mcugraph.prune.torch_module import GraphModule
 from mcugraph.runtime import run_onnx
@@ -144,19 +143,8 @@ def test_grouped_conv_transpose_is_frozen_with_a_reason():
 def test_gates_fold_into_conv_transpose_weight_axis_1():
     """Gates on a ConvTranspose's output fold into its weight's axis 1 and bias: the function is unchanged."""
     model = _load(_module(), "legacy")
-    gates = ChannelGates(gateable_groups(model, channel_groups(model)))
-    module = GraphModule(model)
-    gates.install(module, model)
-    for gid in gates.groups:
-        gates.importance[gid] = torch.rand(len(gates.alive[gid]))
-        with torch.no_grad():
-            gates.width[str(gid)].fill_(len(gates.alive[gid]) * 0.6 + 0.3)
     x = torch.rand(2, 2, 8, 8)
-    with torch.no_grad():
-        gated = module(x)
-        gates.fold_into(module, model)
-        gates.uninstall(module)
-        folded = module(x)
+    _, gated, folded = gated_then_folded(model, gateable_groups(model, channel_groups(model)), x)
     assert torch.allclose(gated, folded, atol=1e-5)
     assert not torch.allclose(gated, GraphModule(model)(x), atol=1e-3)  # the gates did close something
 
@@ -172,12 +160,7 @@ def test_resource_model_is_exact_for_conv_transpose(seed):
     rng = np.random.default_rng(seed)
     keep = {g.id: tuple(sorted(rng.choice(g.size, int(rng.integers(1, g.size)), replace=False).tolist()))
             for g in gateable_groups(model, groups)}
-    pruned = apply_keep(model, keep)
-    predicted = rmodel.evaluate({gid: float(len(k)) for gid, k in keep.items()})
-    costs = node_costs(pruned)
-    assert float(predicted["ram"]) == peak_memory(kernel_view(pruned), order).peak_bytes
-    assert float(predicted["flash"]) == sum(c.weight_bytes for c in costs)
-    assert float(predicted["macs"]) == sum(c.macs for c in costs)
+    predicted = assert_resources_exact(model, rmodel, order, keep)
     assert float(predicted["ram"]) < float(rmodel.evaluate()["ram"])
 
 
