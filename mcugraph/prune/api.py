@@ -155,7 +155,7 @@ def prune(
     module.write_back(pruned)
     report = _report(model, groups, gates, budgets, before, after, log, forced, time.perf_counter() - start)
     report["schedule"] = schedule
-    report["restarted_at_epoch"] = pruner.met_at_epoch if config.restart else None
+    report["restarted_at_epoch"] = pruner.met_at_epoch  # set only when restarting (stop_when_met=config.restart)
     if val_set is not None and config.loss == "ce":
         report["val_accuracy"] = {"before": onnx_accuracy(model, val_set), "after": onnx_accuracy(pruned, val_set)}
     return PruneResult(pruned, report)

@@ -35,14 +35,17 @@ def channel_norms(model: ir.Model, group) -> np.ndarray:
     return total
 
 
-def magnitude_keep(model: ir.Model, groups: Sequence, widths: Mapping[int, int]) -> dict[int, tuple[int, ...]]:
+def magnitude_keep(model: ir.Model, groups: Sequence, widths: Mapping[int, int],
+                   norms: Mapping[int, np.ndarray] | None = None) -> dict[int, tuple[int, ...]]:
     """Per group of ``groups`` narrower than its size in ``widths``: the original indices of its ``widths[g]``
-    channels of largest L1 norm (ties: lower index first), sorted."""
+    channels of largest L1 norm (ties: lower index first), sorted. ``norms``: :func:`channel_norms` per group id,
+    when the caller has them already."""
     keep = {}
     for group in groups:
         width = widths.get(group.id, group.size)
         if width < group.size:
-            order = np.argsort(-channel_norms(model, group), kind="stable")
+            norm = norms[group.id] if norms is not None else channel_norms(model, group)
+            order = np.argsort(-norm, kind="stable")
             keep[group.id] = tuple(sorted(int(c) for c in order[:width]))
     return keep
 
@@ -58,14 +61,15 @@ def restart_from_trained(model: ir.Model, pruner, x, config) -> None:
 
     gates = pruner.gates
     widths = {gid: len(alive) for gid, alive in gates.alive.items()}
-    keep = magnitude_keep(model, list(gates.groups.values()), widths)
+    norms = {gid: channel_norms(model, group) for gid, group in gates.groups.items()}
+    keep = magnitude_keep(model, list(gates.groups.values()), widths, norms)
     module = GraphModule(model).to(config.device)
     if keep:
         pruner.slice_fn(module, pruner.groups, keep)
     for gid, group in gates.groups.items():
         kept = list(keep.get(gid, range(group.size)))
         gates.alive[gid] = kept
-        gates.importance[gid] = torch.as_tensor(channel_norms(model, group)[kept], dtype=torch.float32)
+        gates.importance[gid] = torch.as_tensor(norms[gid][kept], dtype=torch.float32)
         gates.probe[gid] = torch.ones(len(kept), device=gates.probe[gid].device, requires_grad=True)
         gates.width[str(gid)].data.fill_(float(len(kept)))
     gates.frozen = True
