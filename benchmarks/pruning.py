@@ -29,6 +29,7 @@ import mcugraph
 from mcugraph import zoo
 from mcugraph.datasets import digits
 from mcugraph.demo import tflite_accuracy, train_classifier
+from mcugraph.prune.allocation import uniform_counts, uniform_fraction
 from mcugraph.prune.api import (
     Dataset,
     _teacher_logits,
@@ -64,20 +65,10 @@ def l1_keep(model, budgets: Budgets, samples: np.ndarray) -> dict[int, tuple[int
     norms = {g.id: channel_norms(model, g) for g in gated}  # the norms mcugraph's restart ranks by
 
     def keep_for(fraction: float) -> dict[int, tuple[int, ...]]:
-        keep = {}
-        for g in gated:
-            n = max(1, int(np.ceil(fraction * g.size)))
-            keep[g.id] = tuple(sorted(np.argsort(-norms[g.id])[:n].tolist()))
-        return keep
+        counts = uniform_counts(gated, fraction)
+        return {g.id: tuple(sorted(np.argsort(-norms[g.id])[:counts[g.id]].tolist())) for g in gated}
 
-    def meets(fraction: float) -> bool:
-        counts = {gid: float(len(k)) for gid, k in keep_for(fraction).items()}
-        return budgets.met_by({r: float(v) for r, v in rmodel.evaluate(counts).items()})
-
-    lo, hi = 0.0, 1.0
-    for _ in range(30):  # bisection on the fraction, on the (exact at whole counts) resource model
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if meets(mid) else (lo, mid)
+    lo = uniform_fraction(rmodel, gated, budgets)
     keep = keep_for(lo)
     while not budgets.met_by(exact_resources(apply_keep(model, keep))) and lo > 0:
         lo -= 1.0 / 64  # the exact check plans a fresh schedule; step down until it agrees

@@ -256,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip (d), mcugraph --from-scratch for baseline + pruning epochs")
     parser.add_argument("--limit", type=int, default=None,
                         help="use only this many training and held-out images (a smoke run, not a result)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads per job (default: the cores shared equally among --jobs)")
     args = parser.parse_args(argv)
     if not args.data.is_file():
         print(f"{args.data} not found: this benchmark needs ../shared/data/cifar10-subset", file=sys.stderr)
@@ -263,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.seeds = 1
     # Each worker gets an equal share of the cores: units side by side, not threads fighting over them.
-    args.threads = max(1, (os.cpu_count() or 1) // max(1, args.jobs))
+    if args.threads is None:
+        args.threads = max(1, (os.cpu_count() or 1) // max(1, args.jobs))
     train, test = load_split(args.data, args.limit)
     print(f"CIFAR-10 subset: {len(train.y)} train / {len(test.y)} held-out images, augment={args.augment}, "
           f"{args.jobs} job(s) x {args.threads} thread(s)")

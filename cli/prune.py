@@ -63,6 +63,10 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--prune-share", type=float, default=TrainConfig.prune_share,
                        help=f"pace: widths could shrink 10x within this share of the epochs (default "
                             f"{TrainConfig.prune_share:g})")
+    group.add_argument("--floor", type=float, default=TrainConfig.floor, metavar="SHARE",
+                       help="bottleneck guard: the gates narrow no channel group below this share of the width a "
+                            f"uniform width scaling to the budgets would give it (0 = off; default "
+                            f"{TrainConfig.floor:g})")
 
 
 def prune_from_args(args: argparse.Namespace, model):
@@ -78,7 +82,7 @@ def prune_from_args(args: argparse.Namespace, model):
         epochs=args.epochs, finetune_epochs=args.finetune_epochs, device=args.device, loss=args.loss,
         lr=args.lr, batch_size=args.batch_size, seed=args.seed, progress=is_main(),
         distill=args.distill, prune_share=args.prune_share, retrain_lr=args.retrain_lr, restart=args.restart,
-        from_scratch=args.from_scratch,
+        from_scratch=args.from_scratch, floor=args.floor,
         data_scale=args.data_scale, data_offset=args.data_offset,
     )
 

@@ -63,6 +63,7 @@ def prune(
     (``recipe.py``).
     """
     from mcugraph.load import load
+    from mcugraph.prune.allocation import floors
     from mcugraph.prune.channel_groups import channel_groups
     from mcugraph.prune.distributed import setup as setup_distributed
     from mcugraph.prune.gates import ChannelGates, gateable_groups
@@ -109,6 +110,7 @@ def prune(
         reinitialise(module, model, config.seed)
         config = dataclasses.replace(config, distill=0.0, restart=False)
     gates = ChannelGates(gated).to(config.device)
+    gates.floors = floors(rmodel, gated, budgets, config.floor)
     gates.install(module, model)
     optimizer = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=config.lr)
     pruner = Pruner(module, gates, tuple(groups), rmodel, budgets, optimizer, slice_module)

@@ -22,6 +22,7 @@ class TrainConfig:
     lr: float = 2e-3  # Adam while pruning: gentle on the trained weights
     retrain_lr: float = 1.2e-2  # once the architecture is fixed, cosine-decayed from here to 0 (docs/pruning.md)
     prune_share: float = 0.25  # pace: the gated channels could shrink 10x within this share of the epochs
+    floor: float = 0.75  # no gate narrows a group below this share of its uniform-allocation width (allocation.py)
     warmup_steps: int = 10  # importance is measured this many steps before any gate moves
     distill: float = 0.7  # α: weight of distillation from the unpruned model's logits (classifiers; 0 = off)
     renorm: bool = True  # retrain the fixed architecture with BatchNorm after every conv (folded back at the end)

@@ -335,9 +335,9 @@ def _gate_step(pruner: Pruner, config: TrainConfig, rate: float, warm: bool) -> 
     ids = list(gates.groups)
     grads = torch.autograd.grad(penalty, [gates.width[str(gid)] for gid in ids], allow_unused=True)
     floor = 1e-3
-    ratios = {
+    ratios = {  # a group at its floor (gates.floors) takes no share: the others keep the pace
         gid: max(0.0, float(g)) / (gates.boundary_importance(gid) + floor)
-        for gid, g in zip(ids, grads, strict=True) if g is not None
+        for gid, g in zip(ids, grads, strict=True) if g is not None and not gates.at_floor(gid)
     }
     total = sum(ratios.values())
     if total <= 0:
