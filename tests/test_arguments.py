@@ -120,6 +120,7 @@ def test_known_pass_names_always_build(names):
     ("distill", 2.0, "distill .* <= 1"), ("prune_share", 0.0, "prune_share .* > 0"),
     ("prune_share", -1.0, "prune_share"), ("device", "tpu", "device 'tpu' is not known"),
     ("epochs", 0, "epochs .* >= 1"), ("batch_size", 0, "batch_size"), ("epochs", 2.5, "whole number"),
+    ("floor", float("nan"), "floor .* finite"), ("floor", -0.5, "floor .* >= 0"), ("floor", 1.5, "floor .* <= 1"),
 ])
 def test_bad_training_config_is_refused(field, value, words):
     """Non-finite rates, out-of-range shares, unknown devices and non-positive counts are refused up front."""
