@@ -158,10 +158,14 @@ class ChannelGates(nn.Module):
         w = self.width[str(gid)]
         if not self.frozen:
             w.sub_(channels)
-        w.clamp_(min(self.floors[gid], float(len(self.alive[gid]))), float(len(self.alive[gid])))
+        w.clamp_(self._lowest(gid), float(len(self.alive[gid])))
+
+    def _lowest(self, gid: int) -> float:
+        """The narrowest a gradient step may make group ``gid``: its floor, or what is alive if that is less."""
+        return min(self.floors[gid], float(len(self.alive[gid])))
 
     def at_floor(self, gid: int) -> bool:
-        return float(self.width[str(gid)].detach()) <= min(self.floors[gid], float(len(self.alive[gid]))) + 1e-6
+        return float(self.width[str(gid)].detach()) <= self._lowest(gid) + 1e-6
 
     def zero_grad(self) -> None:
         for w in self.width.values():
