@@ -173,18 +173,20 @@ def _inputs(data: Dataset, config: TrainConfig):
 def _teacher_logits(module, data: Dataset, config: TrainConfig):
     """The unpruned model's logits (its first output) on the training set, computed once (gates all open now).
 
-    With ``config.augment`` every batch is a new view: then a frozen copy of the unpruned module, run per batch.
+    With ``config.augment`` every batch is a new view: then a frozen copy of the unpruned module, run per batch
+    (``teacher.py``: traced and frozen where that is measured to be faster).
     """
     import copy
 
     import torch
 
+    from mcugraph.prune.teacher import Teacher
     from mcugraph.prune.train import first_output
 
     if config.augment is not None:
-        teacher = copy.deepcopy(module).eval().requires_grad_(False)
+        teacher = copy.deepcopy(module)
         teacher.gate_hooks.clear()  # the copied hooks would still read the live (closing) gates
-        return teacher
+        return Teacher(teacher)
     with torch.no_grad():
         module.eval()
         xs = [torch.from_numpy(a).to(config.device).split(256) for a in as_inputs(data.x)]

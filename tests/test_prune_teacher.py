@@ -1,0 +1,45 @@
+"""The distillation teacher (``mcugraph/prune/teacher.py``): whatever it runs, it returns the module's logits."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+import mcugraph
+from mcugraph import zoo
+from mcugraph.prune.api import canonicalize
+from mcugraph.prune.teacher import Teacher
+from mcugraph.prune.torch_module import GraphModule
+
+
+def _module() -> GraphModule:
+    torch.manual_seed(0)
+    model = canonicalize(mcugraph.load(zoo.ResNetStyle(width=4).eval(), example_inputs=torch.rand(1, 3, 32, 32)))
+    return GraphModule(model)
+
+
+def test_teacher_returns_the_modules_logits_for_every_batch_shape():
+    eager, teacher = _module().eval(), Teacher(_module())
+    for batch in (8, 3, 8):  # a new shape is traced and timed on its first call; a known one reuses the choice
+        x = torch.rand(batch, 3, 32, 32)
+        with torch.no_grad():
+            expected = eager(x)
+        got = teacher(x)
+        assert not got.requires_grad
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+    assert set(teacher.chosen) == {((8, 3, 32, 32),), ((3, 3, 32, 32),)}
+
+
+class _Untraceable(nn.Module):
+    """Returns a dict: torch.jit.trace refuses it, so the teacher must fall back to the module itself."""
+
+    def forward(self, x):
+        return {"logits": x.sum((2, 3))}
+
+
+def test_teacher_falls_back_to_the_module_when_tracing_fails():
+    module = _Untraceable()
+    teacher = Teacher(module)
+    x = torch.rand(2, 3, 4, 4)
+    assert torch.equal(teacher(x)["logits"], x.sum((2, 3)))
+    assert teacher.chosen[((2, 3, 4, 4),)] is module
