@@ -2,11 +2,11 @@
 
 With ``augment=`` every batch is a new view, so the teacher's logits cannot be computed once (``api.py`` does that
 without augmentation): it runs a forward per batch, about a third of a pruning run's time on CPU (docs/pruning.md).
-On CPU a TorchScript trace of the teacher, frozen and optimised for inference (conv + bias + ReLU fused by oneDNN),
-ran ResNet-8's forward in 26 ms instead of 38 ms per batch of 64 — and MobileNetV2's in 102 ms instead of 93 ms
-(its depthwise convolutions gain nothing). So it is measured, not assumed: for each input shape (the last batch
-of an epoch is smaller) the first call traces the teacher, checks the traced logits equal the eager ones, times
-both and keeps the faster; a trace that fails or differs keeps the eager module. Off CPU the eager module is used.
+On CPU a TorchScript trace of the teacher, frozen and optimised for inference, is faster on ResNet-8 and slower
+on MobileNetV2 (docs/pruning.md has the timings). So it is measured, not assumed: for each input shape (the last
+batch of an epoch is smaller) the first call traces the teacher, checks the traced logits equal the eager ones,
+times both and keeps the faster; a trace that fails or differs keeps the eager module. Off CPU the eager module
+is used.
 """
 
 from __future__ import annotations
