@@ -8,6 +8,7 @@ load, CPU time much less). ``tests/test_prune_acceptance.py`` runs the same flow
 
     python benchmarks/pruning_acceptance.py --seed 1
     python benchmarks/pruning_acceptance.py --seed 0 --epochs 130
+    python benchmarks/pruning_acceptance.py --seed 2 --options '{"restart_weights": "trained", "distill": 0.7}'
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0, help="seed of the pruning run (the baseline always uses 0)")
     parser.add_argument("--epochs", type=int, default=None, help="pruning epochs (default: derived)")
+    parser.add_argument("--options", default="{}", help="JSON: mcugraph.prune keyword arguments (an ablation)")
     parser.add_argument("--threads", type=int, default=int(os.environ.get("THREADS", "1")))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -45,11 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     weights = exact_resources(mcugraph.run_pipeline(mcugraph.load(base_model), mcugraph.CANONICALIZE).model)["flash"]
     ram, flash = base.report["arena_head_bytes"] // 8, weights // 16
     wall, cpu = time.perf_counter(), time.process_time()
-    result = mcugraph.prune(base_model, data="digits", ram=ram, flash=flash, epochs=args.epochs, seed=args.seed)
+    result = mcugraph.prune(base_model, data="digits", ram=ram, flash=flash, epochs=args.epochs, seed=args.seed,
+                            **json.loads(args.options))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     pruned = mcugraph.optimize(result.model, calib="digits", progress=False)
     print(json.dumps({
-        "seed": args.seed, "schedule": result.report["schedule"],
+        "seed": args.seed, "options": json.loads(args.options), "schedule": result.report["schedule"],
         "acc_before": tflite_accuracy(base.tflite, data.test), "acc_after": tflite_accuracy(pruned.tflite, data.test),
         "arena_head": [base.report["arena_head_bytes"], ram, pruned.report["arena_head_bytes"]],
         "flash": [weights, flash, result.report["after"]["flash"]],

@@ -1,4 +1,5 @@
-"""The uniform allocation (widest equal keep fraction within the budgets) and the floors it sets for the gates."""
+"""The uniform allocation (widest equal keep fraction within the budgets), the balanced one grown from it, and the
+floors it sets for the gates."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 import torch
 
 import mcugraph
-from mcugraph.prune.allocation import floors, uniform_counts, uniform_fraction
+from mcugraph.prune.allocation import balanced_counts, floors, uniform_counts, uniform_fraction
 from mcugraph.prune.api import canonicalize, exact_resources, unshare_initializers
 from mcugraph.prune.budgets import Budgets
 from mcugraph.prune.channel_groups import channel_groups
@@ -45,15 +46,53 @@ def test_uniform_fraction_of_loose_budgets_is_one(zoo):
     assert uniform_fraction(rmodel, gated, Budgets(ram=before["ram"], flash=before["flash"])) == 1.0
 
 
-def test_floors_are_a_share_of_the_uniform_widths(zoo):
+@pytest.mark.parametrize(("name", "ram_k", "flash_k"), [("digits_cnn", 4, 8), ("resnet", 4, 8), ("resnet", 2, 8)])
+def test_balanced_counts_are_maximal_and_at_least_uniform(zoo, name, ram_k, flash_k):
+    before, rmodel, gated = _setup(zoo, name)
+    budgets = Budgets(ram=before["ram"] // ram_k, flash=before["flash"] // flash_k)
+    uniform = uniform_counts(gated, uniform_fraction(rmodel, gated, budgets))
+    counts = balanced_counts(rmodel, gated, budgets)
+
+    def meets(c):
+        return budgets.met_by({r: float(v) for r, v in rmodel.evaluate({g: float(n) for g, n in c.items()}).items()})
+
+    assert meets(counts)
+    assert all(counts[g.id] >= uniform[g.id] for g in gated)
+    for g in gated:  # maximal: no group can take one more channel
+        assert counts[g.id] == g.size or not meets({**counts, g.id: counts[g.id] + 1})
+
+
+def test_balanced_counts_spend_what_the_binding_budget_leaves():
+    """ResNet-8 (CIFAR, 16/32/64) at 1/4 SRAM + 1/8 flash: SRAM binds stage 1, flash the rest; uniform width stops at
+    the SRAM bound everywhere, the balanced allocation widens stages 2-3 until flash binds."""
+    from mcugraph import zoo as zoo_models
+
+    torch.manual_seed(0)
+    model = unshare_initializers(canonicalize(mcugraph.load(zoo_models.ResNetStyle(width=16).eval(),
+                                                            example_inputs=torch.rand(1, 3, 32, 32))))
+    groups = channel_groups(model)
+    gated = gateable_groups(model, groups)
+    before = exact_resources(model)
+    rmodel = resource_model(model, groups, before["order"])
+    budgets = Budgets(ram=before["ram"] // 4, flash=before["flash"] // 8)
+    uniform = uniform_counts(gated, uniform_fraction(rmodel, gated, budgets))
+    counts = balanced_counts(rmodel, gated, budgets)
+    stage1 = [g.id for g in gated if g.size == 16]
+    assert all(counts[gid] == uniform[gid] for gid in stage1)
+    assert sum(counts.values()) > sum(uniform.values()) + 16
+    flash = float(rmodel.evaluate({g: float(n) for g, n in counts.items()})["flash"])
+    assert flash > 0.95 * budgets.flash
+
+
+def test_floors_are_a_share_of_the_balanced_widths(zoo):
     before, rmodel, gated = _setup(zoo)
     budgets = Budgets(ram=before["ram"] // 4, flash=before["flash"] // 8)
-    fraction = uniform_fraction(rmodel, gated, budgets)
+    counts = balanced_counts(rmodel, gated, budgets)
     half = floors(rmodel, gated, budgets, 0.5)
     full = floors(rmodel, gated, budgets, 1.0)
     for g in gated:
-        assert full[g.id] == pytest.approx(max(2.0, fraction * g.size))
-        assert half[g.id] == pytest.approx(max(2.0, 0.5 * fraction * g.size))
+        assert full[g.id] == pytest.approx(max(2.0, counts[g.id]))
+        assert half[g.id] == pytest.approx(max(2.0, 0.5 * counts[g.id]))
     assert floors(rmodel, gated, budgets, 0.0) == {g.id: 2.0 for g in gated}
 
 

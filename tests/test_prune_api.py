@@ -10,7 +10,7 @@ import mcugraph
 from mcugraph import zoo as zoo_models
 from mcugraph.datasets import digits
 from mcugraph.errors import BudgetError, DataError
-from mcugraph.prune.api import exact_resources, prune
+from mcugraph.prune.api import canonicalize, exact_resources, prune, unshare_initializers
 from mcugraph.runtime import run_onnx
 
 FAST = dict(epochs=2, batch_size=64, progress=False)
@@ -49,10 +49,33 @@ def test_pruned_model_runs_and_keeps_its_interface(small_cnn, train_subset):
 
 
 def test_channels_are_cut_during_training(small_cnn, train_subset):
-    """Channels disappear from the live model while epochs run, not only at the end."""
-    result = prune(small_cnn, data=train_subset, ram=400, epochs=4, batch_size=64, progress=False)
+    """With room for the gates (floor below 1), channels disappear from the live model while epochs run, not only at
+    the end."""
+    result = prune(small_cnn, data=train_subset, ram=400, epochs=4, batch_size=64, progress=False, floor=0.5)
     channels = [e["channels"] for e in result.report["epochs"]]
     assert channels[0] > channels[-1]
+    assert result.report["epochs"][0]["phase"] == "prune"
+
+
+def test_default_restarts_at_the_balanced_widths_before_the_first_epoch(small_cnn, train_subset):
+    """At floor 1 the gates could only end at the balanced allocation: the network restarts there at once and every
+    epoch retrains it (fresh weights, so which channels the gates would have closed does not matter)."""
+    from mcugraph.prune.allocation import balanced_counts
+    from mcugraph.prune.budgets import Budgets
+    from mcugraph.prune.channel_groups import channel_groups
+    from mcugraph.prune.gates import gateable_groups
+    from mcugraph.prune.resources import resource_model
+
+    model = unshare_initializers(canonicalize(mcugraph.load(small_cnn)))
+    groups = channel_groups(model)
+    gated = gateable_groups(model, groups)
+    rmodel = resource_model(model, groups, exact_resources(model)["order"])
+    balanced = balanced_counts(rmodel, gated, Budgets(ram=400))
+    result = prune(small_cnn, data=train_subset, ram=400, epochs=3, batch_size=64, tflm_check=False)
+    assert result.report["restarted_at_epoch"] == 0 and result.report["met"]
+    assert [e["phase"] for e in result.report["epochs"]] == ["train"] * 3
+    assert {r["id"]: r["after"] for r in result.report["groups"] if r["prunable"]} == {
+        gid: max(2, n) for gid, n in balanced.items()}
 
 
 def test_unreachable_budget_fails_before_training(small_cnn, train_subset):

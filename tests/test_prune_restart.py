@@ -1,4 +1,4 @@
-"""Restart from the trained weights (restart.py): the gates' widths, the largest-magnitude channels, trained values."""
+"""The restart (restart.py): the gates' widths, the largest-magnitude channels, fresh or trained values."""
 
 from __future__ import annotations
 
@@ -42,10 +42,11 @@ def test_magnitude_keep_takes_the_largest_norms_and_leaves_full_groups_alone(mod
 
 
 def test_restarted_prune_keeps_largest_magnitude_channels_and_meets_budgets(model):
-    """Default restart: per gated group, the kept channels are exactly the widths' largest-norm ones of the input."""
+    """The restart after a gate phase (floor below 1): per gated group, the kept channels are exactly the widths'
+    largest-norm ones of the input."""
     split = digits().train
     result = prune(model, data=(split.x[:256], split.y[:256]), ram=512, flash="1KiB", epochs=4, batch_size=16,
-                   warmup_steps=2, tflm_check=False)
+                   warmup_steps=2, tflm_check=False, floor=0.5)
     assert result.report["restarted_at_epoch"] is not None
     keep = {int(g): tuple(k) for g, k in result.report["keep"].items()}
     groups = {g.id: g for g in gateable_groups(model, channel_groups(model))}
@@ -59,18 +60,25 @@ def test_restarted_prune_keeps_largest_magnitude_channels_and_meets_budgets(mode
     assert phases[0] == "prune" and phases[-1] == "train" and len(phases) == 4
 
 
-def test_restart_starts_retraining_from_the_trained_weights(model):
-    """With no retraining epoch left, the pruned model is the input cut to the kept channels (its weights exactly)."""
+@pytest.mark.parametrize("weights", ["trained", "fresh"])
+def test_restart_starts_retraining_from_the_trained_or_fresh_weights(model, weights):
+    """With no retraining epoch left, the pruned model is the input cut to the kept channels: its weights exactly
+    with ``restart_weights="trained"``; with ``"fresh"`` (the default) every conv/Gemm weight is a new draw."""
     split = digits().train
     result = prune(model, data=(split.x[:128], split.y[:128]), flash="1KiB", epochs=1, batch_size=128,
-                   prune_share=0.01, warmup_steps=0, tflm_check=False)
+                   prune_share=0.01, warmup_steps=0, tflm_check=False, restart_weights=weights,
+                   floor=0.5)  # one step: floors below the balanced widths let it meet the budget within it
     assert result.report["restarted_at_epoch"] == 1 and result.report["extra_cuts"] == 0
     keep = {int(g): tuple(k) for g, k in result.report["keep"].items()}
     expected = apply_keep(model, keep)
+    weights_of = {n.inputs[1].name for n in expected.graph if n.op_type in ("Conv", "Gemm")}
     for name, value in expected.graph.initializers.items():
         if value.const_value is not None and value.dtype == ir.DataType.FLOAT:
             got = result.model.graph.initializers[name].const_value.numpy()
-            np.testing.assert_allclose(got, value.const_value.numpy(), rtol=1e-5, atol=1e-6)
+            if weights == "trained":
+                np.testing.assert_allclose(got, value.const_value.numpy(), rtol=1e-5, atol=1e-6)
+            elif name in weights_of:
+                assert not np.allclose(got, value.const_value.numpy(), atol=1e-3), name
 
 
 def test_no_restart_keeps_the_gated_channels(model):

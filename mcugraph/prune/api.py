@@ -10,6 +10,7 @@ exceed a budget, more channels go, least important first, until they do not.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from typing import Any
 
@@ -71,7 +72,7 @@ def prune(
     from mcugraph.prune.recipe import derive, pressure
     from mcugraph.prune.renorm import fold_batchnorm, install_batchnorm
     from mcugraph.prune.resources import resource_model
-    from mcugraph.prune.restart import restart_from_trained
+    from mcugraph.prune.restart import restart_at_widths
     from mcugraph.prune.scratch import reinitialise
     from mcugraph.prune.slicing import slice_module
     from mcugraph.prune.torch_module import GraphModule
@@ -118,18 +119,27 @@ def prune(
         # Measured on rank 0 and broadcast under torchrun, so every rank stops pruning at the same step.
         pruner.arena_probe = dp.from_main(lambda keep: tflm_arena_head(apply_keep(model, _changed(keep, gates))))
     teacher = _teacher_logits(module, train_set, config) if config.distill > 0 and config.loss == "ce" else None
+    forced = 0  # channels cut by importance outside the gates' steps (a budget the gates' end point misses)
     if pruner.budgets_met():
         pruner.stop_pruning(model, _inputs(train_set, config) if config.renorm else None)
-    log: list[EpochLog] = run_epochs(
-        module, optimizer, train_set.x, train_set.y, config.epochs, config, pruner=pruner, model=model,
-        teacher=teacher, stop_when_met=config.restart,
-    )
-    if pruner.met_at_epoch is not None:  # the gates found the widths: restart from the trained weights
-        restart_from_trained(model, pruner, _inputs(train_set, config), config)
+    elif config.restart and config.restart_weights == "fresh" and _floors_are_the_end(rmodel, gates, budgets):
+        # The gates can only end at their floors, and fresh weights make it irrelevant which channels they close:
+        # a gate phase would spend epochs of full-width training to reach a known point. Restart there now.
+        gates.start_at_floors()
+        pruner.cut_closed()
+        while not pruner.confirmed() and forced < MAX_EXTRA_CUTS:  # TFLM's arena above the plan: cut on
+            pruner.cut_least_important()
+            forced += 1
+        pruner.met_at_epoch = 0
+    log: list[EpochLog] = []
+    if pruner.met_at_epoch is None:
+        log = run_epochs(module, optimizer, train_set.x, train_set.y, config.epochs, config, pruner=pruner,
+                         model=model, teacher=teacher, stop_when_met=config.restart)
+    if pruner.met_at_epoch is not None:  # the gates found the widths: restart the network at them (restart.py)
+        restart_at_widths(model, pruner, _inputs(train_set, config), config)
         module, optimizer = pruner.module, pruner.optimizer
         run_epochs(module, optimizer, train_set.x, train_set.y, config.epochs - pruner.met_at_epoch, config,
                    pruner=pruner, first_epoch=pruner.met_at_epoch, log=log, teacher=teacher)
-    forced = 0
     while pruner.pruning and not pruner.budgets_met() and forced < MAX_EXTRA_CUTS:
         pruner.cut_closed()
         pruner.cut_least_important()
@@ -260,6 +270,19 @@ def _apply(model: ir.Model, module, gates, check: bool = False) -> tuple[ir.Mode
     return pruned, resources
 
 
+def _floors_are_the_end(rmodel, gates, budgets: Budgets) -> bool:
+    """Whether the gates' floors meet the budgets in the resource model and no group can take a channel more: then
+    every point the gates can stop at (all groups at or above their floors, budgets met) is the floors themselves,
+    as the resources only grow with channels (``allocation.balanced_counts`` at floor 1)."""
+    floors = {gid: float(min(len(gates.alive[gid]), max(1, math.ceil(f - 1e-6)))) for gid, f in gates.floors.items()}
+
+    def meets(counts: dict) -> bool:
+        return budgets.met_by({r: float(v) for r, v in rmodel.evaluate(counts).items()})
+
+    return meets(floors) and not any(
+        meets({**floors, gid: n + 1.0}) for gid, n in floors.items() if n < len(gates.alive[gid]))
+
+
 def _changed(keep: dict, gates) -> dict:
     return {gid: k for gid, k in keep.items() if len(k) < gates.groups[gid].size}
 
@@ -282,6 +305,8 @@ def _check_config(config: TrainConfig) -> None:
     if not callable(config.loss) and config.loss not in ("ce", "mse"):
         raise MCUGraphError(f"loss {config.loss!r} is not supported; use 'ce' (classifier), 'mse' (autoencoder) or "
                             "a callable loss(output, target)")
+    if config.restart_weights not in ("fresh", "trained"):
+        raise MCUGraphError(f"restart_weights {config.restart_weights!r} is not supported; use 'fresh' or 'trained'")
     if config.device.startswith("cuda"):
         import torch
 

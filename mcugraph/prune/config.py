@@ -22,11 +22,12 @@ class TrainConfig:
     lr: float = 2e-3  # Adam while pruning: gentle on the trained weights
     retrain_lr: float = 1.2e-2  # once the architecture is fixed, cosine-decayed from here to 0 (docs/pruning.md)
     prune_share: float = 0.25  # pace: the gated channels could shrink 10x within this share of the epochs
-    floor: float = 0.75  # no gate narrows a group below this share of its uniform-allocation width (allocation.py)
+    floor: float = 1.0  # no gate narrows a group below this share of its balanced-allocation width (allocation.py)
     warmup_steps: int = 10  # importance is measured this many steps before any gate moves
     distill: float = 0.7  # α: weight of distillation from the unpruned model's logits (classifiers; 0 = off)
     renorm: bool = True  # retrain the fixed architecture with BatchNorm after every conv (folded back at the end)
-    restart: bool = True  # budgets met: keep the gates' widths, restart from the trained weights (restart.py)
+    restart: bool = True  # budgets met: keep the gates' widths, restart the network at them (restart.py)
+    restart_weights: str = "fresh"  # the restart's weights: "fresh" (a new draw) or "trained" (largest-L1 channels)
     from_scratch: bool = False  # prune during the main training run from fresh weights (scratch.py)
     tflm_check: bool = True  # with a ram budget, also export int8 and measure TFLM's arena head at the end
     batch_size: int | None = None  # None: derived from the data size (recipe.py)

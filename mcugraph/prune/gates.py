@@ -164,6 +164,12 @@ class ChannelGates(nn.Module):
         """The narrowest a gradient step may make group ``gid``: its floor, or what is alive if that is less."""
         return min(self.floors[gid], float(len(self.alive[gid])))
 
+    @torch.no_grad()
+    def start_at_floors(self) -> None:
+        """Every group's soft width at its floor (what is alive if that is less): the narrowest the gates may go."""
+        for gid in self.groups:
+            self.width[str(gid)].fill_(self._lowest(gid))
+
     def at_floor(self, gid: int) -> bool:
         return float(self.width[str(gid)].detach()) <= self._lowest(gid) + 1e-6
 

@@ -50,12 +50,14 @@ def magnitude_keep(model: ir.Model, groups: Sequence, widths: Mapping[int, int],
     return keep
 
 
-def restart_from_trained(model: ir.Model, pruner, x, config) -> None:
-    """Replace ``pruner``'s module and optimizer by the trained ``model`` cut to the gates' widths by magnitude.
+def restart_at_widths(model: ir.Model, pruner, x, config) -> None:
+    """Replace ``pruner``'s module and optimizer by ``model`` cut to the gates' widths by magnitude, with its trained
+    weights (``config.restart_weights == "trained"``) or a fresh draw of them (``"fresh"``, the default).
 
     ``x``: training inputs for the BatchNorm statistics (``config.renorm``). The gates are updated to name the
     kept channels, so the exact budget check and any further cuts act on the new module.
     """
+    from mcugraph.prune.scratch import reinitialise
     from mcugraph.prune.renorm import install_batchnorm
     from mcugraph.prune.torch_module import GraphModule
 
@@ -66,6 +68,8 @@ def restart_from_trained(model: ir.Model, pruner, x, config) -> None:
     module = GraphModule(model).to(config.device)
     if keep:
         pruner.slice_fn(module, pruner.groups, keep)
+    if config.restart_weights == "fresh":
+        reinitialise(module, model, config.seed)
     for gid, group in gates.groups.items():
         kept = list(keep.get(gid, range(group.size)))
         gates.alive[gid] = kept
