@@ -12,7 +12,9 @@ restart and the retraining rate was measured with it:
     python benchmarks/pruning_ablation.py --base base.onnx --method l1 --widths '{"1":3,"2":6,"3":15,"4":9,"5":16,"6":35}'
     python benchmarks/pruning_ablation.py --base base.onnx --method gates-rewound --seed 1
 
-``l1 --widths``: the largest-L1 channels at the given widths per channel group (ids of ``analyze --groups``);
+``l1 --widths``: the largest-L1 channels at the given widths per channel group (ids of ``analyze --groups``); with
+``--options '{"restart_weights": "fresh", "distill": 0}'`` they start from a fresh draw and/or without distillation
+(``l1`` reads these two options; ``mcugraph`` passes all of them to ``mcugraph.prune``);
 ``gates-rewound``: mcugraph's pruning, then the channels the gates kept restarted from the trained weights
 (``--no-restart``'s channels, the restart's weights). Every method retrains for mcugraph's derived epochs in all
 (``--epochs`` overrides), with the same BatchNorm, distillation and learning-rate schedule. One line of JSON out.
@@ -38,6 +40,7 @@ from mcugraph.prune.budgets import Budgets  # noqa: E402
 from mcugraph.prune.channel_groups import channel_groups  # noqa: E402
 from mcugraph.prune.config import TrainConfig  # noqa: E402
 from mcugraph.prune.restart import magnitude_keep  # noqa: E402
+from mcugraph.prune.scratch import reinitialise  # noqa: E402
 from mcugraph.prune.torch_module import GraphModule  # noqa: E402
 
 
@@ -95,10 +98,16 @@ def main(argv: list[str] | None = None) -> int:
             keep = magnitude_keep(base, [g for g in channel_groups(base) if g.id in widths], widths)
     if args.method != "mcugraph":
         retrain = max(1, epochs - row["met_at_epoch"]) if args.method == "gates-rewound" else epochs
-        config = TrainConfig(epochs=epochs, batch_size=64, seed=args.seed, augment=cifar.flip_crop)
-        teacher = _teacher_logits(GraphModule(base), train, config)
+        config = TrainConfig(epochs=epochs, batch_size=64, seed=args.seed, augment=cifar.flip_crop,
+                             distill=options.get("distill", TrainConfig.distill))
+        teacher = _teacher_logits(GraphModule(base), train, config) if config.distill > 0 else None
+        small = apply_keep(base, keep)
         torch.manual_seed(args.seed)
-        model, _ = train_ir(apply_keep(base, keep), retrain, config, train, teacher)
+        if options.get("restart_weights") == "fresh":
+            module = GraphModule(small)
+            reinitialise(module, small, args.seed)
+            module.write_back(small)
+        model, _ = train_ir(small, retrain, config, train, teacher)
     sizes = {g.id: g.size for g in channel_groups(base)}
     row.update(acc=cifar.tflm_accuracy(model, train, test), **cifar.resources(model),
                widths={g: len(k) for g, k in sorted(keep.items()) if len(k) < sizes[g]},

@@ -57,8 +57,8 @@ def restart_at_widths(model: ir.Model, pruner, x, config) -> None:
     ``x``: training inputs for the BatchNorm statistics (``config.renorm``). The gates are updated to name the
     kept channels, so the exact budget check and any further cuts act on the new module.
     """
-    from mcugraph.prune.scratch import reinitialise
     from mcugraph.prune.renorm import install_batchnorm
+    from mcugraph.prune.scratch import reinitialise
     from mcugraph.prune.torch_module import GraphModule
 
     gates = pruner.gates
