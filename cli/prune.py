@@ -38,7 +38,7 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--macs", help="compute budget in multiply-accumulates, e.g. 2M")
     group.add_argument("--epochs", type=int, default=None,
                        help="epochs of prune-while-training, retraining included (default: derived from the data "
-                            "size and the budgets, about 1,300-2,200 steps)")
+                            "size and the budgets: 60 (1 + log10 rho) / 2 passes, rho = model / budget)")
     group.add_argument("--finetune-epochs", type=int, default=0, help="epochs after the cut (default 0)")
     group.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     group.add_argument("--loss", choices=("ce", "mse"), default="ce", help="ce: classifier; mse: autoencoder")
@@ -66,8 +66,9 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
                        help=f"pace: widths could shrink 10x within this share of the epochs (default "
                             f"{TrainConfig.prune_share:g})")
     group.add_argument("--floor", type=float, default=TrainConfig.floor, metavar="SHARE",
-                       help="bottleneck guard: the gates narrow no channel group below this share of the width a "
-                            f"uniform width scaling to the budgets would give it (0 = off; default "
+                       help="the gates narrow no channel group below this share of its width in the balanced "
+                            "allocation (uniform width, then each group grown until a budget binds it); at 1 the "
+                            "network restarts at those widths at once (0 = unconstrained gates; default "
                             f"{TrainConfig.floor:g})")
 
 

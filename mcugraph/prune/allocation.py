@@ -17,7 +17,7 @@ end (a TFLM arena above the model's) may still go below.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from mcugraph.prune.budgets import Budgets
 
@@ -27,20 +27,31 @@ def uniform_counts(groups: Sequence, fraction: float) -> dict[int, int]:
     return {g.id: max(1, math.ceil(fraction * g.size - 1e-9)) for g in groups}
 
 
+def meets(rmodel, budgets: Budgets, counts: Mapping[int, float]) -> bool:
+    """Whether channel ``counts`` per group (others at full size) meet ``budgets`` in the resource model."""
+    return budgets.met_by({r: float(v) for r, v in rmodel.evaluate({g: float(n) for g, n in counts.items()}).items()})
+
+
+def is_maximal(rmodel, budgets: Budgets, counts: Mapping[int, float], sizes: Mapping[int, int]) -> bool:
+    """``counts`` meet ``budgets`` and no group below its size can take one channel more. Resources only grow with
+    channels, so any point at or above such counts that meets the budgets is the counts themselves."""
+    return meets(rmodel, budgets, counts) and not any(
+        meets(rmodel, budgets, {**counts, gid: n + 1}) for gid, n in counts.items() if n < sizes[gid])
+
+
 def uniform_fraction(rmodel, groups: Sequence, budgets: Budgets, steps: int = 30) -> float:
     """The largest fraction (bisection to 2^-steps) whose uniform counts meet ``budgets`` in the resource model;
     0.0 when none does."""
 
-    def meets(fraction: float) -> bool:
-        counts = {gid: float(n) for gid, n in uniform_counts(groups, fraction).items()}
-        return budgets.met_by({r: float(v) for r, v in rmodel.evaluate(counts).items()})
+    def fits(fraction: float) -> bool:
+        return meets(rmodel, budgets, uniform_counts(groups, fraction))
 
-    if meets(1.0):
+    if fits(1.0):
         return 1.0
     lo, hi = 0.0, 1.0
     for _ in range(steps):
         mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if meets(mid) else (lo, mid)
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
     return lo
 
 
@@ -57,9 +68,7 @@ def balanced_counts(rmodel, groups: Sequence, budgets: Budgets) -> dict[int, int
     growing = {gid for gid, n in counts.items() if n < sizes[gid]}
     while growing:
         gid = min(growing, key=lambda g: (counts[g] / sizes[g], g))
-        trial = {g: float(n) for g, n in counts.items()}
-        trial[gid] += 1.0
-        if budgets.met_by({r: float(v) for r, v in rmodel.evaluate(trial).items()}):
+        if meets(rmodel, budgets, {**counts, gid: counts[gid] + 1}):
             counts[gid] += 1
             if counts[gid] >= sizes[gid]:
                 growing.discard(gid)

@@ -271,16 +271,13 @@ def _apply(model: ir.Model, module, gates, check: bool = False) -> tuple[ir.Mode
 
 
 def _floors_are_the_end(rmodel, gates, budgets: Budgets) -> bool:
-    """Whether the gates' floors meet the budgets in the resource model and no group can take a channel more: then
-    every point the gates can stop at (all groups at or above their floors, budgets met) is the floors themselves,
-    as the resources only grow with channels (``allocation.balanced_counts`` at floor 1)."""
-    floors = {gid: float(min(len(gates.alive[gid]), max(1, math.ceil(f - 1e-6)))) for gid, f in gates.floors.items()}
+    """Whether the gates' floors (whole channels) are a maximal allocation: then every point the gates can stop at
+    is the floors themselves (``allocation.is_maximal``), as with the balanced floors at ``floor`` 1."""
+    from mcugraph.prune.allocation import is_maximal
 
-    def meets(counts: dict) -> bool:
-        return budgets.met_by({r: float(v) for r, v in rmodel.evaluate(counts).items()})
-
-    return meets(floors) and not any(
-        meets({**floors, gid: n + 1.0}) for gid, n in floors.items() if n < len(gates.alive[gid]))
+    sizes = {gid: len(alive) for gid, alive in gates.alive.items()}
+    floors = {gid: min(sizes[gid], max(1, math.ceil(f - 1e-6))) for gid, f in gates.floors.items()}
+    return is_maximal(rmodel, budgets, floors, sizes)
 
 
 def _changed(keep: dict, gates) -> dict:
