@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 import mcugraph
@@ -57,11 +58,14 @@ def test_from_scratch_doubles_the_derived_steps():
     assert abs(scratch.epochs - 2 * plain.epochs) <= 1 and why["epochs_derived"]
 
 
-def test_pruning_from_scratch_trains_and_meets_budgets():
+@pytest.mark.parametrize(("floor", "restarted"), [(1.0, 0), (0.5, None)])
+def test_pruning_from_scratch_trains_and_meets_budgets(floor, restarted):
+    """At floor 1 the balanced widths are fixed before the first epoch and every epoch trains them from fresh
+    weights; below it the gates close during the run (no restart: there are no trained weights to restart from)."""
     split = digits()
     model = _model()
     result = prune(model, data=(split.train.x[:512], split.train.y[:512]), val=(split.val.x, split.val.y),
-                   flash="2KiB", epochs=6, batch_size=32, from_scratch=True, tflm_check=False)
+                   flash="2KiB", epochs=6, batch_size=32, from_scratch=True, tflm_check=False, floor=floor)
     assert result.report["met"] and exact_resources(result.model)["flash"] <= 2048
-    assert result.report["restarted_at_epoch"] is None
+    assert result.report["restarted_at_epoch"] == restarted
     assert result.report["val_accuracy"]["after"] > 0.5  # trained from fresh weights in 6 epochs, not chance

@@ -109,7 +109,7 @@ def prune(
     module = GraphModule(model).to(config.device)
     if config.from_scratch:  # no trained model: nothing to distil from or to restart from (scratch.py)
         reinitialise(module, model, config.seed)
-        config = dataclasses.replace(config, distill=0.0, restart=False)
+        config = dataclasses.replace(config, distill=0.0, restart=False, restart_weights="fresh")
     gates = ChannelGates(gated).to(config.device)
     gates.floors = floors(rmodel, gated, budgets, config.floor)
     gates.install(module, model)
@@ -122,9 +122,11 @@ def prune(
     forced = 0  # channels cut by importance outside the gates' steps (a budget the gates' end point misses)
     if pruner.budgets_met():
         pruner.stop_pruning(model, _inputs(train_set, config) if config.renorm else None)
-    elif config.restart and config.restart_weights == "fresh" and _floors_are_the_end(rmodel, gates, budgets):
+    elif ((config.restart and config.restart_weights == "fresh") or config.from_scratch) and _floors_are_the_end(
+            rmodel, gates, budgets):
         # The gates can only end at their floors, and fresh weights make it irrelevant which channels they close:
-        # a gate phase would spend epochs of full-width training to reach a known point. Restart there now.
+        # a gate phase would spend epochs of full-width training to reach a known point. Restart there now (from
+        # scratch too: every epoch then trains the final network from fresh weights).
         gates.start_at_floors()
         pruner.cut_closed()
         while not pruner.confirmed() and forced < MAX_EXTRA_CUTS:  # TFLM's arena above the plan: cut on

@@ -2,9 +2,10 @@
 
 ``mcugraph.prune(..., from_scratch=True)`` (``--from-scratch``) discards the model's weights and trains it from a
 fresh initialisation while the gates close, so a user who has not trained the full model yet pays for one training
-run, not two. There is no trained model to distil from or to restart from, so distillation and the restart
-(``restart.py``) are off; the derived schedule (``recipe.py``) doubles its steps, as the run has to train the
-network as well as narrow it.
+run, not two. There is no trained model to distil from, so distillation is off; at the default floor 1 the widths
+are the balanced allocation, fixed before the first epoch (``api.py``), and every epoch trains the final network
+from fresh weights; below floor 1 the gates close during the run. The derived schedule (``recipe.py``) doubles its
+epochs, as the run has to train the network as well as narrow it.
 """
 
 from __future__ import annotations
