@@ -57,9 +57,10 @@ def test_channels_are_cut_during_training(small_cnn, train_subset):
     assert result.report["epochs"][0]["phase"] == "prune"
 
 
-def test_default_restarts_at_the_balanced_widths_before_the_first_epoch(small_cnn, train_subset):
+@pytest.mark.parametrize("weights", ["fresh", "trained"])
+def test_default_restarts_at_the_balanced_widths_before_the_first_epoch(small_cnn, train_subset, weights):
     """At floor 1 the gates could only end at the balanced allocation: the network restarts there at once and every
-    epoch retrains it (fresh weights, so which channels the gates would have closed does not matter)."""
+    epoch retrains it (the restart takes channels by the input's L1 norms, whatever the gates would have closed)."""
     from mcugraph.prune.allocation import balanced_counts
     from mcugraph.prune.budgets import Budgets
     from mcugraph.prune.channel_groups import channel_groups
@@ -71,7 +72,8 @@ def test_default_restarts_at_the_balanced_widths_before_the_first_epoch(small_cn
     gated = gateable_groups(model, groups)
     rmodel = resource_model(model, groups, exact_resources(model)["order"])
     balanced = balanced_counts(rmodel, gated, Budgets(ram=400))
-    result = prune(small_cnn, data=train_subset, ram=400, epochs=3, batch_size=64, tflm_check=False)
+    result = prune(small_cnn, data=train_subset, ram=400, epochs=3, batch_size=64, tflm_check=False,
+                   restart_weights=weights)
     assert result.report["restarted_at_epoch"] == 0 and result.report["met"]
     assert [e["phase"] for e in result.report["epochs"]] == ["train"] * 3
     assert {r["id"]: r["after"] for r in result.report["groups"] if r["prunable"]} == {

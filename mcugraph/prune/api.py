@@ -122,11 +122,11 @@ def prune(
     forced = 0  # channels cut by importance outside the gates' steps (a budget the gates' end point misses)
     if pruner.budgets_met():
         pruner.stop_pruning(model, _inputs(train_set, config) if config.renorm else None)
-    elif ((config.restart and config.restart_weights == "fresh") or config.from_scratch) and _floors_are_the_end(
-            rmodel, gates, budgets):
-        # The gates can only end at their floors, and fresh weights make it irrelevant which channels they close:
-        # a gate phase would spend epochs of full-width training to reach a known point. Restart there now (from
-        # scratch too: every epoch then trains the final network from fresh weights).
+    elif (config.restart or config.from_scratch) and _floors_are_the_end(rmodel, gates, budgets):
+        # The gates can only end at their floors, and the restart takes its channels by the L1 norm of the input
+        # model's weights, not from the gates or the weights they trained: a gate phase would spend epochs of
+        # full-width training to reach a known point. Restart there now (from scratch too: every epoch then trains
+        # the final network from fresh weights).
         gates.start_at_floors()
         pruner.cut_closed()
         while not pruner.confirmed() and forced < MAX_EXTRA_CUTS:  # TFLM's arena above the plan: cut on
