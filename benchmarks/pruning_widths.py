@@ -23,23 +23,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from mcugraph.zoo import conv_bn
+from mcugraph.zoo import BasicBlock, conv_bn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pruning_cifar as cifar  # noqa: E402
-
-
-class Block(nn.Module):
-    """``zoo.BasicBlock`` with its own inner width."""
-
-    def __init__(self, cin: int, inner: int, cout: int, stride: int):
-        super().__init__()
-        self.body = nn.Sequential(conv_bn(cin, inner, 3, stride), conv_bn(inner, cout, 3, act=None))
-        self.shortcut = nn.Identity() if stride == 1 and cin == cout else conv_bn(cin, cout, 1, stride, act=None)
-        self.relu = nn.ReLU()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.relu(self.body(x) + self.shortcut(x))
 
 
 class ResNet8Widths(nn.Module):
@@ -48,7 +35,8 @@ class ResNet8Widths(nn.Module):
     def __init__(self, s1: int, i1: int, i2: int, s2: int, i3: int, s3: int, num_classes: int = 10):
         super().__init__()
         self.stem = conv_bn(3, s1, 3)
-        self.layers = nn.Sequential(Block(s1, i1, s1, 1), Block(s1, i2, s2, 2), Block(s2, i3, s3, 2))
+        self.layers = nn.Sequential(BasicBlock(s1, s1, 1, inner=i1), BasicBlock(s1, s2, 2, inner=i2),
+                                    BasicBlock(s2, s3, 2, inner=i3))
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(s3, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -64,9 +64,10 @@ class MobileNetV2Style(nn.Module):
 
 
 class BasicBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int):
+    def __init__(self, cin: int, cout: int, stride: int, inner: int | None = None):
         super().__init__()
-        self.body = nn.Sequential(conv_bn(cin, cout, 3, stride), conv_bn(cout, cout, 3, act=None))
+        inner = cout if inner is None else inner  # the width between the two convs (a pruned block's own)
+        self.body = nn.Sequential(conv_bn(cin, inner, 3, stride), conv_bn(inner, cout, 3, act=None))
         self.shortcut = nn.Identity() if stride == 1 and cin == cout else conv_bn(cin, cout, 1, stride, act=None)
         self.relu = nn.ReLU()
 

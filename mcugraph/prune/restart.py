@@ -8,11 +8,11 @@ channels they keep is a Taylor ranking of noisy per-batch gradients, and on real
 than the trained weights' magnitudes (CIFAR-10 ResNet-8 at 1/4 SRAM + 1/8 flash, int8 in TFLM, seeds 0 / 1: the
 gates' own channels 49.8 / 52.0 %, the largest-L1 channels from their trained weights 53.0 / 53.4 %). At these
 budgets the cut network is nearly a new one (the trained ResNet-8 cut to a quarter of its channels scores 10-20 %
-before retraining), and fresh weights did as well or better than the trained ones: ResNet-8 57.0 / 53.6 % without
-distillation, MobileNetV2 58.2 / 58.4 % with it, one seed each; at 1/2 SRAM the trained weights won (docs/pruning.md).
-The channel choice is the input model's L1 norms either way, which is what lets ``prune`` skip the gate phase when the floors
-fix the widths. Every rank
-computes the same norms and draws the same weights (same seed), so data-parallel ranks agree without communication.
+before retraining), and fresh weights did as well or better than the trained ones at 1/4 SRAM: ResNet-8 57.0 /
+53.6 % without distillation, MobileNetV2 58.2 / 58.4 % with it, one seed each; at 1/2 SRAM the trained weights
+won (docs/pruning.md). The channel choice is the input model's L1 norms either way, which is what lets ``prune``
+skip the gate phase when the floors fix the widths. Every rank computes the same norms and draws the same weights
+(same seed), so data-parallel ranks agree without communication.
 """
 
 from __future__ import annotations
