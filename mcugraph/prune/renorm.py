@@ -40,7 +40,7 @@ def renormable_convs(model: ir.Model) -> list[ir.Node]:
 
 @torch.no_grad()
 def install_batchnorm(module, model: ir.Model, x: torch.Tensor | tuple, optimizer: torch.optim.Optimizer | None = None,
-                      batch_size: int = 256) -> int:
+                      batch_size: int = 256, identity: bool = True) -> int:
     """Insert a BatchNorm after every renormable Conv of ``module`` (hooks on their outputs); returns how many.
 
     ``x`` (training inputs; a tuple for several graph inputs) sets each BatchNorm's running statistics, and γ, β are set so that it starts as the
@@ -66,8 +66,9 @@ def install_batchnorm(module, model: ir.Model, x: torch.Tensor | tuple, optimize
     for batch in zip(*(t.split(batch_size) for t in xs), strict=True):
         module(*batch)  # accumulates the running statistics (momentum=None averages over all batches)
     for norm in norms.values():
-        norm.weight.copy_(torch.sqrt(norm.running_var + norm.eps))
-        norm.bias.copy_(norm.running_mean)
+        if identity:
+            norm.weight.copy_(torch.sqrt(norm.running_var + norm.eps))
+            norm.bias.copy_(norm.running_mean)
         norm.momentum = 0.1
     module.train(was_training)
     if optimizer is not None:

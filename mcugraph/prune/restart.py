@@ -81,5 +81,5 @@ def restart_at_widths(model: ir.Model, pruner, x, config) -> None:
     gates.frozen = True
     optimizer = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=config.retrain_lr)
     if config.renorm:
-        install_batchnorm(module, model, x, optimizer)
+        install_batchnorm(module, model, x, optimizer, identity=config.restart_weights != "fresh")
     pruner.module, pruner.optimizer, pruner.pruning = module, optimizer, False
