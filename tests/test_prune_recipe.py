@@ -78,6 +78,19 @@ def test_batchnorm_starts_as_identity_and_folds_back_exactly():
     assert [n.op_type for n in copy.graph].count("BatchNormalization") == 0
 
 
+def test_batchnorm_for_fresh_weights_starts_standard_not_as_identity():
+    """``identity=False`` (the fresh-weight restart): gamma 1, beta 0 and the running statistics of the data, so
+    eval-mode outputs are normalised, not the random network's own (which identity init would copy)."""
+    model = _digits_cnn()
+    x = torch.from_numpy(digits().train.x[:128])
+    module = GraphModule(model).eval()
+    assert install_batchnorm(module, model, x, identity=False) == 3
+    for norm in module.renorm.values():
+        assert torch.equal(norm.weight, torch.ones_like(norm.weight))
+        assert torch.equal(norm.bias, torch.zeros_like(norm.bias))
+        assert norm.running_var.max() > 0  # statistics were measured on x
+
+
 def test_progress_prints_one_line_per_epoch(capsys):
     """Not a terminal: plain lines with loss, accuracy, each resource against its budget, channels and time."""
     split = digits().train
