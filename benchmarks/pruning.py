@@ -80,16 +80,18 @@ def l1_keep(model, budgets: Budgets, samples: np.ndarray) -> dict[int, tuple[int
     return keep
 
 
-def train_ir(model, epochs: int, config: TrainConfig, data, teacher=None, renorm: bool = True) -> tuple[object, float]:
+def train_ir(model, epochs: int, config: TrainConfig, data, teacher=None, renorm: bool = True,
+             fresh: bool = False) -> tuple[object, float]:
     """Train an IR model as a GraphModule for ``epochs``; returns the trained IR and the wall time in seconds.
 
     An L1-pruned network is retrained as mcugraph retrains after its cut: BatchNorm back after every conv
-    (``renorm=True``), from retrain_lr cosine-decayed to 0, the same distillation.
+    (``renorm=True``; a standard one for ``fresh`` weights, as ``restart.py`` does), from retrain_lr
+    cosine-decayed to 0, the same distillation.
     """
     module = GraphModule(model)
     optimizer = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=config.retrain_lr)
     if renorm:
-        install_batchnorm(module, model, torch.from_numpy(data.x), optimizer)
+        install_batchnorm(module, model, torch.from_numpy(data.x), optimizer, identity=not fresh)
     start = time.perf_counter()
     run_epochs(module, optimizer, data.x, data.y, epochs, config, teacher=teacher)
     seconds = time.perf_counter() - start

@@ -103,11 +103,12 @@ def main(argv: list[str] | None = None) -> int:
         teacher = _teacher_logits(GraphModule(base), train, config) if config.distill > 0 else None
         small = apply_keep(base, keep)
         torch.manual_seed(args.seed)
-        if options.get("restart_weights") == "fresh":
+        fresh = options.get("restart_weights") == "fresh"
+        if fresh:
             module = GraphModule(small)
             reinitialise(module, small, args.seed)
             module.write_back(small)
-        model, _ = train_ir(small, retrain, config, train, teacher)
+        model, _ = train_ir(small, retrain, config, train, teacher, fresh=fresh)
     sizes = {g.id: g.size for g in channel_groups(base)}
     row.update(acc=cifar.tflm_accuracy(model, train, test), **cifar.resources(model),
                widths={g: len(k) for g, k in sorted(keep.items()) if len(k) < sizes[g]},
