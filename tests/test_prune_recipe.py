@@ -79,8 +79,8 @@ def test_batchnorm_starts_as_identity_and_folds_back_exactly():
 
 
 def test_batchnorm_for_fresh_weights_starts_standard_not_as_identity():
-    """``identity=False`` (the fresh-weight restart): gamma 1, beta 0 and the running statistics of the data, so
-    eval-mode outputs are normalised, not the random network's own (which identity init would copy)."""
+    """``identity=False`` (the fresh-weight restart): gamma 1, beta 0, not the random network's own statistics
+    (which the identity init copies); the running statistics are still measured on the data."""
     model = _digits_cnn()
     x = torch.from_numpy(digits().train.x[:128])
     module = GraphModule(model).eval()
