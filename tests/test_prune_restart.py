@@ -63,7 +63,7 @@ def test_restarted_prune_keeps_largest_magnitude_channels_and_meets_budgets(mode
 @pytest.mark.parametrize("weights", ["trained", "fresh"])
 def test_restart_starts_retraining_from_the_trained_or_fresh_weights(model, weights):
     """With no retraining epoch left, the pruned model is the input cut to the kept channels: its weights exactly
-    with ``restart_weights="trained"``; with ``"fresh"`` (the default) every conv/Gemm weight is a new draw."""
+    with ``restart_weights="trained"`` (the default); with ``"fresh"`` every conv/Gemm weight is a new draw."""
     split = digits().train
     result = prune(model, data=(split.x[:128], split.y[:128]), flash="1KiB", epochs=1, batch_size=128,
                    prune_share=0.01, warmup_steps=0, tflm_check=False, restart_weights=weights,
