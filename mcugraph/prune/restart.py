@@ -10,7 +10,7 @@ gates' own channels 49.8 / 52.0 %, the largest-L1 channels from their trained we
 third of its channels the trained network scores 10-20 % before retraining, so it is retrained at the rate of
 training from scratch; still, its trained weights are a better start than a new draw where it matters for the
 comparison that counts, the same total epochs (CIFAR-10 ResNet-8, one baseline, seeds 0 / 1, 58 epochs: 1/2 SRAM
-trained 58.0 / 57.7 % against fresh 54.6 / see docs; 1/4 SRAM 55.9 / 58.2 % against 56.4 / 55.2 %; MobileNetV2
+trained 58.0 / 57.7 % against fresh 54.6 / 58.2 %; 1/4 SRAM 55.9 / 58.2 % against 56.4 / 55.2 %; MobileNetV2
 1/4 SRAM seed 0 57.9 % against 58.0 % on another baseline); on the digits acceptance CNN fresh weights did a little
 better (99.44 / 100 / 99.72 % against 99.17 / 99.17 / 98.89 %, unpruned 99.72 %; docs/pruning.md). The channel
 choice is the input model's L1 norms either way, which is what lets ``prune`` skip the gate phase when the floors
