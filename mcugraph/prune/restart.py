@@ -8,14 +8,11 @@ channels they keep is a Taylor ranking of noisy per-batch gradients, and on real
 than the trained weights' magnitudes (CIFAR-10 ResNet-8 at 1/4 SRAM + 1/8 flash, int8 in TFLM, seeds 0 / 1: the
 gates' own channels 49.8 / 52.0 %, the largest-L1 channels from their trained weights 53.0 / 53.4 %). Cut to a
 third of its channels the trained network scores 10-20 % before retraining, so it is retrained at the rate of
-training from scratch; still, its trained weights are a better start than a new draw where it matters for the
-comparison that counts, the same total epochs (CIFAR-10 ResNet-8, one baseline, seeds 0 / 1, 58 epochs: 1/2 SRAM
-trained 58.0 / 57.7 % against fresh 54.6 / 58.2 %; 1/4 SRAM 55.9 / 58.2 % against 56.4 / 55.2 %; MobileNetV2
-1/4 SRAM seed 0 57.9 % against 58.0 % on another baseline); on the digits acceptance CNN fresh weights did a little
-better (99.44 / 100 / 99.72 % against 99.17 / 99.17 / 98.89 %, unpruned 99.72 %; docs/pruning.md). The channel
-choice is the input model's L1 norms either way, which is what lets ``prune`` skip the gate phase when the floors
-fix the widths. Every rank computes the same norms and draws the same weights (same seed), so data-parallel ranks
-agree without communication.
+training from scratch; still, its trained weights were the better start at the same total epochs on CIFAR-10
+ResNet-8 and a wash on MobileNetV2, while fresh weights did a little better on the digits acceptance CNN
+(docs/pruning.md, *Which weights*). The channel choice is the input model's L1 norms either way, which is what
+lets ``prune`` skip the gate phase when the floors fix the widths. Every rank computes the same norms and draws the
+same weights (same seed), so data-parallel ranks agree without communication.
 """
 
 from __future__ import annotations
