@@ -9,8 +9,8 @@ than the trained weights' magnitudes (CIFAR-10 ResNet-8 at 1/4 SRAM + 1/8 flash,
 gates' own channels 49.8 / 52.0 %, the largest-L1 channels from their trained weights 53.0 / 53.4 %). Cut to a
 third of its channels the trained network scores 10-20 % before retraining, so it is retrained at the rate of
 training from scratch; still, its trained weights were the better start at the same total epochs on CIFAR-10
-ResNet-8 and a wash on MobileNetV2, while fresh weights did a little better on the digits acceptance CNN
-(docs/pruning.md, *Which weights*). The channel choice is the input model's L1 norms either way, which is what
+ResNet-8; on MobileNetV2 it followed the baseline's quality, and fresh weights did a little better on the digits
+acceptance CNN (docs/pruning.md, *Which weights*). The channel choice is the input model's L1 norms either way, which is what
 lets ``prune`` skip the gate phase when the floors fix the widths. Every rank computes the same norms and draws the
 same weights (same seed), so data-parallel ranks agree without communication.
 """
