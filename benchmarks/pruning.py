@@ -45,7 +45,7 @@ from mcugraph.prune.channel_groups import channel_groups
 from mcugraph.prune.gates import gateable_groups
 from mcugraph.prune.renorm import fold_batchnorm, install_batchnorm
 from mcugraph.prune.resources import resource_model
-from mcugraph.prune.restart import channel_norms
+from mcugraph.prune.restart import channel_norms, magnitude_keep
 from mcugraph.prune.torch_module import GraphModule
 from mcugraph.prune.train import TrainConfig, run_epochs
 
@@ -62,11 +62,10 @@ def l1_keep(model, budgets: Budgets, samples: np.ndarray) -> dict[int, tuple[int
     groups = channel_groups(model)
     gated = gateable_groups(model, groups)
     rmodel = resource_model(model, groups, exact_resources(model)["order"])
-    norms = {g.id: channel_norms(model, g) for g in gated}  # the norms mcugraph's restart ranks by
+    norms = {g.id: channel_norms(model, g) for g in gated}
 
-    def keep_for(fraction: float) -> dict[int, tuple[int, ...]]:
-        counts = uniform_counts(gated, fraction)
-        return {g.id: tuple(sorted(np.argsort(-norms[g.id])[:counts[g.id]].tolist())) for g in gated}
+    def keep_for(fraction: float) -> dict[int, tuple[int, ...]]:  # the channels mcugraph's restart would keep
+        return magnitude_keep(model, gated, uniform_counts(gated, fraction), norms)
 
     lo = uniform_fraction(rmodel, gated, budgets)
     keep = keep_for(lo)

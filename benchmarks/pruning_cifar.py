@@ -27,9 +27,9 @@ pruning, retraining and the uniform network's initialisation. Wall time: prune-w
 forwards included) against plain training of the unpruned model for the same epochs (no distillation: a plain run
 has nothing to distil from), both in seed 0's worker; next to it their CPU seconds (``time.process_time``, one torch
 thread per worker by default): with ``--jobs 2`` the other worker's load differs between the two runs, and CPU time
-is what each would take on an idle core. ``--quick``: one seed, ResNet-8 at 1/4 SRAM + 1/8 flash only. Results: a
-printed table, and JSON with ``--json FILE``. The full run is about 2 hours with ``--jobs 2 --no-scratch`` on 2
-cores.
+is what each would take on an idle core. ``--quick``: ResNet-8 at 1/4 SRAM + 1/8 flash only, one seed unless
+``--seeds``. Results: a printed table, and JSON with ``--json FILE``. The full run is about 2 hours with ``--jobs 2
+--no-scratch`` on 2 cores.
 
     python benchmarks/pruning_cifar.py --augment --json cifar.json
     python benchmarks/pruning_cifar.py --quick --augment
@@ -256,12 +256,13 @@ def summarise(name, sram_k, flash_k, units: list[dict]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA, help="the CIFAR-10 subset .npz (x uint8 NCHW, y)")
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=None, help="seeds per budget (default 3; 1 with --quick)")
     parser.add_argument("--baseline-epochs", type=int, default=30)
     parser.add_argument("--epochs", type=int, default=None, help="pruning epochs (default: mcugraph's derived)")
     parser.add_argument("--batch-size", type=int, default=64, help="batch size of the baselines")
     parser.add_argument("--augment", action="store_true", help="random flip + crop on every training batch")
-    parser.add_argument("--quick", action="store_true", help="one seed, ResNet-8 at 1/4 SRAM + 1/8 flash")
+    parser.add_argument("--quick", action="store_true",
+                        help="ResNet-8 at 1/4 SRAM + 1/8 flash only, one seed unless --seeds is given")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--progress", action="store_true", help="one line per pruning epoch on stderr")
     parser.add_argument("--jobs", type=int, default=1,
@@ -277,8 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.is_file():
         print(f"{args.data} not found: this benchmark needs ../shared/data/cifar10-subset", file=sys.stderr)
         return 2
-    if args.quick:
-        args.seeds = 1
+    if args.seeds is None:
+        args.seeds = 1 if args.quick else 3
     # Each worker gets an equal share of the cores: units side by side, not threads fighting over them.
     if args.threads is None:
         args.threads = max(1, (os.cpu_count() or 1) // max(1, args.jobs))
