@@ -11,12 +11,16 @@ restart and the retraining rate was measured with it:
     python benchmarks/pruning_ablation.py --base base.onnx --method l1                       # uniform fraction
     python benchmarks/pruning_ablation.py --base base.onnx --method l1 --widths '{"1":3,"2":6,"3":15,"4":9,"5":16,"6":35}'
     python benchmarks/pruning_ablation.py --base base.onnx --method gates-rewound --seed 1
+    python benchmarks/pruning_ablation.py --base base.onnx --method patch-prune --seed 0
 
 ``l1 --widths``: the largest-L1 channels at the given widths per channel group (ids of ``analyze --groups``); with
 ``--options '{"restart_weights": "fresh", "distill": 0}'`` they start from a fresh draw and/or without distillation
 (``l1`` reads these two options; ``mcugraph`` passes all of them to ``mcugraph.prune``);
 ``gates-rewound``: mcugraph's pruning, then the channels the gates kept restarted from the trained weights
-(``--no-restart``'s channels, the restart's weights). Every method retrains for mcugraph's derived epochs in all
+(``--no-restart``'s channels, the restart's weights); ``patch-prune``: what ``mcugraph opt --ram R --prune`` does
+(``mcugraph.optimize(ram_bytes=R, prune_to_ram=...)``): patch-based execution first, then ``mcugraph.prune`` to the
+layer-by-layer budget that patching relaxes R to, then the pruned model patched to fit R in TFLM (accuracy of that
+patched .tflite; ``macs`` counts the patches' recomputation). Every method retrains for mcugraph's derived epochs in all
 (``--epochs`` overrides), with the same BatchNorm, distillation and learning-rate schedule. One line of JSON out.
 """
 
@@ -50,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", choices=sorted(cifar.MODELS), default="resnet8")
     parser.add_argument("--save", type=Path, help="train the baseline (30 epochs or --epochs, seed 0), save it here")
     parser.add_argument("--base", type=Path, help="the trained baseline .onnx to prune")
-    parser.add_argument("--method", choices=("mcugraph", "l1", "gates-rewound"), default="mcugraph")
+    parser.add_argument("--method", choices=("mcugraph", "l1", "gates-rewound", "patch-prune"), default="mcugraph")
     parser.add_argument("--options", default="{}", help="JSON: mcugraph.prune keyword arguments")
     parser.add_argument("--widths", help="JSON {group id: channels} for --method l1")
     parser.add_argument("--seed", type=int, default=0)
@@ -83,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     epochs = args.epochs
     if args.method == "gates-rewound":
         options["restart"] = False  # the gates' own channels, not the restart's
+    if args.method == "patch-prune":
+        return _patch_prune(base, budgets, train, test, args, options, row, start)
     if args.method in ("mcugraph", "gates-rewound"):
         result = prune(base, data=(train.x, train.y), ram=budgets.ram, flash=budgets.flash, seed=args.seed,
                        augment=cifar.flip_crop, epochs=epochs, **options)
@@ -114,6 +120,33 @@ def main(argv: list[str] | None = None) -> int:
                widths={g: len(k) for g, k in sorted(keep.items()) if len(k) < sizes[g]},
                seconds=round(time.perf_counter() - start, 1))
     print(json.dumps(row))
+    return 0
+
+
+def _patch_prune(base, budgets: Budgets, train, test, args, options: dict, row: dict, start: float) -> int:
+    """``mcugraph opt --ram R --prune --flash F``: the patched, pruned .tflite scored in TFLM."""
+    import mcugraph
+    from mcugraph.demo import tflite_accuracy
+
+    pruned: list = []
+
+    def prune_to_ram(model, ram: int):
+        result = prune(model, data=(train.x, train.y), ram=ram, flash=budgets.flash, seed=args.seed,
+                       augment=cifar.flip_crop, epochs=args.epochs, **options)
+        pruned.append((ram, result))
+        return result.model
+
+    result = mcugraph.optimize(base, calib=train.x[:cifar.CALIB_SAMPLES], ram_bytes=budgets.ram,
+                               prune_to_ram=prune_to_ram, progress=False)
+    report = result.report
+    last = pruned[-1][1] if pruned else None
+    row.update(acc=tflite_accuracy(result.tflite, test), ram=report["arena_head_bytes"],
+               flash=cifar.resources(last.model)["flash"] if last else None, macs=report["macs"],
+               fit=report["fit"], patch={k: v for k, v in report.get("patch", {}).items() if not isinstance(v, list)},
+               epochs=last.report["schedule"]["epochs"] if last else 0,
+               widths=[(r["before"], r["after"]) for r in last.report["groups"] if r["prunable"]] if last else None,
+               seconds=round(time.perf_counter() - start, 1))
+    print(json.dumps(row, default=str))
     return 0
 
 
