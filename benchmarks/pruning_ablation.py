@@ -124,31 +124,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _patch_prune(base, budgets: Budgets, train, test, args, options: dict, row: dict, start: float) -> int:
-    """``mcugraph opt --ram R --prune --flash F``: the patched, pruned .tflite scored in TFLM."""
-    import mcugraph
-    from mcugraph.demo import tflite_accuracy
-
-    pruned: list = []
-
-    def prune_to_ram(model, ram: int):
-        result = prune(model, data=(train.x, train.y), ram=ram, flash=budgets.flash, seed=args.seed,
-                       augment=cifar.flip_crop, epochs=args.epochs, **options)
-        pruned.append((ram, result))
-        return result.model
-
-    result = mcugraph.optimize(base, calib=train.x[:cifar.CALIB_SAMPLES], ram_bytes=budgets.ram,
-                               prune_to_ram=prune_to_ram, progress=False)
-    report = result.report
-    last = pruned[-1][1] if pruned else None
-    row.update(acc=tflite_accuracy(result.tflite, test), ram=report["arena_head_bytes"],
-               flash=cifar.resources(last.model)["flash"] if last else None, macs=report["macs"],
-               fit=report["fit"], patch={k: v for k, v in report.get("patch", {}).items() if not isinstance(v, list)},
-               epochs=last.report["schedule"]["epochs"] if last else 0,
-               widths=[(r["before"], r["after"]) for r in last.report["groups"] if r["prunable"]] if last else None,
+    """``mcugraph opt --ram R --prune --flash F`` (``pruning_cifar.patch_prune``): one line of JSON."""
+    row.update(cifar.patch_prune(base, budgets, train, test, args.seed, cifar.flip_crop, args.epochs, **options),
                seconds=round(time.perf_counter() - start, 1))
-    print(json.dumps(row, default=str))
+    print(json.dumps(row))
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -17,7 +17,11 @@ bytes as the flash budget. Each is trained as a baseline (``--baseline-epochs``)
   (c) **uniform**: the same architecture built at the largest single width that meets the budgets (TFLM arena and
       flash measured), trained from scratch for baseline + pruning epochs (what a user does without any tool);
   (d) **from scratch**: ``mcugraph.prune(..., from_scratch=True)`` for baseline + pruning epochs: the seed paper's
-      setting, pruning during the one training run from fresh weights (``--no-scratch`` skips it).
+      setting, pruning during the one training run from fresh weights (``--no-scratch`` skips it);
+  (e) **patch + prune** (``--patch``): what ``mcugraph opt --ram R --prune`` does — patch-based execution first, then
+      ``mcugraph.prune`` (defaults, trained baseline) to the layer-by-layer arena that patching relaxes R to, then
+      the pruned model patched to fit R in TFLM: the patched .tflite is scored, its MACs include the patches'
+      recomputation (at most +30 %).
 
 Accuracy: the exported int8 model in TFLite Micro on the held-out split (calibration on 256 training images), the
 mean over ``--seeds`` seeds. Seed ``s`` trains its own baseline (seed ``s``) and prunes it: a pruned model starts
@@ -185,6 +189,7 @@ def run_unit(name, sram_k, flash_k, base_bytes: bytes, base: dict, seed: int, ar
                          epochs=args.baseline_epochs + epochs_used, from_scratch=True, augment=augment,
                          progress=args.progress)
         scratch = {"acc": tflm_accuracy(result_s.model, train, test), **resources(result_s.model)}
+    patched = patch_prune(base_ir, budgets, train, test, seed, augment, args.epochs) if args.patch else None
     width, uni_res = uniform_width(name, budgets)
     ctor, _ = MODELS[name]
     torch.manual_seed(seed)
@@ -204,12 +209,39 @@ def run_unit(name, sram_k, flash_k, base_bytes: bytes, base: dict, seed: int, ar
         plain_seconds, plain_cpu = time.perf_counter() - start, time.process_time() - cpu
     print(f"  {name} 1/{sram_k} SRAM + 1/{flash_k} flash, seed {seed}: mcugraph {ours['acc']:.4f} "
           f"L1 {l1['acc']:.4f} uniform(w={width}) {uni['acc']:.4f}"
-          + (f" from-scratch {scratch['acc']:.4f}" if scratch else "") + f" ({prune_seconds:.0f} s)", flush=True)
+          + (f" from-scratch {scratch['acc']:.4f}" if scratch else "")
+          + (f" patch+prune {patched['acc']:.4f}" if patched else "") + f" ({prune_seconds:.0f} s)", flush=True)
     return {
         "seed": seed, "epochs": epochs_used, "budgets": dict(budgets.items()), "mcugraph": ours, "l1": l1,
-        "uniform": uni, "scratch": scratch, "prune_seconds": prune_seconds, "plain_seconds": plain_seconds,
+        "uniform": uni, "scratch": scratch, "patch": patched, "prune_seconds": prune_seconds, "plain_seconds": plain_seconds,
         "prune_cpu_seconds": prune_cpu, "plain_cpu_seconds": plain_cpu, "baseline_acc": base["acc"],
         "channels": [(r["before"], r["after"]) for r in result.report["groups"] if r["prunable"]],
+    }
+
+
+def patch_prune(base_ir, budgets: Budgets, train: Dataset, test: Dataset, seed: int, augment, epochs: int | None,
+                **options) -> dict:
+    """``mcugraph opt --ram R --prune --flash F``: patching first, pruning (``mcugraph.prune``, defaults) only what
+    it could not. Accuracy of the patched .tflite in TFLM, its arena head, the pruned weights' flash, its MACs with
+    the patches' recomputation, and how the fit went."""
+    pruned: list = []
+
+    def prune_to_ram(model, ram: int):
+        result = prune(model, data=(train.x, train.y), ram=ram, flash=budgets.flash, seed=seed, augment=augment,
+                       epochs=epochs, **options)
+        pruned.append(result)
+        return result.model
+
+    result = mcugraph.optimize(apply_keep(base_ir, {}), calib=train.x[:CALIB_SAMPLES], ram_bytes=budgets.ram,
+                               prune_to_ram=prune_to_ram, progress=False)
+    report, last = result.report, (pruned[-1] if pruned else None)
+    patch = report.get("patch") or {}
+    return {
+        "acc": tflite_accuracy(result.tflite, test), "ram": report["arena_head_bytes"],
+        "flash": exact_resources(last.model)["flash"] if last else exact_resources(base_ir)["flash"],
+        "macs": patch.get("macs_after", report["macs"]), "mac_overhead": patch.get("mac_overhead", 0.0),
+        "epochs": last.report["schedule"]["epochs"] if last else 0, "fit": report["fit"]["reason"],
+        "channels": [(r["before"], r["after"]) for r in last.report["groups"] if r["prunable"]] if last else None,
     }
 
 
@@ -237,7 +269,7 @@ def summarise(name, sram_k, flash_k, units: list[dict]) -> dict:
     row = {"model": name, "sram_fraction": sram_k, "flash_fraction": flash_k, "budgets": units[0]["budgets"],
            "epochs": units[0]["epochs"], "uniform_width": units[0]["uniform"]["width"],
            "uniform_full_width": MODELS[name][1], "seeds": units}
-    for method in ("mcugraph", "l1", "uniform", "scratch"):
+    for method in ("mcugraph", "l1", "uniform", "scratch", "patch"):
         if units[0].get(method) is None:
             continue
         accs = [u[method]["acc"] for u in units]
@@ -270,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=sorted(MODELS), help="only this model's rows")
     parser.add_argument("--no-scratch", dest="scratch", action="store_false",
                         help="skip (d), mcugraph --from-scratch for baseline + pruning epochs")
+    parser.add_argument("--patch", action="store_true",
+                        help="also (e), patch + prune: mcugraph opt --ram R --prune, the patched .tflite scored")
     parser.add_argument("--limit", type=int, default=None,
                         help="use only this many training and held-out images (a smoke run, not a result)")
     parser.add_argument("--threads", type=int, default=None,
@@ -352,12 +386,12 @@ def main(argv: list[str] | None = None) -> int:
 def format_table(rows: list[dict], baselines: dict) -> str:
     """Markdown: per row the baselines' mean accuracy, each method's mean and resources, seed 0's timing."""
     lines = ["| model (baseline) | budget | epochs | mcugraph acc | SRAM / flash B | L1 acc | SRAM / flash B | uniform acc "
-             "(width) | SRAM / flash B | from scratch acc | SRAM / flash B | prune / plain s | prune / plain CPU s |",
-             "|---" * 13 + "|"]
+             "(width) | SRAM / flash B | from scratch acc | SRAM / flash B | patch + prune acc | SRAM / flash B, MACs "
+             "| prune / plain s | prune / plain CPU s |", "|---" * 15 + "|"]
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['model']} | 1/{r['sram_fraction']} SRAM + 1/{r['flash_fraction']} flash | "
-                         f"failed: {r['error']} |" + " |" * 11)
+                         f"failed: {r['error']} |" + " |" * 13)
             continue
         m, l1, u = r["mcugraph"], r["l1"], r["uniform"]
         lines.append(
@@ -367,6 +401,8 @@ def format_table(rows: list[dict], baselines: dict) -> str:
             f"({r['uniform_width']}/{r['uniform_full_width']}) | {u['ram']} / {u['flash']} | "
             + (f"{100 * r['scratch']['acc']:.1f} % | {r['scratch']['ram']} / {r['scratch']['flash']} | "
                if "scratch" in r else "– | – | ")
+            + (f"{100 * r['patch']['acc']:.1f} % | {r['patch']['ram']} / {r['patch']['flash']}, "
+               f"+{100 * r['patch']['mac_overhead']:.0f} % | " if "patch" in r else "– | – | ")
             + f"{r['prune_seconds_timed']:.0f} / {r['plain_seconds']:.0f} | "
             f"{r['prune_cpu_seconds']:.0f} / {r['plain_cpu_seconds']:.0f} |"
         )

@@ -1,5 +1,5 @@
-"""The CIFAR pruning benchmark's plumbing on a few images: a baseline per seed, every (budget, seed) unit, the
-summary rows and the timing columns. A smoke run, not a result (its accuracies on 64 images mean nothing)."""
+"""The CIFAR pruning benchmark's plumbing on a few images: a baseline per seed, every (budget, seed) unit with
+patch + prune, the summary rows and the timing columns. A smoke run, not a result (its accuracies on 64 images mean nothing)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif(not pruning_cifar.DATA.is_file(), reason="needs 
 def test_quick_row_two_seeds(tmp_path, capsys):
     out = tmp_path / "cifar.json"
     argv = ["--quick", "--seeds", "2", "--limit", "64", "--epochs", "1", "--baseline-epochs", "1", "--no-scratch",
-            "--augment", "--jobs", "2", "--json", str(out)]
+            "--augment", "--patch", "--jobs", "2", "--json", str(out)]
     assert pruning_cifar.main(argv) == 0
     payload = json.loads(out.read_text())
     assert sorted(payload["baselines"]["resnet8"]) == ["0", "1"]  # each seed prunes a baseline of its own
@@ -26,10 +26,11 @@ def test_quick_row_two_seeds(tmp_path, capsys):
     assert [(r["model"], r["sram_fraction"], r["flash_fraction"]) for r in rows] == [("resnet8", 4, 8)]
     for row in rows:
         assert len(row["baseline_accs"]) == 2
-        for method in ("mcugraph", "l1", "uniform"):
+        for method in ("mcugraph", "l1", "uniform", "patch"):
             assert len(row[method]["accs"]) == 2
             assert row[method]["ram"] <= row["budgets"]["ram"]  # TFLM's own arena head, measured
             assert row[method]["flash"] <= row["budgets"]["flash"]
+        assert row["patch"]["mac_overhead"] <= 0.3  # opt's default cap on the patches' recomputation
         assert row["plain_seconds"] > 0 and row["plain_cpu_seconds"] > 0 and row["prune_cpu_seconds"] > 0
     table = capsys.readouterr().out
     assert "| resnet8 (" in table and "| 1/4 SRAM + 1/8 flash |" in table
