@@ -195,7 +195,7 @@ def _teacher_logits(module, data: Dataset, config: TrainConfig):
     from mcugraph.prune.teacher import Teacher
     from mcugraph.prune.train import first_output
 
-    if config.augment is not None and config.teacher_views == "augmented":
+    if config.augment is not None:
         teacher = copy.deepcopy(module)
         teacher.gate_hooks.clear()  # the copied hooks would still read the live (closing) gates
         return Teacher(teacher)
@@ -304,8 +304,6 @@ def _check_config(config: TrainConfig) -> None:
     if not callable(config.loss) and config.loss not in ("ce", "mse"):
         raise MCUGraphError(f"loss {config.loss!r} is not supported; use 'ce' (classifier), 'mse' (autoencoder) or "
                             "a callable loss(output, target)")
-    if config.teacher_views not in ("augmented", "clean"):
-        raise MCUGraphError(f"teacher_views {config.teacher_views!r} is not supported; use 'augmented' or 'clean'")
     if config.restart_weights not in ("fresh", "trained"):
         raise MCUGraphError(f"restart_weights {config.restart_weights!r} is not supported; use 'fresh' or 'trained'")
     if config.device.startswith("cuda"):
