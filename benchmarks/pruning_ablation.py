@@ -130,5 +130,6 @@ def _patch_prune(base, budgets: Budgets, train, test, args, options: dict, row: 
     print(json.dumps(row))
     return 0
 
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -323,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     cases = [c for c in (QUICK if args.quick else FULL) if args.only is None or c[0] == args.only]
     # MobileNetV2's units take about 3x ResNet-8's: queued first, so no long unit is left alone at the end.
     names = sorted(dict.fromkeys(name for name, _, _ in cases), key=lambda n: n != "mobilenetv2")
+    cases_of = {name: [case for case in cases if case[0] == name] for name in names}
     context = multiprocessing.get_context("spawn")  # a forked torch can deadlock on its thread pools
     bases: dict = {}  # model -> its baselines' resources and accuracy, one per seed
     done: list[dict] = []  # finished units, written to --json as they come so a cut-short run keeps them
@@ -350,15 +351,11 @@ def main(argv: list[str] | None = None) -> int:
                     base_bytes, base = future.result()
                 except Exception as error:
                     print(f"{name} baseline seed {seed}: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
-                    for case in cases:
-                        if case[0] == name:
-                            results[(case, seed)] = error
+                    results.update({(case, seed): error for case in cases_of[name]})
                     continue
                 bases.setdefault(name, {})[seed] = base
-                for case in cases:
-                    if case[0] == name:
-                        unit = pool.submit(run_unit, *case, base_bytes, base, seed, args, seed == 0)
-                        pending[unit] = ("unit", case, seed)
+                for case in cases_of[name]:
+                    pending[pool.submit(run_unit, *case, base_bytes, base, seed, args, seed == 0)] = ("unit", case, seed)
                 continue
             case, seed = key
             try:
@@ -378,12 +375,12 @@ def main(argv: list[str] | None = None) -> int:
                          "error": f"{type(failed[0]).__name__}: {failed[0]}"})
         else:
             rows.append(summarise(*case, units))
-    print(format_table(rows, bases))
+    print(format_table(rows))
     save(rows)
     return 0
 
 
-def format_table(rows: list[dict], baselines: dict) -> str:
+def format_table(rows: list[dict]) -> str:
     """Markdown: per row the baselines' mean accuracy, each method's mean and resources, seed 0's timing."""
     lines = ["| model (baseline) | budget | epochs | mcugraph acc | SRAM / flash B | L1 acc | SRAM / flash B | uniform acc "
              "(width) | SRAM / flash B | from scratch acc | SRAM / flash B | patch + prune acc | SRAM / flash B, MACs "

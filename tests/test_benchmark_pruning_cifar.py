@@ -1,5 +1,6 @@
 """The CIFAR pruning benchmark's plumbing on a few images: a baseline per seed, every (budget, seed) unit with
-patch + prune, the summary rows and the timing columns. A smoke run, not a result (its accuracies on 64 images mean nothing)."""
+patch + prune, the summary rows and the timing columns. A smoke run, not a result (its accuracies on 64 images mean
+nothing)."""
 
 from __future__ import annotations
 
