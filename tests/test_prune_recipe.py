@@ -25,10 +25,10 @@ def test_batch_size_follows_the_data_size():
 
 def test_epochs_grow_with_how_far_the_budgets_are():
     near, far = default_epochs(1078, 32, 2.0), default_epochs(1078, 32, 16.0)
-    assert near == 40 and far == 67  # 60 · (1 + log10 ρ) / 2 passes over the data
-    assert default_epochs(3168, 64, 8.0) == 58  # the CIFAR benchmark: passes, not steps, whatever the batch
+    assert near == 79 and far == 133  # 120 · (1 + log10 ρ) / 2 passes over the data
+    assert default_epochs(3168, 64, 8.0) == 115  # the CIFAR benchmark: passes, not steps, whatever the batch
     assert default_epochs(10**6, 128, 16.0) == 10  # at most MAX_STEPS steps, at least MIN_EPOCHS
-    assert default_epochs(1078, 32, 16.0, from_scratch=True) == 2 * 67 - 1  # twice the (unrounded) epochs
+    assert default_epochs(1078, 32, 16.0, from_scratch=True) == 2 * 133 - 1  # twice the (unrounded) epochs
 
 
 def test_pressure_is_the_most_exceeded_budget():
@@ -41,7 +41,7 @@ def test_given_values_are_kept():
     config, why = derive(TrainConfig(epochs=7, batch_size=8), 1078, 16.0)
     assert (config.epochs, config.batch_size) == (7, 8) and not why["epochs_derived"]
     config, why = derive(TrainConfig(), 1078, 16.0)
-    assert (config.epochs, config.batch_size) == (67, 32) and why["epochs_derived"]
+    assert (config.epochs, config.batch_size) == (133, 32) and why["epochs_derived"]
 
 
 def _digits_cnn():
