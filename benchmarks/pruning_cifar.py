@@ -32,8 +32,9 @@ forwards included) against plain training of the unpruned model for the same epo
 has nothing to distil from), both in seed 0's worker; next to it their CPU seconds (``time.process_time``, one torch
 thread per worker by default): with ``--jobs 2`` the other worker's load differs between the two runs, and CPU time
 is what each would take on an idle core. ``--quick``: ResNet-8 at 1/4 SRAM + 1/8 flash only, one seed unless
-``--seeds``. Results: a printed table, and JSON with ``--json FILE``. The full run is about 2 hours with ``--jobs 2
---no-scratch`` on 2 cores.
+``--seeds``. Results: a printed table, and JSON with ``--json FILE``. With the 115 derived epochs (since commit
+59792b5) the ResNet-8 rows take about 1 h 20 min with ``--jobs 2 --no-scratch`` on 2 cores, and the MobileNetV2
+row about 2 hours more (its units take about 3x ResNet-8's); the 58-epoch schedule before it took 2 hours for all.
 
     python benchmarks/pruning_cifar.py --augment --json cifar.json
     python benchmarks/pruning_cifar.py --quick --augment

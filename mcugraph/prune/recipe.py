@@ -16,9 +16,10 @@ run made no difference). So:
   restart from its trained weights, int8 in TFLM, seeds 0 / 1, docs/pruning.md): at 1/4 SRAM + 1/8 flash 58 epochs
   55.9 / 58.2 %, 88 epochs 57.1 / 59.3 %, 115 epochs 58.6 / 58.6 %; at 1/2 SRAM 58 epochs 58.0 / 57.7 %, 115
   epochs 60.4 / 58.9 %. Cut to a third of its channels the trained network is nearly a new one and wants the
-  epochs of a training run; the 58 of ``BASE_EPOCHS`` = 60 (until 2026-12-01) left 1.5 points there. At most ``MAX_STEPS`` optimizer steps (a cap for large datasets, not measured), at least
-  ``MIN_EPOCHS``; twice the epochs ``from_scratch`` (``scratch.py``), where the same run must also train the
-  network.
+  epochs of a training run; the 58 of ``BASE_EPOCHS`` = 60 (until 2026-12-01) left 1.5 points there, and
+  2.9 / 0.4 points at 1/2 / 1/4 SRAM in the CIFAR benchmark's 3 per-seed baselines. At most ``MAX_STEPS``
+  optimizer steps (a cap for large datasets, not measured), at least ``MIN_EPOCHS``; twice the epochs
+  ``from_scratch`` (``scratch.py``), where the same run must also train the network.
 
 Everything the user gives explicitly (``epochs=``, ``batch_size=``) is kept.
 """
