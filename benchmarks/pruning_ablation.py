@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         retrain = max(1, epochs - row["met_at_epoch"]) if args.method == "gates-rewound" else epochs
         config = TrainConfig(epochs=epochs, batch_size=64, seed=args.seed, augment=cifar.flip_crop,
                              distill=options.get("distill", TrainConfig.distill))
-        teacher = _teacher_logits(GraphModule(base), train, config) if config.distill > 0 else None
+        teacher = _teacher_logits(GraphModule(base), train, config)
         small = apply_keep(base, keep)
         torch.manual_seed(args.seed)
         fresh = options.get("restart_weights") == "fresh"

@@ -179,7 +179,7 @@ def run_unit(name, sram_k, flash_k, base_bytes: bytes, base: dict, seed: int, ar
     config = TrainConfig(epochs=epochs_used, batch_size=result.report["schedule"]["batch_size"], seed=seed,
                          augment=augment, progress=args.progress)
     ours = {"acc": tflm_accuracy(result.model, train, test), **resources(result.model)}
-    teacher = _teacher_logits(GraphModule(base_ir), train, config) if config.distill > 0 else None
+    teacher = _teacher_logits(GraphModule(base_ir), train, config)
     torch.manual_seed(seed)
     l1_model, _ = train_ir(apply_keep(base_ir, l1_keep(base_ir, budgets, train.x[:64])), epochs_used, config, train,
                            teacher)

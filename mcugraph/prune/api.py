@@ -118,7 +118,7 @@ def prune(
     if config.tflm_check and budgets.ram is not None:
         # Measured on rank 0 and broadcast under torchrun, so every rank stops pruning at the same step.
         pruner.arena_probe = dp.from_main(lambda keep: tflm_arena_head(apply_keep(model, _changed(keep, gates))))
-    teacher = _teacher_logits(module, train_set, config) if config.distill > 0 and config.loss == "ce" else None
+    teacher = _teacher_logits(module, train_set, config)
     forced = 0  # channels cut by importance outside the gates' steps (a budget the gates' end point misses)
     if pruner.budgets_met():
         pruner.stop_pruning(model, _inputs(train_set, config) if config.renorm else None)
@@ -183,11 +183,14 @@ def _inputs(data: Dataset, config: TrainConfig):
 
 
 def _teacher_logits(module, data: Dataset, config: TrainConfig):
-    """The unpruned model's logits (its first output) on the training set, computed once (gates all open now).
+    """The unpruned model's logits (its first output) on the training set, computed once (gates all open now);
+    ``None`` when ``config`` does not distil (``distill`` 0, the default, or a loss other than ``"ce"``).
 
     With ``config.augment`` every batch is a new view: then a frozen copy of the unpruned module, run per batch
     (``teacher.py``: traced and frozen where that is measured to be faster).
     """
+    if config.distill <= 0 or config.loss != "ce":
+        return None
     import copy
 
     import torch
