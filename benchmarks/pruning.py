@@ -32,11 +32,11 @@ from mcugraph.demo import tflite_accuracy, train_classifier
 from mcugraph.prune.allocation import uniform_counts, uniform_fraction
 from mcugraph.prune.api import (
     Dataset,
-    _teacher_logits,
     apply_keep,
     canonicalize,
     exact_resources,
     prune,
+    teacher_for,
     tflm_arena_head,
     unshare_initializers,
 )
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             ours_accs.append(tflm_test_accuracy(ours.model, train, test))
             schedule = ours.report["schedule"]
             config = TrainConfig(epochs=schedule["epochs"], batch_size=schedule["batch_size"], seed=seed)
-            teacher = _teacher_logits(GraphModule(base), train, config)  # the same distillation for L1
+            teacher, config, _ = teacher_for(GraphModule(base), train, config)  # the same distillation for L1
             torch.manual_seed(seed)
             l1_model, _ = train_ir(apply_keep(base, l1_keep_k), schedule["epochs"], config, train, teacher)
             l1_accs.append(tflm_test_accuracy(l1_model, train, test))

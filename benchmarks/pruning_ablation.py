@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pruning_cifar as cifar  # noqa: E402
 from pruning import l1_keep, train_ir  # noqa: E402
 
-from mcugraph.prune.api import _teacher_logits, apply_keep, prune  # noqa: E402
+from mcugraph.prune.api import apply_keep, prune, teacher_for  # noqa: E402
 from mcugraph.prune.budgets import Budgets  # noqa: E402
 from mcugraph.prune.channel_groups import channel_groups  # noqa: E402
 from mcugraph.prune.config import TrainConfig  # noqa: E402
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         retrain = max(1, epochs - row["met_at_epoch"]) if args.method == "gates-rewound" else epochs
         config = TrainConfig(epochs=epochs, batch_size=64, seed=args.seed, augment=cifar.flip_crop,
                              distill=options.get("distill", TrainConfig.distill))
-        teacher = _teacher_logits(GraphModule(base), train, config)
+        teacher, config, _ = teacher_for(GraphModule(base), train, config)
         small = apply_keep(base, keep)
         torch.manual_seed(args.seed)
         fresh = options.get("restart_weights") == "fresh"

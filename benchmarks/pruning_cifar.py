@@ -65,11 +65,11 @@ from mcugraph import zoo
 from mcugraph.demo import tflite_accuracy
 from mcugraph.prune.api import (
     Dataset,
-    _teacher_logits,
     apply_keep,
     canonicalize,
     exact_resources,
     prune,
+    teacher_for,
     unshare_initializers,
 )
 from mcugraph.prune.budgets import Budgets
@@ -179,7 +179,7 @@ def run_unit(name, sram_k, flash_k, base_bytes: bytes, base: dict, seed: int, ar
     config = TrainConfig(epochs=epochs_used, batch_size=result.report["schedule"]["batch_size"], seed=seed,
                          augment=augment, progress=args.progress)
     ours = {"acc": tflm_accuracy(result.model, train, test), **resources(result.model)}
-    teacher = _teacher_logits(GraphModule(base_ir), train, config)
+    teacher, config, _ = teacher_for(GraphModule(base_ir), train, config)
     torch.manual_seed(seed)
     l1_model, _ = train_ir(apply_keep(base_ir, l1_keep(base_ir, budgets, train.x[:64])), epochs_used, config, train,
                            teacher)

@@ -7,6 +7,7 @@ import json
 
 from mcugraph.cli.common import add_model_arguments
 from mcugraph.prune.config import TrainConfig
+from mcugraph.prune.recipe import DISTILL_ALPHA, STRONG_TEACHER
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -61,7 +62,8 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=int, default=0)
     group.add_argument("--distill", type=float, default=TrainConfig.distill, metavar="ALPHA",
                        help="weight of distillation from the unpruned model's logits (classifiers; 0 = off; "
-                            f"default {TrainConfig.distill:g})")
+                            f"default: derived, {DISTILL_ALPHA:g} when the model classifies >= "
+                            f"{100 * STRONG_TEACHER:g}%% of the training data, else 0)")
     group.add_argument("--prune-share", type=float, default=TrainConfig.prune_share,
                        help=f"pace: widths could shrink 10x within this share of the epochs (default "
                             f"{TrainConfig.prune_share:g})")

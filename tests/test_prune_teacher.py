@@ -43,3 +43,32 @@ def test_teacher_falls_back_to_the_module_when_tracing_fails():
     x = torch.rand(2, 3, 4, 4)
     assert torch.equal(teacher(x)["logits"], x.sum((2, 3)))
     assert teacher.chosen[((2, 3, 4, 4),)] is module
+
+
+def test_distillation_is_derived_from_how_well_the_model_fits_the_training_set():
+    import numpy as np
+
+    from mcugraph.prune.api import Dataset, teacher_for
+    from mcugraph.prune.config import TrainConfig
+    from mcugraph.prune.recipe import DISTILL_ALPHA, STRONG_TEACHER
+
+    module = _module().eval()
+    x = torch.rand(40, 3, 32, 32)
+    with torch.no_grad():
+        own = module(x).argmax(1).numpy()
+    fitted = Dataset(x.numpy(), own)  # the model's own answers: it fits them all
+    wrong = Dataset(x.numpy(), (own + 1) % 10)  # it gets none right: a teacher of mistakes
+    teacher, config, why = teacher_for(module, fitted, TrainConfig())
+    assert config.distill == DISTILL_ALPHA and why["distill_derived"] and why["teacher_train_accuracy"] == 1.0
+    with torch.no_grad():
+        np.testing.assert_allclose(teacher, module(x).numpy(), rtol=1e-5, atol=1e-5)
+    teacher, config, why = teacher_for(module, wrong, TrainConfig())
+    assert teacher is None and config.distill == 0.0 and why["teacher_train_accuracy"] == 0.0
+    assert STRONG_TEACHER > 0.0
+    # Given by the user, α is kept either way; 0 skips the teacher's forward altogether.
+    teacher, config, why = teacher_for(module, wrong, TrainConfig(distill=0.5))
+    assert config.distill == 0.5 and teacher is not None and not why["distill_derived"]
+    teacher, config, why = teacher_for(module, fitted, TrainConfig(distill=0.0))
+    assert teacher is None and config.distill == 0.0 and why["teacher_train_accuracy"] is None
+    teacher, config, _ = teacher_for(module, fitted, TrainConfig(augment=lambda b: b))
+    assert config.distill == DISTILL_ALPHA and callable(teacher)  # augmented views: run per batch

@@ -118,7 +118,8 @@ def prune(
     if config.tflm_check and budgets.ram is not None:
         # Measured on rank 0 and broadcast under torchrun, so every rank stops pruning at the same step.
         pruner.arena_probe = dp.from_main(lambda keep: tflm_arena_head(apply_keep(model, _changed(keep, gates))))
-    teacher = _teacher_logits(module, train_set, config)
+    teacher, config, why = teacher_for(module, train_set, config)
+    schedule.update(why)
     forced = 0  # channels cut by importance outside the gates' steps (a budget the gates' end point misses)
     if pruner.budgets_met():
         pruner.stop_pruning(model, _inputs(train_set, config) if config.renorm else None)
@@ -182,30 +183,44 @@ def _inputs(data: Dataset, config: TrainConfig):
     return xs if len(xs) > 1 else xs[0]
 
 
-def _teacher_logits(module, data: Dataset, config: TrainConfig):
-    """The unpruned model's logits (its first output) on the training set, computed once (gates all open now);
-    ``None`` when ``config`` does not distil (``distill`` 0, the default, or a loss other than ``"ce"``).
+def teacher_for(module, data: Dataset, config: TrainConfig):
+    """Distillation from the unpruned ``module`` (gates all open now): ``(teacher, config, why)`` with ``config.distill``
+    resolved (``recipe.distill_weight``: the user's α, or derived from the module's accuracy on the training set)
+    and ``teacher`` ``None`` when α is 0 or the loss is not ``"ce"``; else the logits (its first output) on the
+    training set, computed once, or with ``config.augment`` (every batch a new view) a frozen copy of the module run
+    per batch (``teacher.py``: traced and frozen where that is measured to be faster). ``why`` is for the report.
 
-    With ``config.augment`` every batch is a new view: then a frozen copy of the unpruned module, run per batch
-    (``teacher.py``: traced and frozen where that is measured to be faster).
+    Every rank of a data-parallel run holds the whole training set and the same weights, so every rank derives the
+    same α.
     """
-    if config.distill <= 0 or config.loss != "ce":
-        return None
-    import copy
+    from mcugraph.prune.recipe import distill_weight
 
-    import torch
+    logits = accuracy = None
+    if config.loss == "ce" and config.distill != 0:
+        import torch
 
-    from mcugraph.prune.teacher import Teacher
-    from mcugraph.prune.train import first_output
+        from mcugraph.prune.train import first_output
 
+        with torch.no_grad():
+            module.eval()
+            xs = [torch.from_numpy(a).to(config.device).split(256) for a in as_inputs(data.x)]
+            logits = torch.cat([first_output(module(*b)) for b in zip(*xs, strict=True)]).float().cpu().numpy()
+        accuracy = float(np.mean(logits.argmax(axis=1) == np.asarray(data.y)))
+    alpha = distill_weight(config, accuracy)
+    why = {"distill": alpha, "distill_derived": config.distill is None,
+           "teacher_train_accuracy": None if accuracy is None else round(accuracy, 4)}
+    config = dataclasses.replace(config, distill=alpha)
+    if alpha <= 0 or config.loss != "ce":
+        return None, config, why
     if config.augment is not None:
+        import copy
+
+        from mcugraph.prune.teacher import Teacher
+
         teacher = copy.deepcopy(module)
         teacher.gate_hooks.clear()  # the copied hooks would still read the live (closing) gates
-        return Teacher(teacher)
-    with torch.no_grad():
-        module.eval()
-        xs = [torch.from_numpy(a).to(config.device).split(256) for a in as_inputs(data.x)]
-        return torch.cat([first_output(module(*b)) for b in zip(*xs, strict=True)]).float().cpu().numpy()
+        return Teacher(teacher), config, why
+    return logits, config, why
 
 
 def canonicalize(model: ir.Model) -> ir.Model:

@@ -24,8 +24,8 @@ class TrainConfig:
     prune_share: float = 0.25  # pace: the gated channels could shrink 10x within this share of the epochs
     floor: float = 1.0  # no gate narrows a group below this share of its balanced-allocation width (allocation.py)
     warmup_steps: int = 10  # importance is measured this many steps before any gate moves
-    distill: float = 0.0  # α: weight of distillation from the unpruned model's logits (classifiers; 0 = off;
-    # off by default: a short baseline is a weak teacher that holds the student at its accuracy, docs/pruning.md)
+    distill: float | None = None  # α: weight of distillation from the unpruned model's logits (classifiers; 0 = off;
+    # None: derived from how well the unpruned model fits the training set, recipe.distill_weight)
     renorm: bool = True  # retrain the fixed architecture with BatchNorm after every conv (folded back at the end)
     restart: bool = True  # budgets met: keep the gates' widths, restart the network at them (restart.py)
     restart_weights: str = "trained"  # the restart's weights: "trained" (largest-L1 channels) or "fresh" (a new draw)
