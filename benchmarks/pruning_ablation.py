@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         keep = {int(g): tuple(k) for g, k in result.report["keep"].items()}
         first_train = next((e["epoch"] for e in result.report["epochs"] if e["phase"] != "prune"), epochs + 1)
         row["met_at_epoch"] = first_train - 1  # the budgets were met during the last "prune" epoch
+        row["schedule"] = result.report["schedule"]  # what was derived: epochs, batch, distillation and why
     if args.method == "l1":
         epochs = epochs or 39
         keep = l1_keep(base, budgets, train.x[:64])
