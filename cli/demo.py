@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     import mcugraph
     from mcugraph import demo, zoo
     from mcugraph.analysis.report import analyze, format_table
+    from mcugraph.cli.prune import format_schedule
     from mcugraph.datasets import digits
 
     out = Path(args.out)
@@ -54,12 +55,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"\n== mcugraph prune --ram {ram} --flash {flash} (1/8 of the SRAM, 1/16 of the weights)")
     pruned = mcugraph.prune(onnx_path, data="digits", ram=ram, flash=flash, epochs=args.prune_epochs,
                             progress=sys.stderr.isatty())
-    schedule = pruned.report["schedule"]
-    print(f"pruned in {pruned.report['seconds']:.0f} s: {schedule['epochs']} epochs of batch {schedule['batch_size']} "
-          f"({'derived' if schedule['epochs_derived'] else 'given'}; {schedule['samples']} samples, budgets "
-          f"{schedule['pressure']:.0f}x below the model), channels "
-          + ", ".join(f"{r['before']}->{r['after']}" for r in pruned.report["groups"] if r["prunable"])
-          + _distillation(schedule))
+    print(f"pruned in {pruned.report['seconds']:.0f} s: {format_schedule(pruned.report['schedule'])}; channels "
+          + ", ".join(f"{r['before']}->{r['after']}" for r in pruned.report["groups"] if r["prunable"]))
     pruned_path = out / "digits_cnn.pruned.onnx"
     mcugraph.save(pruned.model, pruned_path)
     small = _export(pruned_path, out / "digits_cnn.pruned.int8.tflite", data)
@@ -70,13 +67,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name:<18}{100 * r['accuracy']:>9.1f}%{r['arena']:>10,}{r['weights']:>11,}{r['flash']:>10,}")
     print(f"{'float (torch)':<18}{100 * float_acc:>9.1f}%")
     return 0
-
-
-def _distillation(schedule: dict) -> str:
-    """Whether pruning distilled from the unpruned model, and why (recipe.distill_weight)."""
-    accuracy = schedule.get("teacher_train_accuracy")
-    seen = "" if accuracy is None else f", the unpruned model right on {100 * accuracy:.1f} % of the training images"
-    return f"; distillation α {schedule['distill']:g} ({'derived' if schedule['distill_derived'] else 'given'}{seen})"
 
 
 def _export(onnx_path: Path, tflite_path: Path, data) -> dict:

@@ -115,11 +115,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def format_schedule(schedule: dict) -> str:
+    """What the run trained with, and which of it was derived (``recipe.py``) rather than given, on one line."""
+
+    def how(key: str) -> str:
+        return "derived" if schedule[f"{key}_derived"] else "given"
+
+    accuracy = schedule.get("teacher_train_accuracy")
+    seen = "" if accuracy is None else f": the unpruned model is right on {100 * accuracy:.1f} % of the training data"
+    return (f"{schedule['epochs']} epochs ({how('epochs')}; budgets {schedule['pressure']:g}x below the model), "
+            f"batch {schedule['batch_size']} ({how('batch_size')}; {schedule['samples']} samples), "
+            f"distillation α {schedule['distill']:g} ({how('distill')}{seen})")
+
+
 def format_report(report: dict) -> str:
-    """Channels per group and resources before/after, as plain text tables."""
+    """The schedule, channels per group and resources before/after, as plain text."""
     from mcugraph.prune.budgets import format_amount
 
-    lines = [f"{'group':>5} {'channels':>9} {'after':>6}  producers"]
+    lines = [f"schedule: {format_schedule(report['schedule'])}", ""]
+    lines.append(f"{'group':>5} {'channels':>9} {'after':>6}  producers")
     for row in report["groups"]:
         if row["prunable"]:
             lines.append(f"{row['id']:>5} {row['before']:>9} {row['after']:>6}  {', '.join(row['producers'])}")

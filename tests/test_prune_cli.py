@@ -39,6 +39,9 @@ def test_prune_writes_model_within_budget(files, capsys):
     assert exact_resources(mcugraph.load(out))["ram"] <= 512
     printed = capsys.readouterr().out
     assert "resource" in printed and "ram" in printed
+    # What was given and what derived: an untrained model is a teacher of mistakes, so no distillation.
+    assert "schedule: 2 epochs (given" in printed and "batch 16 (derived; 256 samples)" in printed
+    assert "distillation α 0 (derived: the unpruned model is right on" in printed
 
 
 def test_prune_json_to_stdout(files, capsys):
@@ -49,6 +52,8 @@ def test_prune_json_to_stdout(files, capsys):
     assert rc == 0
     report = json.loads(capsys.readouterr().out)
     assert report["after"]["macs"] <= 20_000 < report["before"]["macs"]
+    schedule = report["schedule"]
+    assert schedule["distill"] == 0 and schedule["distill_derived"] and schedule["teacher_train_accuracy"] < 0.9
 
 
 @pytest.mark.parametrize(
