@@ -34,8 +34,8 @@ thread per worker by default): with ``--jobs 2`` the other worker's load differs
 is what each would take on an idle core. ``--quick``: ResNet-8 at 1/4 SRAM + 1/8 flash only, one seed unless
 ``--seeds``. Results: a printed table, and JSON with ``--json FILE``. With the 115 derived epochs (since commit
 59792b5) and no teacher (the derived distillation is off for these 30-epoch baselines) the ResNet-8 rows took 1 h
-9 min with ``--jobs 2 --no-scratch`` on 2 cores (2026-12-01), and the MobileNetV2 row takes about 2 h 30 min more
-(its units take about 3x ResNet-8's); the 58-epoch schedule with the teacher took 2 hours for all.
+9 min with ``--jobs 2 --no-scratch`` on 2 cores (2026-12-01), and the MobileNetV2 row should take about 2 h 30 min more
+(estimated: its units take about 3x ResNet-8's); the 58-epoch schedule with the teacher took 2 hours for all.
 
     python benchmarks/pruning_cifar.py --augment --json cifar.json
     python benchmarks/pruning_cifar.py --quick --augment
