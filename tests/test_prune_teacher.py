@@ -64,7 +64,12 @@ def test_distillation_is_derived_from_how_well_the_model_fits_the_training_set()
         np.testing.assert_allclose(teacher, module(x).numpy(), rtol=1e-5, atol=1e-5)
     teacher, config, why = teacher_for(module, wrong, TrainConfig())
     assert teacher is None and config.distill == 0.0 and why["teacher_train_accuracy"] == 0.0
-    assert STRONG_TEACHER > 0.0
+    # The threshold itself: right on exactly STRONG_TEACHER of the images distils, one image fewer does not.
+    right = round(STRONG_TEACHER * len(own))
+    for correct, alpha in ((right, DISTILL_ALPHA), (right - 1, 0.0)):
+        labels = np.where(np.arange(len(own)) < correct, own, (own + 1) % 10)
+        _, config, _ = teacher_for(module, Dataset(x.numpy(), labels), TrainConfig())
+        assert config.distill == alpha, (correct, config.distill)
     # Given by the user, α is kept either way; 0 skips the teacher's forward altogether.
     teacher, config, why = teacher_for(module, wrong, TrainConfig(distill=0.5))
     assert config.distill == 0.5 and teacher is not None and not why["distill_derived"]
