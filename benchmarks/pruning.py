@@ -139,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
             times.append(time.perf_counter() - start)
             ours_accs.append(tflm_test_accuracy(ours.model, train, test))
             schedule = ours.report["schedule"]
-            config = TrainConfig(epochs=schedule["epochs"], batch_size=schedule["batch_size"], seed=seed)
+            config = TrainConfig(epochs=schedule["epochs"], batch_size=schedule["batch_size"], seed=seed,
+                                 distill=schedule["distill"])  # the α prune() derived, not derived again
             teacher, config, _ = teacher_for(GraphModule(base), train, config)  # the same distillation for L1
             torch.manual_seed(seed)
             l1_model, _ = train_ir(apply_keep(base, l1_keep_k), schedule["epochs"], config, train, teacher)

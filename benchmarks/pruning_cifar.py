@@ -177,8 +177,9 @@ def run_unit(name, sram_k, flash_k, base_bytes: bytes, base: dict, seed: int, ar
                    seed=seed, augment=augment, progress=args.progress)
     prune_seconds, prune_cpu = time.perf_counter() - start, time.process_time() - cpu
     epochs_used = result.report["schedule"]["epochs"]
+    # L1 retrains as mcugraph did, its distillation included: the α prune() derived, read from its report.
     config = TrainConfig(epochs=epochs_used, batch_size=result.report["schedule"]["batch_size"], seed=seed,
-                         augment=augment, progress=args.progress)
+                         augment=augment, progress=args.progress, distill=result.report["schedule"]["distill"])
     ours = {"acc": tflm_accuracy(result.model, train, test), **resources(result.model)}
     teacher, config, _ = teacher_for(GraphModule(base_ir), train, config)
     torch.manual_seed(seed)

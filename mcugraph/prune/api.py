@@ -197,14 +197,7 @@ def teacher_for(module, data: Dataset, config: TrainConfig):
 
     logits = accuracy = None
     if config.loss == "ce" and config.distill != 0:
-        import torch
-
-        from mcugraph.prune.train import first_output
-
-        with torch.no_grad():
-            module.eval()
-            xs = [torch.from_numpy(a).to(config.device).split(256) for a in as_inputs(data.x)]
-            logits = torch.cat([first_output(module(*b)) for b in zip(*xs, strict=True)]).float().cpu().numpy()
+        logits = _training_logits(module, data, config.device)
         accuracy = float(np.mean(logits.argmax(axis=1) == np.asarray(data.y)))
     alpha = distill_weight(config, accuracy)
     why = {"distill": alpha, "distill_derived": config.distill is None,
@@ -221,6 +214,18 @@ def teacher_for(module, data: Dataset, config: TrainConfig):
         teacher.gate_hooks.clear()  # the copied hooks would still read the live (closing) gates
         return Teacher(teacher), config, why
     return logits, config, why
+
+
+def _training_logits(module, data: Dataset, device: str) -> np.ndarray:
+    """``module``'s first output on every training sample, in eval mode, 256 at a time."""
+    import torch
+
+    from mcugraph.prune.train import first_output
+
+    with torch.no_grad():
+        module.eval()
+        xs = [torch.from_numpy(a).to(device).split(256) for a in as_inputs(data.x)]
+        return torch.cat([first_output(module(*b)) for b in zip(*xs, strict=True)]).float().cpu().numpy()
 
 
 def canonicalize(model: ir.Model) -> ir.Model:
