@@ -76,7 +76,7 @@ from mcugraph.prune.api import (
 from mcugraph.prune.budgets import Budgets
 from mcugraph.prune.probe import tflm_arena_head
 from mcugraph.prune.torch_module import GraphModule
-from mcugraph.prune.train import TrainConfig, run_epochs
+from mcugraph.prune.train import TrainConfig, fast_layout, run_epochs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pruning import l1_keep, train_ir  # noqa: E402  (the digits benchmark's L1 baseline and retraining)
@@ -126,7 +126,7 @@ def train_torch(module: nn.Module, data: Dataset, epochs: int, seed: int, augmen
     module.train()
     for _ in range(epochs):
         for index in torch.randperm(len(y)).split(batch_size):
-            batch = x[index] if augment is None else augment(x[index])
+            batch = fast_layout(x[index] if augment is None else augment(x[index]))  # as mcugraph's training loop
             optimizer.zero_grad()
             nn.functional.cross_entropy(module(batch), y[index]).backward()
             optimizer.step()

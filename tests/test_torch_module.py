@@ -82,6 +82,9 @@ OP_GRAPHS = {
         a = Conv<auto_pad="SAME_UPPER", strides=[2,2]>(x, w)  mx = Constant<value = float {0.5}>()  b = Clip(a, , mx)
         c = MaxPool<kernel_shape=[2,2], strides=[2,2], ceil_mode=1>(b)
         y = AveragePool<kernel_shape=[2,2], pads=[1,1,0,0], count_include_pad=1>(c) }""",
+    "clip_bounds": """<ir_version: 8, opset_import: ["" : 17]> g (float[1,4,5,6] x) => (float[1,4,5,6] y) {
+        lo = Constant<value = float {-0.5}>()  hi = Constant<value = float {0.3}>()  a = Clip(x, lo, hi)
+        b = Clip(x, hi, lo)  c = Clip(x, lo)  d = Add(a, b)  y = Add(d, c) }""",
     "shape_ops": """<ir_version: 8, opset_import: ["" : 17]> g (float[2,3,4] x) => (float[4,6] y) {
         t = Transpose<perm=[2,0,1]>(x)  d = Dropout(t)  i = Identity(d)  f = Flatten<axis=1>(i)
         s = Shape(f)  k = Constant<value = int64 {1}>()  n = Gather(s, k)  c = Cast<to=1>(n)
@@ -124,6 +127,36 @@ def test_backward_changes_parameters_but_not_clip_bounds():
     optimizer.step()
     moved = [k for k, p in module.params.items() if not torch.equal(p, before[k])]
     assert set(moved) == set(module.params) - set(frozen)
+
+
+def test_relu6_gradient_is_clamps_away_from_its_bounds():
+    """ReLU6 (Clip with constant bounds) runs as hardtanh for speed: the same values and, off the bounds themselves,
+    the same gradient as the clamp it replaces."""
+    module = GraphModule(mcugraph.load(onnx.parser.parse_model(OP_GRAPHS["clip_bounds"])))
+    x = torch.randn(1, 4, 5, 6, dtype=torch.float32, requires_grad=True)
+    module(x).sum().backward()
+    reference = x.detach().clone().requires_grad_()
+    (torch.clamp(reference, -0.5, 0.3) + torch.full_like(reference, 0.3) + torch.clamp(reference, min=-0.5)).sum().backward()
+    torch.testing.assert_close(x.grad, reference.grad)
+
+
+def test_channels_last_batches_train_like_nchw():
+    """fast_layout's channels-last batches give the NCHW outputs and gradients (to float rounding)."""
+    from mcugraph.prune.train import fast_layout
+
+    module = GraphModule(canonical("mobilenetv2"))
+    x = torch.rand(4, 3, 32, 32)
+    assert fast_layout(x).is_contiguous(memory_format=torch.channels_last)
+    assert fast_layout(torch.rand(4, 10)).is_contiguous()
+    grads = []
+    for batch in (x, fast_layout(x)):
+        module.zero_grad()
+        out = module(batch)
+        out.square().sum().backward()
+        grads.append((out.detach(), [p.grad.clone() for p in module.parameters() if p.requires_grad]))
+    torch.testing.assert_close(grads[0][0], grads[1][0], rtol=1e-4, atol=1e-5)
+    for a, b in zip(grads[0][1], grads[1][1], strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
 
 
 def test_batches_run_like_single_samples():

@@ -250,6 +250,7 @@ def run_epochs(
             inputs = [t[index] for t in xs]
             if config.augment is not None:
                 inputs[0] = config.augment(inputs[0])
+            inputs = [fast_layout(t) for t in inputs]
             output = module(*inputs)
             target = soft[index] if soft is not None else _teacher_batch(teacher, inputs)
             loss = task_loss(config.loss, output, ys[index], target, config.distill)
@@ -299,6 +300,19 @@ def run_epochs(
         if pruner is not None and pruner.met_at_epoch is not None and pruner.pruning:
             break
     return log
+
+
+def fast_layout(x: torch.Tensor) -> torch.Tensor:
+    """A training batch in the memory layout the CPU's convolutions run fastest on: images channels-last.
+
+    oneDNN's convolutions (depthwise above all) run NHWC natively; fed NCHW they reorder every tensor on the way in
+    and out. A MobileNetV2 training step at 32x32, batch 64, one thread: 0.34 s NCHW, 0.20 s channels-last (ResNet-8
+    0.12 / 0.11 s). Weights may stay NCHW: the input's layout decides the convolution's. The layout is not the
+    values: results agree to float rounding. Only on CPU (cuDNN's choice is its own) and only 4-D float batches.
+    """
+    if x.device.type == "cpu" and x.dim() == 4 and x.is_floating_point():
+        return x.contiguous(memory_format=torch.channels_last)
+    return x
 
 
 def _teacher_batch(teacher, inputs: list[torch.Tensor]) -> torch.Tensor | None:
