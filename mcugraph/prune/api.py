@@ -220,12 +220,13 @@ def _training_logits(module, data: Dataset, device: str) -> np.ndarray:
     """``module``'s first output on every training sample, in eval mode, 256 at a time."""
     import torch
 
-    from mcugraph.prune.train import first_output
+    from mcugraph.prune.train import fast_layout, first_output
 
     with torch.no_grad():
         module.eval()
         xs = [torch.from_numpy(a).to(device).split(256) for a in as_inputs(data.x)]
-        return torch.cat([first_output(module(*b)) for b in zip(*xs, strict=True)]).float().cpu().numpy()
+        batches = (map(fast_layout, b) for b in zip(*xs, strict=True))
+        return torch.cat([first_output(module(*b)) for b in batches]).float().cpu().numpy()
 
 
 def canonicalize(model: ir.Model) -> ir.Model:
