@@ -32,10 +32,10 @@ forwards included) against plain training of the unpruned model for the same epo
 has nothing to distil from), both in seed 0's worker; next to it their CPU seconds (``time.process_time``, one torch
 thread per worker by default): with ``--jobs 2`` the other worker's load differs between the two runs, and CPU time
 is what each would take on an idle core. ``--quick``: ResNet-8 at 1/4 SRAM + 1/8 flash only, one seed unless
-``--seeds``. Results: a printed table, and JSON with ``--json FILE``. With the 115 derived epochs (since commit
-59792b5) and no teacher (the derived distillation is off for these 30-epoch baselines) the ResNet-8 rows took 1 h
-9 min with ``--jobs 2 --no-scratch`` on 2 cores (2026-12-01), and the MobileNetV2 row should take about 2 h 30 min more
-(estimated: its units take about 3x ResNet-8's); the 58-epoch schedule with the teacher took 2 hours for all.
+``--seeds``. Results: a printed table, and JSON with ``--json FILE``. The whole benchmark (``--augment --jobs 2 --no-scratch``, 115 derived epochs, no teacher: the derived
+distillation is off for these 30-epoch baselines) took 2 h 3 min on 2 cores (2026-12-02, commit 0b84096), before
+the pool handed the longest ready task to a free worker first (MobileNetV2's units, then its baselines, then
+ResNet-8's: in that run a MobileNetV2 unit ran its last ~20 minutes beside a single ResNet-8 unit).
 
     python benchmarks/pruning_cifar.py --augment --json cifar.json
     python benchmarks/pruning_cifar.py --quick --augment
@@ -324,8 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"CIFAR-10 subset: {len(train.y)} train / {len(test.y)} held-out images, augment={args.augment}, "
           f"{args.jobs} job(s) x {args.threads} thread(s)")
     cases = [c for c in (QUICK if args.quick else FULL) if args.only is None or c[0] == args.only]
-    # MobileNetV2's units take about 3x ResNet-8's: queued first, so no long unit is left alone at the end.
-    names = sorted(dict.fromkeys(name for name, _, _ in cases), key=lambda n: n != "mobilenetv2")
+    names = list(dict.fromkeys(name for name, _, _ in cases))
     cases_of = {name: [case for case in cases if case[0] == name] for name in names}
     context = multiprocessing.get_context("spawn")  # a forked torch can deadlock on its thread pools
     bases: dict = {}  # model -> its baselines' resources and accuracy, one per seed
@@ -341,11 +340,28 @@ def main(argv: list[str] | None = None) -> int:
             tmp.replace(args.json)
 
     results: dict = {}
+    # Tasks wait in `ready` and go to the pool only when a worker is free, the longest first (MobileNetV2's units,
+    # ~25 min, then its baselines, then ResNet-8's, ~10 and ~3 min): a long unit started last would run alone while
+    # the other core idles. A seed's units become ready as soon as its baseline is trained.
+    ready = [("baseline", name, seed) for name in names for seed in range(args.seeds)]
+    inputs: dict = {}  # (name, seed) -> the trained baseline's ONNX bytes and measurements
+
+    def priority(task) -> tuple:  # smallest first
+        kind, what, _ = task
+        name = what if kind == "baseline" else what[0]
+        return (name != "mobilenetv2", kind == "baseline")
+
     with ProcessPoolExecutor(max_workers=max(1, args.jobs), mp_context=context) as pool:
-        # A seed's units start as soon as its baseline is trained.
-        pending = {pool.submit(train_baseline, name, seed, args): ("baseline", name, seed)
-                   for name in names for seed in range(args.seeds)}
-        while pending:
+        pending: dict = {}
+        while ready or pending:
+            while ready and len(pending) < max(1, args.jobs):
+                task = min(ready, key=priority)
+                ready.remove(task)
+                if task[0] == "baseline":
+                    pending[pool.submit(train_baseline, task[1], task[2], args)] = task
+                else:
+                    _, case, seed = task
+                    pending[pool.submit(run_unit, *case, *inputs[(case[0], seed)], seed, args, seed == 0)] = task
             future = next(as_completed(pending))
             kind, *key = pending.pop(future)
             if kind == "baseline":
@@ -357,8 +373,8 @@ def main(argv: list[str] | None = None) -> int:
                     results.update({(case, seed): error for case in cases_of[name]})
                     continue
                 bases.setdefault(name, {})[seed] = base
-                for case in cases_of[name]:
-                    pending[pool.submit(run_unit, *case, base_bytes, base, seed, args, seed == 0)] = ("unit", case, seed)
+                inputs[(name, seed)] = (base_bytes, base)
+                ready += [("unit", case, seed) for case in cases_of[name]]
                 continue
             case, seed = key
             try:
