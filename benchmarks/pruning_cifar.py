@@ -32,10 +32,11 @@ forwards included) against plain training of the unpruned model for the same epo
 has nothing to distil from), both in seed 0's worker; next to it their CPU seconds (``time.process_time``, one torch
 thread per worker by default): with ``--jobs 2`` the other worker's load differs between the two runs, and CPU time
 is what each would take on an idle core. ``--quick``: ResNet-8 at 1/4 SRAM + 1/8 flash only, one seed unless
-``--seeds``. Results: a printed table, and JSON with ``--json FILE``. The whole benchmark (``--augment --jobs 2 --no-scratch``, 115 derived epochs, no teacher: the derived
-distillation is off for these 30-epoch baselines) took 2 h 3 min on 2 cores (2026-12-02, commit 0b84096), before
-the pool handed the longest ready task to a free worker first (MobileNetV2's units, then its baselines, then
-ResNet-8's: in that run a MobileNetV2 unit ran its last ~20 minutes beside a single ResNet-8 unit).
+``--seeds``. Results: a printed table, and JSON with ``--json FILE``. The whole benchmark (``--augment --jobs 2
+--no-scratch``, 115 derived epochs, no teacher: the derived distillation is off for these 30-epoch baselines) took
+2 h 3 min on 2 cores (2026-12-02, commit 0b84096), before the pool handed the longest ready task to a free worker
+first (MobileNetV2's units, then its baselines, then ResNet-8's: in that run a MobileNetV2 unit ran its last ~20
+minutes beside a single ResNet-8 unit).
 
     python benchmarks/pruning_cifar.py --augment --json cifar.json
     python benchmarks/pruning_cifar.py --quick --augment

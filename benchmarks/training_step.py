@@ -18,22 +18,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 from unittest import mock
 
 import torch
 from torch import nn
 
-import mcugraph
-from mcugraph import zoo
-from mcugraph.prune.api import canonicalize, unshare_initializers
 from mcugraph.prune.torch_module import GraphModule
 from mcugraph.prune.train import fast_layout
 
-MODELS = {
-    "mobilenetv2": lambda: zoo.MobileNetV2Style(width=16, stem_stride=1),
-    "resnet8": lambda: zoo.ResNetStyle(width=16),
-}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pruning_cifar as cifar  # noqa: E402  (its models, built and lifted as the benchmark does)
 
 
 def clamp_clip(x, min=None, max=None):  # noqa: A002 - the handler before: tensor bounds, four passes backward
@@ -67,8 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"seconds per training step, batch {args.batch}, {args.threads} thread(s), median of {args.steps}")
     print("| model | before | ReLU6 as hardtanh | channels-last | after (both) | speed-up |")
     print("|---|---|---|---|---|---|")
-    for name, build in MODELS.items():
-        model = unshare_initializers(canonicalize(mcugraph.load(build().eval(), example_inputs=torch.rand(1, 3, 32, 32))))
+    for name, (build, width) in cifar.MODELS.items():
+        model = cifar.to_ir(build(width=width))
         cells = [step_seconds(model, h, c, args.steps, args.batch)
                  for h, c in ((False, False), (True, False), (False, True), (True, True))]
         print(f"| {name} | " + " | ".join(f"{s:.3f}" for s in cells) + f" | {cells[0] / cells[-1]:.2f}x |", flush=True)

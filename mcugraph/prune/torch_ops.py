@@ -333,12 +333,16 @@ def Relu(x):
 def Clip(x, min=None, max=None):  # noqa: A002 - ONNX input names
     # Constant scalar bounds (ReLU6) take hardtanh, torch's ReLU6: one fused pass backward, where clamp with tensor
     # bounds takes four (>=, <=, and, where) -- 4x slower on CPU, and ReLU6 was 40 % of a MobileNetV2 training
-    # step. Its gradient at the bounds themselves is zero, as nn.ReLU6's and Relu's at 0.
-    if min is not None and max is not None and min.dim() == 0 and max.dim() == 0 and not (min.requires_grad or max.requires_grad):
-        low, high = float(min), float(max)
-        if low <= high:
-            return F.hardtanh(x, low, high)
+    # step. Its gradient at the bounds themselves is zero, as nn.ReLU6's and Relu's at 0. Only for bounds held on
+    # the CPU: reading a GPU tensor's value would stall the device on every call.
+    if _cpu_constant(min) and _cpu_constant(max) and float(min) <= float(max):
+        return F.hardtanh(x, float(min), float(max))
     return torch.clamp(x, min, max)
+
+
+def _cpu_constant(t: Tensor | None) -> bool:
+    """A 0-d tensor on the CPU that training does not move: its value can be read without cost."""
+    return t is not None and t.dim() == 0 and t.device.type == "cpu" and not t.requires_grad
 
 
 @handler
