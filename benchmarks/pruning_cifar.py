@@ -293,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA, help="the CIFAR-10 subset .npz (x uint8 NCHW, y)")
     parser.add_argument("--seeds", type=int, default=None, help="seeds per budget (default 3; 1 with --quick)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds FIRST.. (another run's seeds to pool with --table; the first is timed)")
     parser.add_argument("--baseline-epochs", type=int, default=30)
     parser.add_argument("--epochs", type=int, default=None, help="pruning epochs (default: mcugraph's derived)")
     parser.add_argument("--batch-size", type=int, default=64, help="batch size of the baselines")
@@ -310,9 +312,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="also (e), patch + prune: mcugraph opt --ram R --prune, the patched .tflite scored")
     parser.add_argument("--limit", type=int, default=None,
                         help="use only this many training and held-out images (a smoke run, not a result)")
+    parser.add_argument("--table", type=Path, nargs="+", metavar="JSON",
+                        help="print the table of saved --json runs instead of running (units of the same budget "
+                             "from several files are pooled)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads per job (default: the cores shared equally among --jobs)")
     args = parser.parse_args(argv)
+    if args.table:
+        print(format_table(rows_from_json(args.table)))
+        return 0
     if not args.data.is_file():
         print(f"{args.data} not found: this benchmark needs ../shared/data/cifar10-subset", file=sys.stderr)
         return 2
@@ -344,7 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     # Tasks wait in `ready` and go to the pool only when a worker is free, the longest first (MobileNetV2's units,
     # ~25 min, then its baselines, then ResNet-8's, ~10 and ~3 min): a long unit started last would run alone while
     # the other core idles. A seed's units become ready as soon as its baseline is trained.
-    ready = [("baseline", name, seed) for name in names for seed in range(args.seeds)]
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    ready = [("baseline", name, seed) for name in names for seed in seeds]
     inputs: dict = {}  # (name, seed) -> the trained baseline's ONNX bytes and measurements
 
     def priority(task) -> tuple:  # smallest first
@@ -362,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
                     pending[pool.submit(train_baseline, task[1], task[2], args)] = task
                 else:
                     _, case, seed = task
-                    pending[pool.submit(run_unit, *case, *inputs[(case[0], seed)], seed, args, seed == 0)] = task
+                    timed = seed == args.first_seed
+                    pending[pool.submit(run_unit, *case, *inputs[(case[0], seed)], seed, args, timed)] = task
             future = next(as_completed(pending))
             kind, *key = pending.pop(future)
             if kind == "baseline":
@@ -388,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
             save()
     rows = []
     for case in cases:
-        units = [results[(case, seed)] for seed in range(args.seeds)]
+        units = [results[(case, seed)] for seed in seeds]
         failed = [u for u in units if isinstance(u, Exception)]
         if failed:
             rows.append({"model": case[0], "sram_fraction": case[1], "flash_fraction": case[2],
@@ -400,15 +410,40 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def rows_from_json(paths: list[Path]) -> list[dict]:
+    """The summary rows of saved runs; the units of one budget in several files are pooled (more seeds for a mean)."""
+    units: dict = {}
+    for path in paths:  # units are saved as they finish: back in seed order, file by file
+        for unit in sorted(json.loads(path.read_text())["units"], key=lambda u: u["seed"]):
+            units.setdefault((unit["model"], unit["sram_fraction"], unit["flash_fraction"]), []).append(unit)
+    cases = [case for case in FULL if case in units] + [case for case in units if case not in FULL]
+    return [summarise(*case, units[case]) for case in cases]
+
+
+def paired_gain(row: dict, method: str, against: str) -> tuple[float, float] | None:
+    """Mean and standard error over seeds of ``method``'s accuracy minus ``against``'s, in points. Paired by seed:
+    both ran on the same baseline and held-out images, so the pair's difference is what the seeds spread."""
+    if method not in row or against not in row:
+        return None
+    gains = 100 * (np.array(row[method]["accs"]) - np.array(row[against]["accs"]))
+    se = float(gains.std(ddof=1) / math.sqrt(len(gains))) if len(gains) > 1 else float("nan")
+    return float(gains.mean()), se
+
+
+def format_gain(gain: tuple[float, float] | None) -> str:
+    return "–" if gain is None else f"{gain[0]:+.1f} ± {gain[1]:.1f}"
+
+
 def format_table(rows: list[dict]) -> str:
     """Markdown: per row the baselines' mean accuracy, each method's mean and resources, seed 0's timing."""
     lines = ["| model (baseline) | budget | epochs | mcugraph acc | SRAM / flash B | L1 acc | SRAM / flash B | uniform acc "
              "(width) | SRAM / flash B | from scratch acc | SRAM / flash B | patch + prune acc | SRAM / flash B, MACs "
-             "| prune / plain s | prune / plain CPU s |", "|---" * 15 + "|"]
+             "| prune / plain s | prune / plain CPU s | seeds | mcugraph − uniform | mcugraph − L1 | patch + prune − uniform "
+             "|", "|---" * 19 + "|"]
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['model']} | 1/{r['sram_fraction']} SRAM + 1/{r['flash_fraction']} flash | "
-                         f"failed: {r['error']} |" + " |" * 13)
+                         f"failed: {r['error']} |" + " |" * 17)
             continue
         m, l1, u = r["mcugraph"], r["l1"], r["uniform"]
         lines.append(
@@ -421,7 +456,9 @@ def format_table(rows: list[dict]) -> str:
             + (f"{100 * r['patch']['acc']:.1f} % | {r['patch']['ram']} / {r['patch']['flash']}, "
                f"+{100 * r['patch']['mac_overhead']:.0f} % | " if "patch" in r else "– | – | ")
             + f"{r['prune_seconds_timed']:.0f} / {r['plain_seconds']:.0f} | "
-            f"{r['prune_cpu_seconds']:.0f} / {r['plain_cpu_seconds']:.0f} |"
+            f"{r['prune_cpu_seconds']:.0f} / {r['plain_cpu_seconds']:.0f} | {len(m['accs'])} | "
+            f"{format_gain(paired_gain(r, 'mcugraph', 'uniform'))} | {format_gain(paired_gain(r, 'mcugraph', 'l1'))} | "
+            f"{format_gain(paired_gain(r, 'patch', 'uniform'))} |"
         )
     return "\n".join(lines)
 

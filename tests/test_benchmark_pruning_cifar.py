@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -35,3 +36,9 @@ def test_quick_row_two_seeds(tmp_path, capsys):
         assert row["plain_seconds"] > 0 and row["plain_cpu_seconds"] > 0 and row["prune_cpu_seconds"] > 0
     table = capsys.readouterr().out
     assert "| resnet8 (" in table and "| 1/4 SRAM + 1/8 flash |" in table
+    # The saved run re-renders to the same table, and the paired gains are the per-seed differences' mean and SE.
+    assert pruning_cifar.main(["--table", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == table.strip()
+    gains = 100 * (np.array(rows[0]["mcugraph"]["accs"]) - np.array(rows[0]["uniform"]["accs"]))
+    mean, se = pruning_cifar.paired_gain(rows[0], "mcugraph", "uniform")
+    assert mean == pytest.approx(gains.mean()) and se == pytest.approx(abs(gains[0] - gains[1]) / 2)
