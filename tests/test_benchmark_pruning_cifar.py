@@ -17,6 +17,10 @@ import pruning_cifar  # noqa: E402
 pytestmark = pytest.mark.skipif(not pruning_cifar.DATA.is_file(), reason="needs ../shared/data/cifar10-subset")
 
 
+def table_rows(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("|")]
+
+
 def test_quick_row_two_seeds(tmp_path, capsys):
     out = tmp_path / "cifar.json"
     argv = ["--quick", "--seeds", "2", "--limit", "64", "--epochs", "1", "--baseline-epochs", "1", "--no-scratch",
@@ -38,8 +42,7 @@ def test_quick_row_two_seeds(tmp_path, capsys):
     assert "| resnet8 (" in table and "| 1/4 SRAM + 1/8 flash |" in table
     # The saved run re-renders to the same table, and the paired gains are the per-seed differences' mean and SE.
     assert pruning_cifar.main(["--table", str(out)]) == 0
-    rows_of = lambda text: [line for line in text.splitlines() if line.startswith("|")]  # noqa: E731
-    assert rows_of(capsys.readouterr().out) == rows_of(table)
+    assert table_rows(capsys.readouterr().out) == table_rows(table)
     gains = 100 * (np.array(rows[0]["mcugraph"]["accs"]) - np.array(rows[0]["uniform"]["accs"]))
     mean, se = pruning_cifar.paired_gain(rows[0], "mcugraph", "uniform")
     assert mean == pytest.approx(gains.mean()) and se == pytest.approx(abs(gains[0] - gains[1]) / 2)
