@@ -174,9 +174,9 @@ def _fit_ram(model: ir.Model, reference: onnx.ModelProto, qdq_params: dict | Non
         attempts.append({"prune_ram_bytes": budget, "head_bytes": result.report["arena_head_bytes"]})
         result.report["fit"] = {
             "ram_bytes": ram, "pruned": True, "attempts": attempts,
-            "reason": f"unpruned: {layer_by_layer} B layer by layer, {smallest} B at best with patching; pruned to "
-                      + ", then ".join(f"{a['prune_ram_bytes']} B" for a in attempts)
-                      + f" layer by layer ({_patched_or_not(result.report)}): TFLM head "
+            "reason": f"unpruned: {layer_by_layer} B layer by layer, {smallest} B at best with patching; pruned for a "
+                      "layer-by-layer budget of " + ", then ".join(f"{a['prune_ram_bytes']} B" for a in attempts)
+                      + f" ({_patched_or_not(result.report)}): TFLM head "
                       f"{result.report['arena_head_bytes']} B",
         }
         return result
