@@ -40,6 +40,8 @@ minutes beside a single ResNet-8 unit).
 
     python benchmarks/pruning_cifar.py --augment --json cifar.json
     python benchmarks/pruning_cifar.py --quick --augment
+    python benchmarks/pruning_cifar.py --only resnet8 --first-seed 3 --augment --json more.json   # seeds 3, 4, 5
+    python benchmarks/pruning_cifar.py --table cifar.json more.json   # pooled: 6 seeds, paired gains ± SE
 """
 
 from __future__ import annotations
@@ -274,7 +276,7 @@ def summarise(name, sram_k, flash_k, units: list[dict]) -> dict:
            "epochs": units[0]["epochs"], "uniform_width": units[0]["uniform"]["width"],
            "uniform_full_width": MODELS[name][1], "seeds": units}
     for method in ("mcugraph", "l1", "uniform", "scratch", "patch"):
-        if units[0].get(method) is None:
+        if any(u.get(method) is None for u in units):  # pooled runs: a column only where every seed has it
             continue
         accs = [u[method]["acc"] for u in units]
         row[method] = {**units[-1][method], "acc": float(np.mean(accs)), "accs": accs}
