@@ -29,7 +29,7 @@ from its baseline's trained weights and its accuracy follows the baseline's (Mob
 scored 61.6-65.4 %), so one baseline for every seed would measure that draw, not the method. Seeds also vary
 pruning, retraining and the uniform network's initialisation. Wall time: prune-while-training (the teacher's
 forwards included) against plain training of the unpruned model for the same epochs (no distillation: a plain run
-has nothing to distil from), both in seed 0's worker; next to it their CPU seconds (``time.process_time``, one torch
+has nothing to distil from), both in the first seed's worker (seed 0 unless ``--first-seed``); next to it their CPU seconds (``time.process_time``, one torch
 thread per worker by default): with ``--jobs 2`` the other worker's load differs between the two runs, and CPU time
 is what each would take on an idle core. ``--quick``: ResNet-8 at 1/4 SRAM + 1/8 flash only, one seed unless
 ``--seeds``. Results: a printed table, and JSON with ``--json FILE``. The whole benchmark (``--augment --jobs 2
@@ -437,15 +437,16 @@ def format_gain(gain: tuple[float, float] | None) -> str:
 
 
 def format_table(rows: list[dict]) -> str:
-    """Markdown: per row the baselines' mean accuracy, each method's mean and resources, seed 0's timing."""
-    lines = ["| model (baseline) | budget | epochs | mcugraph acc | SRAM / flash B | L1 acc | SRAM / flash B | uniform acc "
-             "(width) | SRAM / flash B | from scratch acc | SRAM / flash B | patch + prune acc | SRAM / flash B, MACs "
-             "| prune / plain s | prune / plain CPU s | seeds | mcugraph − uniform | mcugraph − L1 | patch + prune − uniform "
-             "|", "|---" * 19 + "|"]
+    """Markdown: per row the baselines' mean accuracy, each method's mean and resources, the first seed's timing."""
+    columns = ["model (baseline)", "budget", "epochs", "mcugraph acc", "SRAM / flash B", "L1 acc", "SRAM / flash B",
+               "uniform acc (width)", "SRAM / flash B", "from scratch acc", "SRAM / flash B", "patch + prune acc",
+               "SRAM / flash B, MACs", "prune / plain s", "prune / plain CPU s", "seeds", "mcugraph − uniform",
+               "mcugraph − L1", "patch + prune − uniform"]
+    lines = ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['model']} | 1/{r['sram_fraction']} SRAM + 1/{r['flash_fraction']} flash | "
-                         f"failed: {r['error']} |" + " |" * 17)
+                         f"failed: {r['error']} |" + " |" * (len(columns) - 2))
             continue
         m, l1, u = r["mcugraph"], r["l1"], r["uniform"]
         lines.append(
