@@ -6,8 +6,8 @@ import argparse
 import json
 
 from mcugraph.cli.common import add_model_arguments
+from mcugraph.prune import recipe
 from mcugraph.prune.config import TrainConfig
-from mcugraph.prune.recipe import DISTILL_ALPHA, STRONG_TEACHER
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -39,7 +39,7 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--macs", help="compute budget in multiply-accumulates, e.g. 2M")
     group.add_argument("--epochs", type=int, default=None,
                        help="epochs of prune-while-training, retraining included (default: derived from the data "
-                            "size and the budgets: 60 (1 + log10 rho) / 2 passes, rho = model / budget)")
+                            f"size and the budgets: {recipe.BASE_EPOCHS} (1 + log10 rho) / 2 passes, rho = model / budget)")
     group.add_argument("--finetune-epochs", type=int, default=0, help="epochs after the cut (default 0)")
     group.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     group.add_argument("--loss", choices=("ce", "mse"), default="ce", help="ce: classifier; mse: autoencoder")
@@ -58,12 +58,13 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
                        help="discard the model's weights and prune during its main training run from a fresh "
                             "initialisation (no distillation; the derived schedule has twice the steps)")
     group.add_argument("--batch-size", type=int, default=None,
-                       help="default: samples/32 rounded down to a power of two, within 16..128")
+                       help=f"default: samples/{recipe.BATCHES_PER_EPOCH} rounded down to a power of two, within "
+                            f"{recipe.MIN_BATCH}..{recipe.MAX_BATCH}")
     group.add_argument("--seed", type=int, default=0)
     group.add_argument("--distill", type=float, default=TrainConfig.distill, metavar="ALPHA",
                        help="weight of distillation from the unpruned model's logits (classifiers; 0 = off; "
-                            f"default: derived, {DISTILL_ALPHA:g} when the model classifies >= "
-                            f"{100 * STRONG_TEACHER:g}%% of the training data, else 0)")
+                            f"default: derived, {recipe.DISTILL_ALPHA:g} when the model classifies >= "
+                            f"{100 * recipe.STRONG_TEACHER:g}%% of the training data, else 0)")
     group.add_argument("--prune-share", type=float, default=TrainConfig.prune_share,
                        help=f"pace: widths could shrink 10x within this share of the epochs (default "
                             f"{TrainConfig.prune_share:g})")

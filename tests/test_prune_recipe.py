@@ -31,6 +31,19 @@ def test_epochs_grow_with_how_far_the_budgets_are():
     assert default_epochs(1078, 32, 16.0, from_scratch=True) == 2 * 133 - 1  # twice the (unrounded) epochs
 
 
+def test_help_states_the_rules_the_recipe_uses():
+    """``prune --help`` still quoted 60 passes after the rule became 120: the help now reads the recipe's constants."""
+    import argparse
+
+    from mcugraph.cli.prune import add_training_arguments
+
+    parser = argparse.ArgumentParser()
+    add_training_arguments(parser)
+    text = " ".join(parser.format_help().split())
+    assert f"{default_epochs(1078, 32, 10.0)} (1 + log10 rho) / 2 passes" in text  # ρ = 10: exactly BASE_EPOCHS
+    assert f"samples/{2048 // default_batch_size(2048)} rounded down" in text  # 2,048 samples: 32 batches of 64
+
+
 def test_pressure_is_the_most_exceeded_budget():
     before = {"ram": 5120, "flash": 80136, "macs": 10**6}
     assert pressure(before, Budgets(ram=640, flash=5008)) == pytest.approx(16.0, rel=1e-3)

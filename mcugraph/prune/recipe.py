@@ -45,6 +45,7 @@ STRONG_TEACHER = 0.9  # training-set accuracy of the unpruned model from which d
 MAX_STEPS = 20_000
 MIN_EPOCHS = 10
 MIN_BATCH, MAX_BATCH = 16, 128
+BATCHES_PER_EPOCH = 32  # the batch size aims at about this many steps per pass over a small dataset
 
 
 def pressure(before: dict, budgets) -> float:
@@ -53,7 +54,7 @@ def pressure(before: dict, budgets) -> float:
 
 
 def default_batch_size(samples: int) -> int:
-    target = max(1, samples // 32)
+    target = max(1, samples // BATCHES_PER_EPOCH)
     return max(MIN_BATCH, min(MAX_BATCH, 2 ** int(math.log2(target))))
 
 
