@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 import pytest
 import torch
 
 import mcugraph
 from mcugraph import zoo as zoo_models
+from mcugraph.cli.prune import add_training_arguments
 from mcugraph.datasets import digits
 from mcugraph.prune.api import apply_keep, canonicalize, prune, unshare_initializers
 from mcugraph.prune.budgets import Budgets
@@ -33,10 +36,6 @@ def test_epochs_grow_with_how_far_the_budgets_are():
 
 def test_help_states_the_rules_the_recipe_uses():
     """``prune --help`` still quoted 60 passes after the rule became 120: the help now reads the recipe's constants."""
-    import argparse
-
-    from mcugraph.cli.prune import add_training_arguments
-
     parser = argparse.ArgumentParser()
     add_training_arguments(parser)
     text = " ".join(parser.format_help().split())
