@@ -5,6 +5,7 @@ augmentation and scoring: int8 in TFLite Micro on the 560 held-out images). What
 restart and the retraining rate was measured with it:
 
     python benchmarks/pruning_ablation.py --save base.onnx                      # train the baseline once (seed 0)
+    python benchmarks/pruning_ablation.py --save b9.onnx --baseline-seed 9    # pruning_cifar.py's seed-9 baseline
     python benchmarks/pruning_ablation.py --base base.onnx --method mcugraph --seed 0
     python benchmarks/pruning_ablation.py --base base.onnx --method mcugraph --options '{"restart": false}'
     python benchmarks/pruning_ablation.py --base base.onnx --method mcugraph --options '{"retrain_lr": 0.002}'
@@ -53,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=cifar.DATA)
     parser.add_argument("--model", choices=sorted(cifar.MODELS), default="resnet8")
     parser.add_argument("--save", type=Path, help="train the baseline (30 epochs or --epochs, seed 0), save it here")
+    parser.add_argument("--baseline-seed", type=int, default=None,
+                        help="with --save: train pruning_cifar.py's seed-S baseline instead (the same model, bit for "
+                             "bit; without it, the seed-0 baseline the earlier ablations in docs/pruning.md used)")
     parser.add_argument("--base", type=Path, help="the trained baseline .onnx to prune")
     parser.add_argument("--method", choices=("mcugraph", "l1", "gates-rewound", "patch-prune"), default="mcugraph")
     parser.add_argument("--options", default="{}", help="JSON: mcugraph.prune keyword arguments")
@@ -71,7 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     train, test = cifar.load_split(args.data, args.limit)
     if args.save:
         ctor, full = cifar.MODELS[args.model]
-        model = cifar.to_ir(cifar.train_torch(ctor(width=full), train, args.epochs or 30, 0, cifar.flip_crop, 64))
+        seed = 0
+        if args.baseline_seed is not None:  # as pruning_cifar.train_baseline, so its seed-S baseline bit for bit
+            seed = args.baseline_seed
+            torch.manual_seed(seed)
+        model = cifar.to_ir(cifar.train_torch(ctor(width=full), train, args.epochs or 30, seed, cifar.flip_crop, 64))
         ir.save(model, args.save)
         print(json.dumps({"saved": str(args.save), "acc": cifar.tflm_accuracy(model, train, test),
                           **cifar.resources(model)}))
