@@ -74,12 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     train, test = cifar.load_split(args.data, args.limit)
     if args.save:
-        ctor, full = cifar.MODELS[args.model]
-        seed = 0
-        if args.baseline_seed is not None:  # as pruning_cifar.train_baseline, so its seed-S baseline bit for bit
-            seed = args.baseline_seed
-            torch.manual_seed(seed)
-        model = cifar.to_ir(cifar.train_torch(ctor(width=full), train, args.epochs or 30, seed, cifar.flip_crop, 64))
+        epochs = args.epochs or 30
+        if args.baseline_seed is not None:
+            module = cifar.baseline_module(args.model, train, epochs, args.baseline_seed, cifar.flip_crop, 64)
+        else:  # the earlier ablations' baseline: initialised from torch's unseeded default generator
+            ctor, full = cifar.MODELS[args.model]
+            module = cifar.train_torch(ctor(width=full), train, epochs, 0, cifar.flip_crop, 64)
+        model = cifar.to_ir(module)
         ir.save(model, args.save)
         print(json.dumps({"saved": str(args.save), "acc": cifar.tflm_accuracy(model, train, test),
                           **cifar.resources(model)}))

@@ -29,8 +29,8 @@ from its baseline's trained weights and its accuracy follows the baseline's (Mob
 scored 61.6-65.4 %), so one baseline for every seed would measure that draw, not the method. Seeds also vary
 pruning, retraining and the uniform network's initialisation. Wall time: prune-while-training (the teacher's
 forwards included) against plain training of the unpruned model for the same epochs (no distillation: a plain run
-has nothing to distil from), both in the first seed's worker (seed 0 unless ``--first-seed``); next to it their CPU seconds (``time.process_time``, one torch
-thread per worker by default): with ``--jobs 2`` the other worker's load differs between the two runs, and CPU time
+has nothing to distil from), both in the first seed's worker (seed 0 unless ``--first-seed``); next to it their
+CPU seconds (``time.process_time``, one torch thread per worker by default): with ``--jobs 2`` the other worker's load differs between the two runs, and CPU time
 is what each would take on an idle core. ``--quick``: ResNet-8 at 1/4 SRAM + 1/8 flash only, one seed unless
 ``--seeds``. Results: a printed table, and JSON with ``--json FILE``. The whole benchmark (``--augment --jobs 2
 --no-scratch``, 115 derived epochs, no teacher: the derived distillation is off for these 30-epoch baselines) took
@@ -251,15 +251,21 @@ def patch_prune(base_ir, budgets: Budgets, train: Dataset, test: Dataset, seed: 
     }
 
 
+def baseline_module(name: str, train: Dataset, epochs: int, seed: int, augment, batch_size: int) -> nn.Module:
+    """The unpruned model at full width, initialised and trained from ``seed``: the baseline a seed's units prune
+    (``pruning_ablation.py --save --baseline-seed`` trains the same one)."""
+    ctor, full = MODELS[name]
+    torch.manual_seed(seed)
+    return train_torch(ctor(width=full), train, epochs, seed, augment, batch_size)
+
+
 def train_baseline(name: str, seed: int, args) -> tuple[bytes, dict]:
     """The unpruned model (``seed``, ``--baseline-epochs``): ONNX bytes and its resources, accuracy, wall time."""
     torch.set_num_threads(args.threads)
     train, test = load_split(args.data, args.limit)
-    ctor, full = MODELS[name]
     start = time.perf_counter()
-    torch.manual_seed(seed)
-    module = train_torch(ctor(width=full), train, args.baseline_epochs, seed, flip_crop if args.augment else None,
-                         args.batch_size)
+    module = baseline_module(name, train, args.baseline_epochs, seed, flip_crop if args.augment else None,
+                             args.batch_size)
     base_ir = to_ir(module)
     base = resources(base_ir)
     base["acc"] = tflm_accuracy(base_ir, train, test)
