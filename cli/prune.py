@@ -54,6 +54,10 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--restart-weights", choices=("fresh", "trained"), default=TrainConfig.restart_weights,
                        help="the restarted network's weights: a fresh draw, or the trained weights of the "
                             f"largest-magnitude channels (default {TrainConfig.restart_weights})")
+    group.add_argument("--restart-ramp", type=float, default=TrainConfig.restart_ramp, metavar="SHARE",
+                       help="restart at full width from the trained weights and narrow to the widths over this "
+                            "share of the epochs, channels of smallest live L1 norm first (0 = cut at once; "
+                            f"default {TrainConfig.restart_ramp:g})")
     group.add_argument("--from-scratch", action="store_true",
                        help="discard the model's weights and prune during its main training run from a fresh "
                             "initialisation (no distillation; the derived schedule has twice the steps)")
@@ -88,7 +92,7 @@ def prune_from_args(args: argparse.Namespace, model):
         epochs=args.epochs, finetune_epochs=args.finetune_epochs, device=args.device, loss=args.loss,
         lr=args.lr, batch_size=args.batch_size, seed=args.seed, progress=is_main(),
         distill=args.distill, prune_share=args.prune_share, retrain_lr=args.retrain_lr, restart=args.restart,
-        restart_weights=args.restart_weights,
+        restart_weights=args.restart_weights, restart_ramp=args.restart_ramp,
         from_scratch=args.from_scratch, floor=args.floor,
         data_scale=args.data_scale, data_offset=args.data_offset,
     )

@@ -69,6 +69,7 @@ def check_train_config(config: Any) -> None:
         finite(config.distill, "distill (α)", low=0, high=1)
     finite(config.prune_share, "prune_share", low=0, high=1, low_open=True)
     finite(config.floor, "floor", low=0, high=1)
+    finite(config.restart_ramp, "restart_ramp", low=0, high=1)
     device(config.device)
 
 

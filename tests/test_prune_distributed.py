@@ -40,7 +40,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def rank_main(rank: int, world: int, port: int, root: str, model: str, data: str) -> None:
+def rank_main(rank: int, world: int, port: int, root: str, model: str, data: str, options: dict | None = None) -> None:
     """One rank: join the gloo group the way torchrun's environment describes it, prune, save what it ended with."""
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank))
@@ -48,7 +48,7 @@ def rank_main(rank: int, world: int, port: int, root: str, model: str, data: str
     from mcugraph.prune.api import prune
     from mcugraph.prune.distributed import teardown
 
-    result = prune(model, data=data, ram=RAM, epochs=2, batch_size=16, progress=False)
+    result = prune(model, data=data, ram=RAM, batch_size=16, progress=False, **({"epochs": 2} | (options or {})))
     teardown()
     weights = {name: v.const_value.numpy() for name, v in result.model.graph.initializers.items()}
     np.savez(f"{root}/rank{rank}.npz", **weights)
@@ -77,6 +77,23 @@ def test_two_gloo_ranks_end_with_identical_models_within_budget(files):
     assert exact_resources(pruned)["ram"] <= RAM and reports[0]["after"]["ram"] <= RAM
     # The gates closed channels during training (gate steps on all-reduced importances), not only in final cuts.
     assert reports[0]["steps"][0][0] < 40 and reports[0]["extra_cuts"] == 0
+
+
+def test_two_gloo_ranks_narrow_a_ramp_alike(files):
+    """The restart's gradual narrowing (``restart_ramp``) ranks its channels by live norms with BatchNorm scales whose
+    running statistics each rank gathered on its own share of the batches: averaged first, both ranks cut the same
+    channels at the same epochs and end bit-identical."""
+    root, model, data = files
+    options = {"epochs": 4, "restart_ramp": 0.75}
+    mp.spawn(rank_main, args=(2, free_port(), str(root), str(model), str(data), options), nprocs=2, join=True)
+    reports = [json.loads((root / f"rank{r}.json").read_text()) for r in range(2)]
+    assert reports[0] == reports[1]
+    channels = [step[0] for step in reports[0]["steps"]]
+    assert channels[0] > channels[1] > channels[2] == channels[3]  # narrowed over 3 of the 4 epochs
+    weights = [np.load(root / f"rank{r}.npz") for r in range(2)]
+    for name in weights[0].files:
+        np.testing.assert_array_equal(weights[0][name], weights[1][name], err_msg=name)
+    assert exact_resources(mcugraph.load(root / "rank0.onnx"))["ram"] <= RAM
 
 
 def test_torchrun_cli_writes_once_from_rank_0(files, tmp_path):

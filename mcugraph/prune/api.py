@@ -109,7 +109,7 @@ def prune(
     module = GraphModule(model).to(config.device)
     if config.from_scratch:  # no trained model: nothing to distil from or to restart from (scratch.py)
         reinitialise(module, model, config.seed)
-        config = dataclasses.replace(config, distill=0.0, restart=False, restart_weights="fresh")
+        config = dataclasses.replace(config, distill=0.0, restart=False, restart_weights="fresh", restart_ramp=0.0)
     gates = ChannelGates(gated).to(config.device)
     gates.floors = floors(rmodel, gated, budgets, config.floor)
     gates.install(module, model)
@@ -139,10 +139,11 @@ def prune(
         log = run_epochs(module, optimizer, train_set.x, train_set.y, config.epochs, config, pruner=pruner,
                          model=model, teacher=teacher, stop_when_met=config.restart)
     if pruner.met_at_epoch is not None:  # the gates found the widths: restart the network at them (restart.py)
-        restart_at_widths(model, pruner, _inputs(train_set, config), config)
+        left = config.epochs - pruner.met_at_epoch
+        ramp = restart_at_widths(model, pruner, _inputs(train_set, config), config, left)
         module, optimizer = pruner.module, pruner.optimizer
-        run_epochs(module, optimizer, train_set.x, train_set.y, config.epochs - pruner.met_at_epoch, config,
-                   pruner=pruner, first_epoch=pruner.met_at_epoch, log=log, teacher=teacher)
+        run_epochs(module, optimizer, train_set.x, train_set.y, left, config, pruner=pruner,
+                   first_epoch=pruner.met_at_epoch, log=log, teacher=teacher, before_epoch=ramp)
     while pruner.pruning and not pruner.budgets_met() and forced < MAX_EXTRA_CUTS:
         pruner.cut_closed()
         pruner.cut_least_important()
@@ -169,7 +170,7 @@ def prune(
         fold_batchnorm(module, pruned, optimizer)
     module.write_back(pruned)
     report = _report(model, groups, gates, budgets, before, after, log, forced, time.perf_counter() - start)
-    report["schedule"] = schedule
+    report["schedule"] = {**schedule, "restart_ramp": config.restart_ramp}
     report["restarted_at_epoch"] = pruner.met_at_epoch  # set only when restarting (stop_when_met=config.restart)
     if val_set is not None and config.loss == "ce":
         report["val_accuracy"] = {"before": onnx_accuracy(model, val_set), "after": onnx_accuracy(pruned, val_set)}

@@ -56,14 +56,16 @@ def install_batchnorm(module, model: ir.Model, x: torch.Tensor | tuple, optimize
     if not convs:
         return 0
     norms = nn.ModuleDict()
-    names = {}
+    names, weights = {}, {}
     for i, node in enumerate(convs):
         channels = module.parameter(node.inputs[1].name).shape[0]
         key = f"bn{i}"
         norms[key] = nn.BatchNorm2d(channels, momentum=None).to(xs[0].device)  # momentum None: cumulative average
         names[node.outputs[0].name] = key
+        weights[key] = node.inputs[1].name
     module.add_module(ATTRIBUTE, norms)
     module.__dict__["_renorm_outputs"] = names
+    module.__dict__["_renorm_weights"] = weights  # BatchNorm channel c is output channel c of this conv weight
     for value, key in names.items():
         module.gate_hooks[value] = _hook(norms[key])
     was_training = module.training
@@ -93,6 +95,7 @@ def _hook(norm: nn.BatchNorm2d):
 def fold_batchnorm(module, model: ir.Model, optimizer: torch.optim.Optimizer | None = None) -> int:
     """Fold every installed BatchNorm (running statistics) into its conv's weight and bias; remove the hooks."""
     names = module.__dict__.pop("_renorm_outputs", None)
+    module.__dict__.pop("_renorm_weights", None)
     if not names:
         return 0
     norms = getattr(module, ATTRIBUTE)
@@ -116,6 +119,22 @@ def fold_batchnorm(module, model: ir.Model, optimizer: torch.optim.Optimizer | N
     return len(names)
 
 
+def batchnorm_weights(module) -> dict[str, nn.BatchNorm2d]:
+    """Installed BatchNorms by the name of the conv weight whose output channels (axis 0) they normalise."""
+    weights = module.__dict__.get("_renorm_weights", {})
+    return {weight: getattr(module, ATTRIBUTE)[key] for key, weight in weights.items()}
+
+
+def channel_scales(module) -> dict[str, torch.Tensor]:
+    """Per conv weight name with a BatchNorm after it: ``|γ| / sqrt(var + ε)``, what the fold multiplies its output
+    channels by (``fold_batchnorm``). Under torchrun the running statistics are averaged over the ranks first, so
+    every rank gets the same scales."""
+    weights = batchnorm_weights(module)
+    if weights:
+        _average_statistics(getattr(module, ATTRIBUTE))
+    return {name: (norm.weight.detach().abs() / torch.sqrt(norm.running_var + norm.eps)) for name, norm in weights.items()}
+
+
 def _average_statistics(norms: nn.ModuleDict) -> None:
     """Under torchrun each rank normalised its own share of every batch: average the running statistics so every
     rank folds the same numbers (γ and β are parameters, their gradients are already averaged)."""
@@ -134,4 +153,5 @@ def has_batchnorm(module) -> bool:
     return bool(module.__dict__.get("_renorm_outputs"))
 
 
-__all__ = ["fold_batchnorm", "has_batchnorm", "install_batchnorm", "renormable_convs"]
+__all__ = ["batchnorm_weights", "channel_scales", "fold_batchnorm", "has_batchnorm", "install_batchnorm",
+           "renormable_convs"]

@@ -17,6 +17,7 @@ same weights (same seed), so data-parallel ranks agree without communication.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -32,9 +33,31 @@ def channel_norms(model: ir.Model, group) -> np.ndarray:
     total = np.zeros(group.size)
     for name in group.producers:
         node = nodes[name]
-        weight = node.inputs[1].const_value.numpy()
-        total += np.abs(np.moveaxis(weight, FOLDABLE_PRODUCERS[node.op_type], 0)).reshape(group.size, -1).sum(1)
+        total += _l1(node.inputs[1].const_value.numpy(), FOLDABLE_PRODUCERS[node.op_type])
     return total
+
+
+def live_channel_norms(module, model: ir.Model, group) -> np.ndarray:
+    """:func:`channel_norms` of ``group``'s live channels in ``module`` as the model folded now would have them:
+    each producer's output channels times the ``|γ| / σ`` of the BatchNorm after it (``renorm.channel_scales``),
+    so that a channel the BatchNorm silences counts as small however large its conv weights."""
+    from mcugraph.prune.renorm import channel_scales
+
+    nodes = {node.name: node for node in model.graph}
+    scales = channel_scales(module)
+    total = None
+    for name in group.producers:
+        node = nodes[name]
+        weight_name = node.inputs[1].name
+        norms = _l1(module.parameter(weight_name).detach().cpu().numpy(), FOLDABLE_PRODUCERS[node.op_type])
+        if weight_name in scales:
+            norms = norms * scales[weight_name].cpu().numpy()
+        total = norms if total is None else total + norms
+    return total
+
+
+def _l1(weight: np.ndarray, axis: int) -> np.ndarray:
+    return np.abs(np.moveaxis(weight, axis, 0)).reshape(weight.shape[axis], -1).sum(1)
 
 
 def magnitude_keep(model: ir.Model, groups: Sequence, widths: Mapping[int, int],
@@ -52,13 +75,18 @@ def magnitude_keep(model: ir.Model, groups: Sequence, widths: Mapping[int, int],
     return keep
 
 
-def restart_at_widths(model: ir.Model, pruner, x, config) -> None:
+def restart_at_widths(model: ir.Model, pruner, x, config, epochs_left: int):
     """Replace ``pruner``'s module and optimizer by ``model`` cut to the gates' widths by magnitude, with its trained
-    weights (``config.restart_weights == "trained"``) or a fresh draw of them (``"fresh"``, the default).
+    weights (``config.restart_weights == "trained"``, the default) or a fresh draw of them (``"fresh"``).
+
+    With ``config.restart_ramp`` > 0 (trained weights) the module restarts at full width instead, and the returned
+    :class:`~mcugraph.prune.ramp.Ramp` narrows it to the gates' widths over that share of the epochs (at most
+    ``epochs_left``), called at the start of each epoch; else it returns None.
 
     ``x``: training inputs for the BatchNorm statistics (``config.renorm``). The gates are updated to name the
     kept channels, so the exact budget check and any further cuts act on the new module.
     """
+    from mcugraph.prune.ramp import Ramp
     from mcugraph.prune.renorm import install_batchnorm
     from mcugraph.prune.scratch import reinitialise
     from mcugraph.prune.torch_module import GraphModule
@@ -67,13 +95,14 @@ def restart_at_widths(model: ir.Model, pruner, x, config) -> None:
     widths = {gid: len(alive) for gid, alive in gates.alive.items()}
     norms = {gid: channel_norms(model, group) for gid, group in gates.groups.items()}
     keep = magnitude_keep(model, list(gates.groups.values()), widths, norms)
+    gradual = bool(keep) and config.restart_ramp > 0 and config.restart_weights == "trained"
     module = GraphModule(model).to(config.device)
-    if keep:
+    if keep and not gradual:
         pruner.slice_fn(module, pruner.groups, keep)
     if config.restart_weights == "fresh":
         reinitialise(module, model, config.seed)
     for gid, group in gates.groups.items():
-        kept = list(keep.get(gid, range(group.size)))
+        kept = list(range(group.size)) if gradual else list(keep.get(gid, range(group.size)))
         gates.alive[gid] = kept
         gates.importance[gid] = torch.as_tensor(norms[gid][kept], dtype=torch.float32)
         gates.probe[gid] = torch.ones(len(kept), device=gates.probe[gid].device, requires_grad=True)
@@ -83,3 +112,7 @@ def restart_at_widths(model: ir.Model, pruner, x, config) -> None:
     if config.renorm:
         install_batchnorm(module, model, x, optimizer, identity=config.restart_weights != "fresh")
     pruner.module, pruner.optimizer, pruner.pruning = module, optimizer, False
+    if not gradual:
+        return None
+    ramp_epochs = max(1, min(epochs_left, math.ceil(config.restart_ramp * config.epochs - 1e-9)))
+    return Ramp(pruner, model, widths, first_epoch=pruner.met_at_epoch, epochs=ramp_epochs)

@@ -208,11 +208,14 @@ def run_epochs(
     log: list[EpochLog] | None = None,
     teacher: np.ndarray | nn.Module | None = None,
     stop_when_met: bool = False,
+    before_epoch: Callable[[int], None] | None = None,
 ) -> list[EpochLog]:
     """Train ``module`` for ``epochs`` epochs; with ``pruner`` under resource pressure until budgets are met.
 
     ``stop_when_met``: return at the step the budgets are met (closed channels cut, ``pruner.met_at_epoch`` set)
     instead of folding the gates and training on; the caller restarts from there (``restart.py``).
+    ``before_epoch(epoch)`` (0-based) runs before each epoch's first step: the restart's gradual narrowing
+    (``ramp.py``).
 
     ``x``: the training inputs, a tuple of arrays (one per graph input) for several; every batch takes the same
     samples from each. ``config.augment`` transforms the first input.
@@ -237,6 +240,8 @@ def run_epochs(
     decay_from = None if pruner is not None and pruner.pruning else 0
     base_lr = [group["lr"] for group in optimizer.param_groups]
     for epoch in range(first_epoch, first_epoch + epochs):
+        if before_epoch is not None:
+            before_epoch(epoch)
         module.train()
         current = "prune" if pruner is not None and pruner.pruning else phase
         start = time.perf_counter()
