@@ -97,7 +97,7 @@ def test_ramped_prune_narrows_over_the_ramp_and_ends_at_the_one_shot_widths(mode
     split = digits().train
     data = (split.x[:256], split.y[:256])
     kwargs = dict(data=data, ram=512, flash="1KiB", epochs=6, batch_size=32, tflm_check=False, seed=0)
-    once = prune(model, **kwargs)
+    once = prune(model, restart_ramp=0, **kwargs)
     ramped = prune(model, restart_ramp=0.5, **kwargs)
     channels = [e["channels"] for e in ramped.report["epochs"]]
     total = sum(g.size for g in gateable_groups(model, channel_groups(model)))

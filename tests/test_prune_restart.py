@@ -42,11 +42,11 @@ def test_magnitude_keep_takes_the_largest_norms_and_leaves_full_groups_alone(mod
 
 
 def test_restarted_prune_keeps_largest_magnitude_channels_and_meets_budgets(model):
-    """The restart after a gate phase (floor below 1): per gated group, the kept channels are exactly the widths'
-    largest-norm ones of the input."""
+    """The one-shot restart after a gate phase (floor below 1, no ramp): per gated group, the kept channels are
+    exactly the widths' largest-norm ones of the input."""
     split = digits().train
     result = prune(model, data=(split.x[:256], split.y[:256]), ram=512, flash="1KiB", epochs=4, batch_size=16,
-                   warmup_steps=2, tflm_check=False, floor=0.5)
+                   warmup_steps=2, tflm_check=False, floor=0.5, restart_ramp=0)
     assert result.report["restarted_at_epoch"] is not None
     keep = {int(g): tuple(k) for g, k in result.report["keep"].items()}
     groups = {g.id: g for g in gateable_groups(model, channel_groups(model))}

@@ -29,8 +29,8 @@ class TrainConfig:
     renorm: bool = True  # retrain the fixed architecture with BatchNorm after every conv (folded back at the end)
     restart: bool = True  # budgets met: keep the gates' widths, restart the network at them (restart.py)
     restart_weights: str = "trained"  # the restart's weights: "trained" (largest-L1 channels) or "fresh" (a new draw)
-    restart_ramp: float = 0.0  # > 0 (trained weights): restart at full width, narrow to the widths over this share of
-    # the epochs (ramp.py)
+    restart_ramp: float = 0.3  # > 0 (trained weights): restart at full width, narrow to the widths over this share of
+    # the epochs (ramp.py); 0: cut to them at once
     from_scratch: bool = False  # prune during the main training run from fresh weights (scratch.py)
     tflm_check: bool = True  # with a ram budget, also export int8 and measure TFLM's arena head at the end
     batch_size: int | None = None  # None: derived from the data size (recipe.py)

@@ -95,7 +95,7 @@ def restart_at_widths(model: ir.Model, pruner, x, config, epochs_left: int):
     widths = {gid: len(alive) for gid, alive in gates.alive.items()}
     norms = {gid: channel_norms(model, group) for gid, group in gates.groups.items()}
     keep = magnitude_keep(model, list(gates.groups.values()), widths, norms)
-    gradual = bool(keep) and config.restart_ramp > 0 and config.restart_weights == "trained"
+    gradual = bool(keep) and config.restart_ramp > 0 and config.restart_weights == "trained" and epochs_left > 0
     module = GraphModule(model).to(config.device)
     if keep and not gradual:
         pruner.slice_fn(module, pruner.groups, keep)
