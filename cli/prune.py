@@ -75,7 +75,8 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--floor", type=float, default=TrainConfig.floor, metavar="SHARE",
                        help="the gates narrow no channel group below this share of its width in the balanced "
                             "allocation (uniform width, then each group grown until a budget binds it); at 1 the "
-                            "network restarts at those widths at once (0 = unconstrained gates; default "
+                            "network restarts at once and narrows to those widths (--restart-ramp) (0 = "
+                            "unconstrained gates; default "
                             f"{TrainConfig.floor:g})")
 
 

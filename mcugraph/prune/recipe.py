@@ -3,7 +3,8 @@ and the budgets.
 
 ``mcugraph prune M.onnx -o P.onnx --data D.npz --ram R --flash F`` must work without a recipe. What decides the
 result is how long the pruned network is retrained (with BatchNorm back, ``renorm.py``): once the budgets are met
-it restarts from the trained weights at a fraction of their width and is nearly a new network. The pace of the
+it restarts from the trained weights, is narrowed to a fraction of their width within the first epochs
+(``ramp.py``) and is nearly a new network. The pace of the
 gates matters little once that is right (docs/pruning.md: on the digits four-conv CNN at 1/8 SRAM + 1/16 flash,
 20 epochs of 17 steps gave 96.1 %, 60 epochs of 34 steps 99.2 %, and closing the gates within 10 % or 30 % of the
 run made no difference). So:
