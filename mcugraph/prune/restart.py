@@ -1,6 +1,8 @@
 """Restart once the widths are known: the pruned network is rebuilt from the model at the gates' widths, with the
 channels of largest trained L1 norm, and retrains from their trained values (``restart_weights="trained"``, the
-default) or from a fresh draw of its weights (``"fresh"``).
+default) or from a fresh draw of its weights (``"fresh"``). With ``restart_ramp`` > 0 (the default) it is rebuilt
+at full width instead and narrowed to those widths within the first epochs by the live weights' norms
+(``ramp.py``): the widths are the same, the channels that survive are chosen as it trains.
 
 The gates (``gates.py``, ``train.py``) decide *how many* channels each group keeps (by default they can only end at
 the balanced allocation, ``allocation.py``; then the restart comes before the first epoch, ``api.py``). *Which*
@@ -10,9 +12,10 @@ gates' own channels 49.8 / 52.0 %, the largest-L1 channels from their trained we
 third of its channels the trained network scores 10-20 % before retraining, so it is retrained at the rate of
 training from scratch; still, its trained weights were the better start at the same total epochs on CIFAR-10
 ResNet-8; on MobileNetV2 it followed the baseline's quality, and fresh weights did a little better on the digits
-acceptance CNN (docs/pruning.md, *Which weights*). The channel choice is the input model's L1 norms either way, which is what
-lets ``prune`` skip the gate phase when the floors fix the widths. Every rank computes the same norms and draws the
-same weights (same seed), so data-parallel ranks agree without communication.
+acceptance CNN (docs/pruning.md, *Which weights*). The channel choice does not come from the gates either
+way (the input model's L1 norms, or the ramp's live ones), which is what lets ``prune`` skip the gate phase when
+the floors fix the widths. Every rank computes the same norms and draws the same weights (same seed), so
+data-parallel ranks agree without communication (the ramp averages its BatchNorm statistics first).
 """
 
 from __future__ import annotations
