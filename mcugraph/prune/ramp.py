@@ -43,6 +43,7 @@ class Ramp:
     epochs: int
 
     def __call__(self, epoch: int) -> None:
+        from mcugraph.prune.renorm import channel_scales
         from mcugraph.prune.restart import live_channel_norms
 
         step = epoch - self.first_epoch + 1
@@ -50,18 +51,16 @@ class Ramp:
             return
         gates = self.pruner.gates
         sizes = {gid: group.size for gid, group in gates.groups.items()}
-        drop, norms = {}, {}
-        for gid, width in cubic_widths(sizes, self.targets, step, self.epochs).items():
-            alive = len(gates.alive[gid])
-            if width < alive:
-                norms[gid] = live_channel_norms(self.pruner.module, self.model, gates.groups[gid])
-                order = np.argsort(-norms[gid], kind="stable")
-                drop[gid] = sorted(int(i) for i in order[width:])
-        if not drop:
+        widths = cubic_widths(sizes, self.targets, step, self.epochs)
+        narrower = [gid for gid, width in widths.items() if width < len(gates.alive[gid])]
+        if not narrower:
             return
+        scales = channel_scales(self.pruner.module)  # once per cut: under torchrun it all-reduces the statistics
+        drop = {}
+        for gid in narrower:
+            norms = live_channel_norms(self.pruner.module, self.model, gates.groups[gid], scales)
+            # the live norms become the importance: gates.keep (in cut) keeps them for what is left, for any cut
+            # after training (cut_least_important)
+            gates.importance[gid] = gates.importance[gid].new_tensor(norms)
+            drop[gid] = sorted(int(i) for i in np.argsort(-norms, kind="stable")[widths[gid]:])
         self.pruner.cut(drop)
-        for gid, local in drop.items():  # importance for any cut after training: the live norms of what is left
-            gone = set(local)
-            kept = [i for i in range(len(norms[gid])) if i not in gone]
-            gates.importance[gid] = gates.importance[gid].new_tensor(norms[gid][kept])
-            gates.width[str(gid)].data.fill_(float(len(kept)))

@@ -40,14 +40,15 @@ def channel_norms(model: ir.Model, group) -> np.ndarray:
     return total
 
 
-def live_channel_norms(module, model: ir.Model, group) -> np.ndarray:
+def live_channel_norms(module, model: ir.Model, group, scales: Mapping | None = None) -> np.ndarray:
     """:func:`channel_norms` of ``group``'s live channels in ``module`` as the model folded now would have them:
-    each producer's output channels times the ``|γ| / σ`` of the BatchNorm after it (``renorm.channel_scales``),
-    so that a channel the BatchNorm silences counts as small however large its conv weights."""
+    each producer's output channels times the ``|γ| / σ`` of the BatchNorm after it (``renorm.channel_scales``,
+    or ``scales`` when the caller has them for several groups), so that a channel the BatchNorm silences counts as
+    small however large its conv weights."""
     from mcugraph.prune.renorm import channel_scales
 
     nodes = {node.name: node for node in model.graph}
-    scales = channel_scales(module)
+    scales = channel_scales(module) if scales is None else scales
     total = None
     for name in group.producers:
         node = nodes[name]
