@@ -76,6 +76,7 @@ from mcugraph.prune.api import (
     teacher_for,
     unshare_initializers,
 )
+from mcugraph.prune.augment import flip_crop
 from mcugraph.prune.budgets import Budgets
 from mcugraph.prune.probe import tflm_arena_head
 from mcugraph.prune.torch_module import GraphModule
@@ -103,18 +104,6 @@ def load_split(path: Path, limit: int | None = None) -> tuple[Dataset, Dataset]:
     cut = int(0.85 * len(y))
     train, test = order[:cut][:limit], order[cut:][:limit]
     return Dataset(x[train], y[train]), Dataset(x[test], y[test])
-
-
-def flip_crop(x: torch.Tensor, pad: int = 4) -> torch.Tensor:
-    """Random horizontal flip and a random crop of the zero-padded image, per sample."""
-    n, _, h, w = x.shape
-    flip = torch.rand(n, device=x.device) < 0.5
-    x = torch.where(flip[:, None, None, None], x.flip(3), x)
-    padded = nn.functional.pad(x, (pad, pad, pad, pad)).permute(0, 2, 3, 1)
-    dy, dx = (torch.randint(0, 2 * pad + 1, (n, 1), device=x.device) for _ in range(2))
-    rows = (dy + torch.arange(h, device=x.device))[:, :, None]
-    cols = (dx + torch.arange(w, device=x.device))[:, None, :]
-    return padded[torch.arange(n, device=x.device)[:, None, None], rows, cols].permute(0, 3, 1, 2).contiguous()
 
 
 def train_torch(module: nn.Module, data: Dataset, epochs: int, seed: int, augment, batch_size: int) -> nn.Module:

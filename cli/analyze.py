@@ -28,7 +28,9 @@ from mcugraph.pipeline import CANONICALIZE
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("analyze", help="MACs, flash bytes and parameters per node of a model")
-    parser.add_argument("model", help="the model: an .onnx or .tflite file")
+    parser.add_argument("model", nargs="+", metavar="MODEL",
+                        help="the model: an .onnx or .tflite file; several files or a folder (its .onnx and .tflite "
+                             "files) give one comparison table, one row per model")
     add_model_arguments(parser)
     add_pipeline_arguments(parser, CANONICALIZE)
     parser.add_argument(
@@ -43,17 +45,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mcugraph.analysis.report import analyze, format_table
+    from mcugraph.analysis.report import format_table
+    from mcugraph.cli.analyze_many import is_many, run_many
 
-    if is_tflite_file(args.model):
-        if args.groups:
-            raise PipelineError(f"{args.model}: --groups needs an ONNX model (channel groups are found on the IR)")
-        model, (report, graph) = None, tflite_report(args)
-    else:
-        model = load_model(args)
-        model = run_pipeline_from_args(model, args)
-        report, graph = analyze(model, name=Path(args.model).stem, dtype=args.dtype), None
-    report, panels = with_memory_from_args(args, report, model, graph)  # panels: the memory timeline for --plot
+    if is_many(args.model):
+        return run_many(args, lambda one: report_for(one)[0])
+    args.model = args.model[0]
+    report, model, panels = report_for(args)
 
     if args.plot:
         from mcugraph.analysis.plot import plot_report
@@ -72,3 +70,20 @@ def run(args: argparse.Namespace) -> int:
 
         atomic_write_text(args.json, json.dumps(report.to_json(), indent=2) + "\n")
     return 0
+
+
+def report_for(args: argparse.Namespace):
+    """(Report with memory fields, the canonicalised IR or None for a .tflite, the --plot memory panels) of the one
+    model ``args.model``."""
+    from mcugraph.analysis.report import analyze
+
+    if is_tflite_file(args.model):
+        if args.groups:
+            raise PipelineError(f"{args.model}: --groups needs an ONNX model (channel groups are found on the IR)")
+        model, (report, graph) = None, tflite_report(args)
+    else:
+        model = load_model(args)
+        model = run_pipeline_from_args(model, args)
+        report, graph = analyze(model, name=Path(args.model).stem, dtype=args.dtype), None
+    report, panels = with_memory_from_args(args, report, model, graph)
+    return report, model, panels

@@ -20,6 +20,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="prune-while-training epochs, retraining included (default: derived by mcugraph prune "
                              "from the data size and the budgets)")
     parser.add_argument("--no-prune", action="store_true", help="stop after the unpruned int8 export")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress bars on stderr (default, on a terminal: calibration, and pruning's loss, "
+                             "accuracy and resources)")
     parser.set_defaults(func=run)
 
 
@@ -46,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     canonical = mcugraph.run_pipeline(mcugraph.load(onnx_path), mcugraph.CANONICALIZE).model
     print("\n== mcugraph analyze (canonicalised)\n" + format_table(analyze(canonical, name=str(onnx_path))))
 
-    base = _export(onnx_path, out / "digits_cnn.int8.tflite", data)
+    base = _export(onnx_path, out / "digits_cnn.int8.tflite", data, args.quiet)
     if args.no_prune:
         return 0
 
@@ -54,12 +57,12 @@ def run(args: argparse.Namespace) -> int:
     ram, flash = base["arena"] // 8, analyze(canonical).flash_bytes // 16
     print(f"\n== mcugraph prune --ram {ram} --flash {flash} (1/8 of the SRAM, 1/16 of the weights)")
     pruned = mcugraph.prune(onnx_path, data="digits", ram=ram, flash=flash, epochs=args.prune_epochs,
-                            progress=sys.stderr.isatty())
+                            progress=sys.stderr.isatty() and not args.quiet)
     print(f"pruned in {pruned.report['seconds']:.0f} s: {format_schedule(pruned.report['schedule'])}; channels "
           + ", ".join(f"{r['before']}->{r['after']}" for r in pruned.report["groups"] if r["prunable"]))
     pruned_path = out / "digits_cnn.pruned.onnx"
     mcugraph.save(pruned.model, pruned_path)
-    small = _export(pruned_path, out / "digits_cnn.pruned.int8.tflite", data)
+    small = _export(pruned_path, out / "digits_cnn.pruned.int8.tflite", data, args.quiet)
 
     print("\n== summary (TFLite Micro, int8, held-out test split)")
     print(f"{'':<18}{'accuracy':>10}{'arena B':>10}{'weights B':>11}{'file B':>10}")
@@ -69,14 +72,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export(onnx_path: Path, tflite_path: Path, data) -> dict:
+def _export(onnx_path: Path, tflite_path: Path, data, quiet: bool) -> dict:
     import mcugraph
     from mcugraph.analysis.report import analyze
     from mcugraph.atomic import atomic_write_bytes
     from mcugraph.cli.opt import format_summary
     from mcugraph.demo import tflite_accuracy
 
-    result = mcugraph.optimize(onnx_path, calib="digits")
+    result = mcugraph.optimize(onnx_path, calib="digits", progress=False if quiet else None)
     atomic_write_bytes(tflite_path, result.tflite)
     accuracy = tflite_accuracy(result.tflite, data.test)
     print(f"\n== mcugraph opt {onnx_path} -o {tflite_path}\n" + format_summary(result.report, str(tflite_path)))

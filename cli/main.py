@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from mcugraph.errors import MCUGraphError
@@ -19,6 +20,15 @@ COMMANDS = ("demo", "analyze", "schedule", "opt", "prune", "passes")
 # Every path option a command writes, and every path option it reads (an output may never replace an input).
 OUTPUT_OPTIONS = ("output", "json", "plot", "plan_json", "plan_header")
 INPUT_OPTIONS = ("model", "calib", "data", "val")
+
+EXIT_CODES = """exit status:
+  0    success
+  2    bad input or a failed check (unreadable model, unsupported op, bad option or data, unmet budget, failed
+       verification): one line on stderr saying what, where and what to do, and no output file
+  130  interrupted (Ctrl-C); no half-written output file
+  141  stdout closed before the output was printed (e.g. piped into head), as for other shell tools
+  1    anything else is a bug in mcugraph: it keeps its traceback, please report it
+"""
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -32,7 +42,10 @@ def check_output_paths(args: argparse.Namespace) -> None:
     """Refuse unwritable outputs and outputs that are an input before any work starts (mcugraph.atomic)."""
     from mcugraph.atomic import check_output_path
 
-    inputs = [getattr(args, name, None) for name in INPUT_OPTIONS]
+    inputs = []
+    for name in INPUT_OPTIONS:
+        value = getattr(args, name, None)
+        inputs += value if isinstance(value, list) else [value]  # analyze takes several models
     for name in OUTPUT_OPTIONS:
         value = getattr(args, name, None)
         if isinstance(value, str) and value != "-":
@@ -43,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="mcugraph",
         description="Fit neural networks on microcontrollers: analyse, prune, schedule and export int8 TFLite.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -86,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mcugraph: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # stdout closed early (`| head`): stop quietly, as a shell tool killed by SIGPIPE
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit-time flush cannot fail again
+        return 141
 
 
 if __name__ == "__main__":

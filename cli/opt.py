@@ -103,7 +103,7 @@ def options_from_args(args: argparse.Namespace):
         input_shapes=dict(parse_input_shape(s) for s in args.input_shape),
         print_between_passes=args.print_between_passes,
         time_passes=args.time_passes,
-        progress=False if args.no_progress else None,
+        progress=False if args.no_progress or args.quiet else None,
         # --prune with --ram: optimize prunes to a budget of its own (what patching cannot save); else a transform.
         transforms=(_pruning(args),) if getattr(args, "prune", False) and not getattr(args, "ram", None) else (),
         prune_to_ram=_pruning(args) if getattr(args, "prune", False) and getattr(args, "ram", None) else None,

@@ -7,6 +7,7 @@ import json
 
 from mcugraph.cli.common import add_model_arguments
 from mcugraph.prune import recipe
+from mcugraph.prune.augment import DEFAULT as AUGMENT_DEFAULT
 from mcugraph.prune.config import TrainConfig
 
 
@@ -65,6 +66,14 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
                        help=f"default: samples/{recipe.BATCHES_PER_EPOCH} rounded down to a power of two, within "
                             f"{recipe.MIN_BATCH}..{recipe.MAX_BATCH}")
     group.add_argument("--seed", type=int, default=0)
+    group.add_argument("--augment", nargs="?", const=AUGMENT_DEFAULT, default=None, metavar="LIST",
+                       help="a new random view of every training batch (images: NCHW input): comma-separated "
+                            "flip (left-right, p 1/2), crop=P (pad P pixels, crop back at a random shift; P 4), "
+                            f"noise=S (Gaussian, std S in model-input units; S 0.05); bare --augment: "
+                            f"{AUGMENT_DEFAULT} (default: none)")
+    group.add_argument("-q", "--quiet", action="store_true",
+                       help="no progress on stderr (default: a bar with loss, accuracy and resources on a "
+                            "terminal, else one line per epoch)")
     group.add_argument("--distill", type=float, default=TrainConfig.distill, metavar="ALPHA",
                        help="weight of distillation from the unpruned model's logits (classifiers; 0 = off; "
                             f"default: derived, {recipe.DISTILL_ALPHA:g} when the model classifies >= "
@@ -88,10 +97,17 @@ def prune_from_args(args: argparse.Namespace, model):
 
     if not args.data:
         raise DataError("pruning trains the model: give --data TRAIN.npz (arrays x, y) or --data digits")
+    augment = None
+    if args.augment is not None:
+        from mcugraph.prune.augment import build_augment
+
+        first = model.graph.inputs[0]
+        augment = build_augment(args.augment, tuple(first.shape or ()), first.name)
     return prune(
         model, data=args.data, val=args.val, ram=args.ram, flash=args.flash, macs=args.macs,
         epochs=args.epochs, finetune_epochs=args.finetune_epochs, device=args.device, loss=args.loss,
-        lr=args.lr, batch_size=args.batch_size, seed=args.seed, progress=is_main(),
+        lr=args.lr, batch_size=args.batch_size, seed=args.seed, augment=augment,
+        progress=is_main() and not args.quiet,
         distill=args.distill, prune_share=args.prune_share, retrain_lr=args.retrain_lr, restart=args.restart,
         restart_weights=args.restart_weights, restart_ramp=args.restart_ramp,
         from_scratch=args.from_scratch, floor=args.floor,
