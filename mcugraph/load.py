@@ -315,6 +315,7 @@ def _fill_missing_shapes(model: ir.Model, where: str, overrides: Mapping[str, Se
         return
     from mcugraph.runtime import run_onnx_all_values
 
+    _check_parameter_inputs(model, where)
     try:
         shapes = run_onnx_all_values(model, [v.name for v in missing if not v.is_graph_input()])
     except Exception as e:
@@ -336,6 +337,22 @@ def _fill_missing_shapes(model: ir.Model, where: str, overrides: Mapping[str, Se
         array = shapes[value.name]
         value.shape = ir.Shape(array.shape)
         value.dtype = ir.DataType.from_numpy(array.dtype)
+
+
+def _check_parameter_inputs(model: ir.Model, where: str) -> None:
+    """A non-float graph input read as a node's parameter (a Reshape shape, Slice starts, ReduceMean axes) makes
+    the shapes after it depend on values only known at run time: say so instead of running on random integers."""
+    for value in model.graph.inputs:
+        if value.dtype in (ir.DataType.FLOAT, ir.DataType.FLOAT16, ir.DataType.DOUBLE, None):
+            continue
+        uses = [(use.node, use.idx) for use in value.uses() if use.idx >= 1]
+        if uses:
+            node, index = uses[0]
+            raise ShapeError(
+                f"{where}: graph input '{value.name}' is input {index} of node '{node.name}' ({node.op_type}), a "
+                "parameter TFLite needs as a constant (the shapes after it depend on its value); make it an "
+                "initializer"
+            )
 
 
 def _all_values(model: ir.Model) -> list[ir.Value]:

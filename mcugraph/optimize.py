@@ -88,6 +88,7 @@ def run(model: Any, opts: Options) -> OptimizeResult:
     timer = _Timer()
     with timer("load"):
         ir_model = _load(model, opts)
+        check_io_dtypes(ir_model)
         reference = ir.serde.serialize_model(ir_model)
     with timer("canonicalize"):
         ir_model, qdq_params = _canonicalize(ir_model, opts)
@@ -203,6 +204,23 @@ def _load(model: Any, opts: Options) -> ir.Model:
     return load(model, input_shapes=opts.input_shapes)
 
 
+def check_io_dtypes(model: ir.Model) -> None:
+    """:class:`ExportError` for a graph input or output that is not float32: the exported model is int8 or float32
+    end to end, so an integer, float16 or double tensor at its edge cannot be what the ONNX model states."""
+    hints = {
+        ir.DataType.FLOAT16: "re-export the model in float32 (TFLite Micro's kernels run float32 and int8)",
+        ir.DataType.DOUBLE: "re-export the model in float32 (TFLite Micro has no float64 kernels)",
+    }
+    for kind, values in (("input", model.graph.inputs), ("output", model.graph.outputs)):
+        for value in values:
+            if value.dtype == ir.DataType.FLOAT:
+                continue
+            hint = hints.get(value.dtype, "integer-typed models are out of scope: mcugraph exports float models (as "
+                             f"int8 or float32); make it a float {kind}" + (" or a constant" if kind == "input" else
+                                                                           " or drop it"))
+            raise ExportError(f"model {kind} '{value.name}' is {value.dtype}; {hint}")
+
+
 def _canonicalize(model: ir.Model, opts: Options) -> tuple[ir.Model, dict | None]:
     from mcugraph.export.qdq import is_qdq_model, strip_activation_qdq
     from mcugraph.pipeline import run_pipeline
@@ -267,11 +285,13 @@ def _verify_inputs(model: ir.Model, qdq_params: dict | None, count: int) -> dict
     Per input: a second input drawn in the first one's range (a vector in [-20, 20] fed values in [0, 1]) fills
     few of its int8 codes and reports a far lower SQNR than the model has on its real inputs.
     """
+    from mcugraph.export.calib_data import sample_shape
+
     rng = np.random.default_rng(0)
     arrays = {}
     for value in model.graph.inputs:
         low, high = qdq_params[value.name].range if qdq_params and value.name in qdq_params else (-1.0, 1.0)
-        shape = (count, *(int(d) for d in value.shape[1:]))
+        shape = (count, *sample_shape(tuple(int(d) for d in value.shape)))
         arrays[value.name] = rng.uniform(low, high, size=shape).astype(np.float32)
     return arrays
 

@@ -22,11 +22,11 @@ from mcugraph.export.verify import (
     DEFAULT_MIN_SQNR_DB,
     TensorIO,
     VerifyResult,
-    _from_outputs,
     _to_shape,
     _top1,
     _worst_sqnr,
     check,
+    from_outputs,
     measure,
     sqnr_db,
     tensor_io,
@@ -148,13 +148,13 @@ def test_from_outputs_dequantises_and_restores_the_onnx_layout():
     io = TensorIO((1, 2, 2, 3), np.dtype(np.int8), 0.25, -2)
     q = np.arange(12, dtype=np.int8).reshape(1, 2, 2, 3)
     ref = np.zeros((1, 3, 2, 2), np.float32)
-    (y,) = _from_outputs([q], [io], [ref])
+    (y,) = from_outputs([q], [io], [ref])
     assert y.shape == (1, 3, 2, 2)
     np.testing.assert_array_equal(y, ((q.astype(np.float32) + 2) * 0.25).transpose(0, 3, 1, 2))
-    (flat,) = _from_outputs([q.reshape(1, 12)], [io], [np.zeros((1, 12))])
+    (flat,) = from_outputs([q.reshape(1, 12)], [io], [np.zeros((1, 12))])
     assert flat.shape == (1, 12)
     with pytest.raises(ExportError, match="shape"):
-        _from_outputs([q], [io], [np.zeros((1, 5))])
+        from_outputs([q], [io], [np.zeros((1, 5))])
 
 
 def test_default_thresholds_are_the_documented_ones():
@@ -286,7 +286,7 @@ def test_from_outputs_reshapes_an_output_of_the_same_size():
     """A (1, 12) .tflite output for a (1, 3, 4) reference is reshaped; float32 outputs are not rescaled."""
     io = TensorIO((1, 12), np.dtype(np.float32), None, 0)
     y = np.arange(12, dtype=np.float32).reshape(1, 12)
-    (out,) = _from_outputs([y], [io], [np.zeros((1, 3, 4), np.float32)])
+    (out,) = from_outputs([y], [io], [np.zeros((1, 3, 4), np.float32)])
     np.testing.assert_array_equal(out, y.reshape(1, 3, 4))
 
 

@@ -2,12 +2,16 @@
 
 Sources (``--calib`` on the command line, ``calib=`` in Python):
 
-- ``FILE.npy``: one array ``(N, *input_shape[1:])`` for a single-input model.
+- ``FILE.npy``: one array ``(N, *sample shape)`` for a single-input model.
 - ``FILE.npz``: key ``x`` (single-input models) or one key per model input name.
 - ``random:LO,HI`` or ``random:LO,HI,N``: N (default 40) uniform samples in [LO, HI]. The ranges this gives are
   not representative of real data, so a warning says so on stderr.
 - ``digits``: the bundled 8x8 digits (``mcugraph.datasets``), validation split, for the default digits CNN.
 - In Python also a numpy array or a ``{input name: array}`` dict.
+
+Sample rule (:func:`sample_shape`): when an input's dim 0 is 1 (a batch of one), a sample is the input without it
+and an array ``(N, *input_shape[1:])`` holds N samples; when dim 0 is static and not 1 (a ``(3, 4, 5)`` input), a
+sample is the whole input and the array is ``(N, 3, 4, 5)``. An array of exactly the input's shape is one sample.
 
 Layout rule: a sample array is taken as is when its per-sample shape equals the model input's shape without the batch
 dimension (the ONNX layout: NCHW for torch models, NHWC for tf2onnx models, whose input feeds a Transpose to NCHW).
@@ -45,7 +49,7 @@ RANDOM_SAMPLES = 40
 
 @dataclasses.dataclass(frozen=True)
 class CalibData:
-    """Samples per model input, float32 in the model's own (ONNX) layout, shape ``(N, *input_shape[1:])``."""
+    """Samples per model input, float32 in the model's own (ONNX) layout, shape ``(N, *sample_shape(input_shape))``."""
 
     calib: dict[str, np.ndarray]
     holdout: dict[str, np.ndarray]
@@ -98,6 +102,16 @@ def load_calib(
     return _split(checked, where, representative)
 
 
+def sample_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape of one sample of an input of ``shape``: without dim 0 when it is 1 (a batch of one), else all."""
+    return tuple(shape[1:]) if len(shape) >= 1 and shape[0] == 1 else tuple(shape)
+
+
+def sample(array: np.ndarray, index: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Sample ``index`` of ``array`` (``(N, *sample_shape(shape))``) as the model input ``shape`` takes it."""
+    return array[index : index + 1] if len(shape) >= 1 and shape[0] == 1 else array[index]
+
+
 def _warn_stderr(message: str) -> None:
     print(message, file=sys.stderr)
 
@@ -105,10 +119,8 @@ def _warn_stderr(message: str) -> None:
 def _float_inputs(model: ir.Model) -> dict[str, tuple[int, ...]]:
     inputs = {}
     for value in model.graph.inputs:
-        if value.dtype not in (ir.DataType.FLOAT, ir.DataType.FLOAT16):
-            raise DataError(
-                f"model input '{value.name}' is {value.dtype}; calibration needs float inputs (int8 export quantises them)"
-            )
+        if value.dtype != ir.DataType.FLOAT:
+            raise DataError(f"model input '{value.name}' is {value.dtype}; samples feed float32 inputs only")
         inputs[value.name] = tuple(int(d) for d in value.shape)
     return inputs
 
@@ -119,10 +131,10 @@ def _random(spec: str, inputs: dict[str, tuple[int, ...]], seed: int) -> dict[st
     low, high, count = parse_random_spec(spec)
     count = RANDOM_SAMPLES if count is None else count
     # rng.uniform makes float64 before the float32 copy: 12 bytes per element at the peak.
-    check_memory(12 * count * sum(math.prod(shape[1:]) for shape in inputs.values()), f"--calib {spec}")
+    check_memory(12 * count * sum(math.prod(sample_shape(shape)) for shape in inputs.values()), f"--calib {spec}")
     rng = np.random.default_rng(seed)
     return {
-        name: rng.uniform(low, high, size=(count, *shape[1:])).astype(np.float32)
+        name: rng.uniform(low, high, size=(count, *sample_shape(shape))).astype(np.float32)
         for name, shape in inputs.items()
     }
 
@@ -171,6 +183,9 @@ def _check(
     if name not in arrays:
         raise DataError(f"{where}: no samples for model input '{name}'; keys given: {list(arrays)}")
     array = np.asarray(arrays[name])
+    per_sample = sample_shape(shape)
+    if array.shape == shape and per_sample == shape:
+        array = array[None]  # exactly the input's shape: one sample
     if array.dtype.kind != "f":
         raise DataError(
             f"{where}: input '{name}' samples are {array.dtype}, expected float32; convert them yourself with the "
@@ -178,14 +193,14 @@ def _check(
         )
     if array.ndim == 0 or len(array) == 0:
         raise DataError(f"{where}: the calibration set for input '{name}' is empty; give at least one sample")
-    sample = tuple(array.shape[1:])
-    other, perm, label = _other_layout(shape, model_nhwc)
-    if sample == shape[1:]:
+    given = tuple(array.shape[1:])
+    other, perm, label = _other_layout(shape, model_nhwc) if per_sample != shape else ((), (), "")
+    if given == per_sample:
         result = array
-    elif other and sample == other:
+    elif other and given == other:
         result = array.transpose(perm)
     else:
-        layouts = f"(N, {', '.join(map(str, shape[1:]))})"
+        layouts = f"(N, {', '.join(map(str, per_sample))})"
         if other:
             layouts += f" or {label} (N, {', '.join(map(str, other))})"
         raise ShapeError(f"{where}: input '{name}' samples have shape {array.shape}, expected {layouts}")

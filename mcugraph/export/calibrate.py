@@ -37,7 +37,8 @@ def calibrate(
 ) -> dict:
     """``{value name: QuantParam}`` for every non-constant float value of ``model``.
 
-    ``samples`` maps each graph input to a float32 array ``(N, *input_shape[1:])`` in the model's layout.
+    ``samples`` maps each graph input to a float32 array ``(N, *sample_shape(input_shape))`` in the model's layout
+    (:func:`mcugraph.export.calib_data.sample_shape`: dim 0 of the input is left out only when it is 1).
     ``progress=None`` shows a tqdm bar over samples only when stderr is a terminal.
     """
     from mcugraph.export.quant_params import param_from_range
@@ -88,7 +89,7 @@ def calibrate_ranges(
                 calibrate_method=ort_method, extra_options=extra,
             )
             for start in range(0, count, CHUNK):
-                calibrator.collect_data(_Reader(samples, start, min(count, start + CHUNK), bar))
+                calibrator.collect_data(_Reader(samples, _shapes(model), start, min(count, start + CHUNK), bar))
             ranges = calibrator.compute_data()
     finally:
         if bar is not None:
@@ -105,13 +106,19 @@ def calibrate_ranges(
     return result
 
 
+def _shapes(model: ir.Model) -> dict[str, tuple[int, ...]]:
+    return {value.name: tuple(int(d) for d in value.shape) for value in model.graph.inputs}
+
+
 def _sample_count(model: ir.Model, samples: Mapping[str, np.ndarray]) -> int:
+    from mcugraph.export.calib_data import sample_shape
+
     counts = set()
     for value in model.graph.inputs:
         if value.name not in samples:
             raise DataError(f"no calibration samples for model input '{value.name}'")
         array = samples[value.name]
-        expected = tuple(value.shape)[1:]
+        expected = sample_shape(tuple(int(d) for d in value.shape))
         if array.ndim == 0 or tuple(array.shape[1:]) != expected:
             raise DataError(
                 f"calibration samples for input '{value.name}' have shape {array.shape}, "
@@ -140,9 +147,13 @@ def _calibrated_values(model: ir.Model) -> set[str]:
 class _Reader:
     """A ``CalibrationDataReader`` over samples ``[start, stop)``, ticking a progress bar per sample."""
 
-    def __init__(self, samples: Mapping[str, np.ndarray], start: int, stop: int, bar):
+    def __init__(self, samples: Mapping[str, np.ndarray], shapes: Mapping[str, tuple[int, ...]], start: int,
+                 stop: int, bar):
+        from mcugraph.export.calib_data import sample
+
         self._feeds: Iterator[dict[str, np.ndarray]] = (
-            {name: np.ascontiguousarray(array[i : i + 1], dtype=np.float32) for name, array in samples.items()}
+            {name: np.ascontiguousarray(sample(array, i, shapes[name]), dtype=np.float32)
+             for name, array in samples.items()}
             for i in range(start, stop)
         )
         self._bar = bar

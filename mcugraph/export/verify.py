@@ -71,22 +71,26 @@ def measure(
     arena_head_bytes: int | None = None,
 ) -> VerifyResult:
     """Run ``data`` in TFLM and LiteRT and ``reference`` in onnxruntime on ``samples`` (model layout, float32)."""
+    from mcugraph.export.calib_data import sample
     from mcugraph.runtime import run_onnx
     from mcugraph.tflite.tflm import arena_head, run_tflm_batch
 
     ins, outs = tensor_io(data)
-    names = [i.name for i in reference.graph.input if i.name not in {t.name for t in reference.graph.initializer}]
+    initializers = {t.name for t in reference.graph.initializer}
+    shapes = {i.name: tuple(d.dim_value for d in i.type.tensor_type.shape.dim)
+              for i in reference.graph.input if i.name not in initializers}
+    names = list(shapes)
     if len(names) != len(ins):
         raise ExportError(f"the .tflite has {len(ins)} input(s) but the ONNX model has {len(names)}; cannot verify")
     count = len(samples[names[0]])
-    feeds = [{n: samples[n][i : i + 1] for n in names} for i in range(count)]
+    feeds = [{n: sample(samples[n], i, shapes[n]) for n in names} for i in range(count)]
     expected = [run_onnx(reference, f) for f in feeds]
     perms = list(input_perms) if input_perms else [None] * len(names)
     tflite_feeds = [
         [to_tflite(f[n], io, perm) for n, io, perm in zip(names, ins, perms, strict=True)] for f in feeds
     ]
-    tflm = [_from_outputs(o, outs, e) for o, e in zip(run_tflm_batch(data, tflite_feeds), expected, strict=True)]
-    litert = [_from_outputs(_quiet_litert(data, f), outs, e) for f, e in zip(tflite_feeds, expected, strict=True)]
+    tflm = [from_outputs(o, outs, e) for o, e in zip(run_tflm_batch(data, tflite_feeds), expected, strict=True)]
+    litert = [from_outputs(_quiet_litert(data, f), outs, e) for f, e in zip(tflite_feeds, expected, strict=True)]
     return VerifyResult(
         samples=count,
         sqnr_db=_worst_sqnr(expected, tflm),
@@ -154,7 +158,7 @@ def to_tflite(x: np.ndarray, io: TensorIO, perm: Sequence[int] | None = None) ->
     return np.clip(np.round(x / io.scale) + io.zero_point, info.min, info.max).astype(io.dtype)
 
 
-def _from_outputs(outputs: Sequence[np.ndarray], ios: Sequence[TensorIO], like: Sequence[np.ndarray]) -> list:
+def from_outputs(outputs: Sequence[np.ndarray], ios: Sequence[TensorIO], like: Sequence[np.ndarray]) -> list:
     result = []
     for y, io, ref in zip(outputs, ios, like, strict=True):
         y = y.astype(np.float32) if io.dtype == np.float32 else (y.astype(np.float32) - io.zero_point) * io.scale

@@ -130,7 +130,9 @@ def _requantize_inputs(cx: Lowering, step, param: QuantParam) -> None:
 
 def _input_perm(value: ir.Value, input_layout: str) -> tuple[int, ...]:
     rank = len(value.shape)
-    if rank == 4 and input_layout == "nhwc" and not layout.input_is_nhwc(value):
+    # A rank-4 input read only in ONNX order (by a reshape, a MatMul...) stays so: an NHWC input would need a
+    # TRANSPOSE before its first reader, which the kernel view does not model.
+    if rank == 4 and input_layout == "nhwc" and not layout.input_is_nhwc(value) and layout.value_perm(value) == layout.NHWC:
         return layout.NHWC
     return layout.identity(rank)
 

@@ -1,0 +1,81 @@
+"""Regression tests for the bugs the ONNX node-test conformance run found (issue 31), one behaviour each."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import mcugraph
+from mcugraph.errors import ExportError, ShapeError
+from mcugraph.export.calib_data import load_calib, sample_shape
+
+QUIET = {"progress": False, "warn": lambda _: None}
+
+
+def _model(nodes, inputs, outputs, inits=(), opset=17) -> onnx.ModelProto:
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(n, t, s) for n, t, s in inputs],
+                              [helper.make_tensor_value_info(n, t, s) for n, t, s in outputs], list(inits))
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def _relu(shape) -> onnx.ModelProto:
+    return _model([helper.make_node("Relu", ["x"], ["y"])], [("x", TensorProto.FLOAT, shape)],
+                  [("y", TensorProto.FLOAT, shape)])
+
+
+def test_sample_shape_keeps_a_static_first_dimension_that_is_not_one():
+    """A (3, 4, 5) input's sample is the whole tensor; a (1, 4, 5) input's is (4, 5)."""
+    assert sample_shape((3, 4, 5)) == (3, 4, 5)
+    assert sample_shape((1, 4, 5)) == (4, 5)
+    assert sample_shape(()) == ()
+
+
+def test_calibration_takes_whole_samples_when_dim0_is_not_one():
+    """(N, 3, 4) samples for a (3, 4) input are N samples; exactly (3, 4) is one sample; (N, 4) is refused."""
+    model = mcugraph.load(_relu((3, 4)))
+    assert load_calib(np.zeros((5, 3, 4), np.float32), model).calib_count == 4
+    assert load_calib(np.zeros((3, 4), np.float32), model).calib_count == 1
+    with pytest.raises(ShapeError, match=r"expected \(N, 3, 4\)"):
+        load_calib(np.zeros((5, 4), np.float32), model)
+
+
+@pytest.mark.parametrize("quantize", [True, False])
+def test_optimize_exports_and_verifies_a_model_whose_dim0_is_three(quantize):
+    """int8 and float32: a (3, 4, 5) input is calibrated and verified on whole (3, 4, 5) samples."""
+    x = np.random.default_rng(0).uniform(-1, 1, (6, 3, 4, 5)).astype(np.float32)
+    result = mcugraph.optimize(_relu((3, 4, 5)), calib=x, quantize=quantize, **QUIET)
+    assert result.report["verification"]["samples"] == 1
+    assert result.report["verification"]["passed"]
+
+
+def test_a_rank4_input_read_only_by_a_reshape_stays_in_onnx_order():
+    """No unmodelled TRANSPOSE after a (1, 3, 4, 5) input that a Reshape reads: TFLM's arena head is the prediction."""
+    shape = numpy_helper.from_array(np.array([3, 4, 5], np.int64), "s")
+    model = _model([helper.make_node("Reshape", ["x", "s"], ["y"])], [("x", TensorProto.FLOAT, (1, 3, 4, 5))],
+                   [("y", TensorProto.FLOAT, (3, 4, 5))], [shape])
+    for quantize in (True, False):
+        result = mcugraph.optimize(model, calib=np.ones((2, 3, 4, 5), np.float32), quantize=quantize, **QUIET)
+        assert result.report["arena_head_bytes"] == result.report["predicted_arena_bytes"]
+
+
+@pytest.mark.parametrize(("dtype", "message"), [
+    (TensorProto.INT32, "integer-typed models are out of scope"),
+    (TensorProto.FLOAT16, "re-export the model in float32"),
+    (TensorProto.DOUBLE, "no float64 kernels"),
+])
+@pytest.mark.parametrize("quantize", [True, False])
+def test_a_non_float32_input_is_refused_at_the_door_in_both_modes(dtype, message, quantize):
+    """int8 and float32 exports name the input's dtype, not the calibration data."""
+    model = _model([helper.make_node("Neg", ["x"], ["y"])], [("x", dtype, (1, 4))], [("y", dtype, (1, 4))])
+    with pytest.raises(ExportError, match=f"model input 'x' is .*; .*{message}"):
+        mcugraph.optimize(model, calib="random:0,1", quantize=quantize, **QUIET)
+
+
+def test_an_integer_parameter_given_as_a_graph_input_is_named_not_run():
+    """A Reshape shape fed as a graph input: 'needs as a constant', not onnxruntime's failure on random integers."""
+    model = _model([helper.make_node("Reshape", ["x", "shape"], ["y"])],
+                   [("x", TensorProto.FLOAT, (2, 6)), ("shape", TensorProto.INT64, (2,))], [("y", TensorProto.FLOAT, None)])
+    with pytest.raises(ShapeError, match="graph input 'shape' is input 1 of node .* needs as a constant"):
+        mcugraph.load(model)
