@@ -13,8 +13,8 @@ from pathlib import Path
 from mcugraph.cli.analyze_memory import (
     add_memory_arguments,
     is_tflite_file,
+    memory_figures,
     tflite_report,
-    with_memory_from_args,
 )
 from mcugraph.cli.common import (
     add_model_arguments,
@@ -38,6 +38,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="write the report as JSON to FILE (stdout, without the table, when FILE is omitted)",
     )
     parser.add_argument("--plot", metavar="OUT.png", help="draw per-node MACs, weight bytes and the SRAM timeline to an image")
+    parser.add_argument("--html", metavar="OUT.html",
+                        help="also write the HTML report (mcugraph report) of these figures: arena layout, timeline, flash")
     parser.add_argument("--groups", action="store_true",
                         help="also print the channel groups (what remove-channels / prune may remove together)")
     add_memory_arguments(parser)  # --order, --dtype, --no-inplace, --plan-json, --plan-header (SRAM)
@@ -51,12 +53,17 @@ def run(args: argparse.Namespace) -> int:
     if is_many(args.model):
         return run_many(args, lambda one: report_for(one)[0])
     args.model = args.model[0]
-    report, model, panels = report_for(args)
+    report, model, figures = report_for(args)
 
     if args.plot:
         from mcugraph.analysis.plot import plot_report
 
-        plot_report(report, args.plot, extra_panels=panels)
+        plot_report(report, args.plot, extra_panels=[figures.timeline_panel()] if figures else [])
+    if args.html:
+        from mcugraph.cli.report import write_page
+
+        tflite = Path(args.model).read_bytes() if model is None else None
+        write_page(args, args.html, report, tflite=tflite, figures=figures)
     if args.json == "-":
         print(json.dumps(report.to_json(), indent=2))
         return 0
@@ -73,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def report_for(args: argparse.Namespace):
-    """(Report with memory fields, the canonicalised IR or None for a .tflite, the --plot memory panels) of the one
-    model ``args.model``."""
+    """(Report with memory fields, the canonicalised IR or None for a .tflite, the memory figures behind them or None
+    without a kernel view) of the one model ``args.model``."""
     from mcugraph.analysis.report import analyze
 
     if is_tflite_file(args.model):
@@ -85,5 +92,5 @@ def report_for(args: argparse.Namespace):
         model = load_model(args)
         model = run_pipeline_from_args(model, args)
         report, graph = analyze(model, name=Path(args.model).stem, dtype=args.dtype), None
-    report, panels = with_memory_from_args(args, report, model, graph)
-    return report, model, panels
+    report, figures = memory_figures(args, report, model, graph)
+    return report, model, figures

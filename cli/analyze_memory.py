@@ -3,24 +3,29 @@
 Kept out of ``cli/analyze.py`` so that command stays a straight line: ``add_memory_arguments`` adds ``--order``,
 ``--dtype``, ``--no-inplace``, ``--time-limit``, ``--plan-json`` and ``--plan-header``; ``tflite_report`` reads a
 .tflite model; ``with_memory_from_args`` fills live bytes per node, peak, arena and lower bound and returns the
-memory timeline panel for ``--plot``.
+memory timeline panel for ``--plot``; ``memory_figures`` does the same and returns the profile and plan behind them
+(the HTML report draws the arena from them).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
 from mcugraph.cli.schedule import positive_seconds
 from mcugraph.errors import MCUGraphError, ModelLoadError, UnsupportedOpError
+from mcugraph.kernel_graph import KernelGraph
+from mcugraph.memory.peak import MemoryProfile
+from mcugraph.memory.planner import ArenaPlan
 
 
-def add_memory_arguments(parser: argparse.ArgumentParser) -> None:
+def add_memory_arguments(parser: argparse.ArgumentParser, order_help: str | None = None) -> None:
     parser.add_argument(
         "--order", choices=("given", "optimal"), default=None,
-        help="kernel order the memory figures are for: the model's own, or the min-peak schedule "
+        help=order_help or "kernel order the memory figures are for: the model's own, or the min-peak schedule "
         "(default: given; memory is then skipped with a warning if the model has ops TFLM cannot run)",
     )
     parser.add_argument("--dtype", choices=("int8", "float32"), default="int8",
@@ -59,12 +64,35 @@ def tflite_report(args: argparse.Namespace):
     return report_from_kernel_graph(graph, Path(args.model).stem), graph
 
 
+@dataclasses.dataclass(frozen=True)
+class MemoryFigures:
+    """What the memory figures were computed from: the profile and arena plan of ``graph`` in the chosen order;
+    ``steps[i]`` is the kernel step of report row ``i`` (None: a row in no kernel)."""
+
+    profile: MemoryProfile
+    plan: ArenaPlan
+    graph: KernelGraph
+    steps: tuple[int | None, ...]
+
+    def timeline_panel(self):
+        from mcugraph.memory.report import timeline_panel
+
+        return timeline_panel(self.profile, self.graph, self.steps, self.plan.aliases, self.plan.shared)
+
+
 def with_memory_from_args(args: argparse.Namespace, report, model=None, graph=None):
     """(report with memory fields, extra --plot panels); writes --plan-json/--plan-header."""
+    report, figures = memory_figures(args, report, model, graph)
+    return report, [figures.timeline_panel()] if figures is not None else []
+
+
+def memory_figures(args: argparse.Namespace, report, model=None, graph=None) -> tuple[object, MemoryFigures | None]:
+    """(report with memory fields, the figures behind them, or None when the model has no kernel view);
+    writes --plan-json/--plan-header."""
     from mcugraph.atomic import atomic_write_text
     from mcugraph.memory.peak import peak_memory
     from mcugraph.memory.planner import check_plan, plan_arena
-    from mcugraph.memory.report import plan_header, plan_json, timeline_panel, with_memory
+    from mcugraph.memory.report import plan_header, plan_json, with_memory
     from mcugraph.memory.schedule import schedule_min_peak
 
     if graph is None:
@@ -75,8 +103,8 @@ def with_memory_from_args(args: argparse.Namespace, report, model=None, graph=No
         except UnsupportedOpError as e:
             if args.order is not None or args.plan_json or args.plan_header:
                 raise
-            print(f"mcugraph analyze: warning: no memory figures: {e}", file=sys.stderr)
-            return report, []
+            print(f"mcugraph {getattr(args, 'command', 'analyze')}: warning: no memory figures: {e}", file=sys.stderr)
+            return report, None
     if args.order == "optimal":
         order = schedule_min_peak(graph, inplace=args.inplace, time_limit_s=args.time_limit).order
     else:
@@ -89,4 +117,4 @@ def with_memory_from_args(args: argparse.Namespace, report, model=None, graph=No
         atomic_write_text(args.plan_json, json.dumps(plan_json(plan, graph), indent=2) + "\n")
     if args.plan_header:
         atomic_write_text(args.plan_header, plan_header(plan, graph, Path(args.model).stem))
-    return report, [timeline_panel(profile, graph, steps, plan.aliases, plan.shared)]
+    return report, MemoryFigures(profile, plan, graph, tuple(steps))

@@ -14,12 +14,12 @@ import sys
 
 from mcugraph.errors import MCUGraphError
 
-COMMANDS = ("demo", "analyze", "schedule", "opt", "prune", "passes")
+COMMANDS = ("demo", "analyze", "schedule", "opt", "prune", "report", "passes")
 
 
 # Every path option a command writes, and every path option it reads (an output may never replace an input).
-OUTPUT_OPTIONS = ("output", "json", "plot", "plan_json", "plan_header")
-INPUT_OPTIONS = ("model", "calib", "data", "val")
+OUTPUT_OPTIONS = ("output", "json", "plot", "plan_json", "plan_header", "html")
+INPUT_OPTIONS = ("model", "calib", "data", "val", "prune_report")
 
 EXIT_CODES = """exit status:
   0    success

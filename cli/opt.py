@@ -43,6 +43,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--json", nargs="?", const="-", default=None, metavar="FILE",
         help="write the report as JSON to FILE (stdout, without the table, when FILE is omitted)",
     )
+    parser.add_argument("--html", metavar="OUT.html",
+                        help="also write the HTML report (mcugraph report) of the written .tflite: arena layout, "
+                             "timeline, flash bill, and with --prune the channel widths before/after")
     add_model_arguments(parser)
     add_pipeline_arguments(parser, CANONICALIZE)
     add_patch_arguments(parser, ram_note=True)
@@ -122,7 +125,9 @@ def _pruning(args: argparse.Namespace):
         from mcugraph.prune.distributed import is_main, teardown
 
         given = args if ram is None else argparse.Namespace(**{**vars(args), "ram": ram})
-        pruned = prune_from_args(given, model).model
+        result = prune_from_args(given, model)
+        args.pruning_report = result.report  # the last pruning's widths, for --html
+        pruned = result.model
         teardown()
         if not is_main():
             raise SystemExit(0)  # under torchrun: the ranks agree on the model; rank 0 alone exports and writes
@@ -139,6 +144,10 @@ def run(args: argparse.Namespace) -> int:
     result = optimize(args.model, options)  # raises before anything is written if verification fails
     result.report["model"] = Path(args.model).stem
     atomic_write_bytes(args.output, result.tflite)
+    if args.html:
+        from mcugraph.cli.report import tflite_page
+
+        tflite_page(args, args.html, result.tflite, Path(args.output).name, prune=getattr(args, "pruning_report", None))
     if args.json == "-":
         print(json.dumps(result.report, indent=2))
         return 0
