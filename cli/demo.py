@@ -65,11 +65,17 @@ def run(args: argparse.Namespace) -> int:
     small = _export(pruned_path, out / "digits_cnn.pruned.int8.tflite", data, args.quiet)
 
     print("\n== summary (TFLite Micro, int8, held-out test split)")
-    print(f"{'':<18}{'accuracy':>10}{'arena B':>10}{'weights B':>11}{'file B':>10}")
-    for name, r in (("unpruned", base), ("pruned", small)):
-        print(f"{name:<18}{100 * r['accuracy']:>9.1f}%{r['arena']:>10,}{r['weights']:>11,}{r['flash']:>10,}")
-    print(f"{'float (torch)':<18}{100 * float_acc:>9.1f}%")
+    print(format_summary(base, small, float_acc))
     return 0
+
+
+def format_summary(base: dict, small: dict, float_acc: float) -> str:
+    """The demo's closing table (``.ci/newcomer`` reads it): accuracy, arena, weight and file bytes per model."""
+    lines = [f"{'':<18}{'accuracy':>10}{'arena B':>10}{'weights B':>11}{'file B':>10}"]
+    for name, r in (("unpruned", base), ("pruned", small)):
+        lines.append(f"{name:<18}{100 * r['accuracy']:>9.1f}%{r['arena']:>10,}{r['weights']:>11,}{r['flash']:>10,}")
+    lines.append(f"{'float (torch)':<18}{100 * float_acc:>9.1f}%")
+    return "\n".join(lines)
 
 
 def _export(onnx_path: Path, tflite_path: Path, data, quiet: bool) -> dict:
