@@ -3,13 +3,12 @@ group keeps the same fraction, the widest that fits: what a user gets by scaling
 baseline's widths in ``benchmarks/pruning.py``) and the balanced one grown from it by progressive filling, which
 sets the gates' floors (``ChannelGates.floors``).
 
-Why the gates need floors, and why the balanced widths: on the CIFAR MobileNetV2 at 1/4 SRAM + 1/8 flash
-unconstrained gates narrowed both residual streams to 3 channels (of 32 and 48; uniform: 8 and 12) — a residual
-channel feeds every conv of its stage, costs 5-6x the flash of an expansion channel, and its Taylor importance,
-measured in the wide trained network, did not rise fast enough to stop the cut. On ResNet-8 at 1/4 SRAM + 1/8 flash
-the gates spend the flash uniform width leaves unused, but on the stage-3 residual stream (4/4/13/10/16/35); the
-balanced allocation spreads it (4/4/12/11/22/23), and trained from scratch alike the balanced-like widths scored
-59.2 % against the gates' 56.5 % and uniform width's 52.9 % (3-seed means, docs/pruning.md). So by default
+Why the gates need floors, and why the balanced widths: unconstrained gates can narrow a residual stream far
+below uniform width — a residual channel feeds every conv of its stage and costs several times the flash of an
+expansion channel, and its Taylor importance, measured in the wide trained network, does not rise fast enough to
+stop the cut — or spend the flash uniform width leaves on one stage. The balanced allocation spreads what the
+budgets leave over the groups they do not bind, and it trained better than the gates' own widths on the CIFAR-10
+benchmark (docs/results/2026-12-02-docstring-measurements.md). So by default
 (``TrainConfig.floor`` = 1) the gates close channels down to the balanced widths and no further. Forced cuts at the
 end (a TFLM arena above the model's) may still go below.
 """

@@ -9,10 +9,10 @@ so ``Σ_c gate_c = n_g`` exactly: the ``floor(n_g)`` most important channels are
 partly open, the rest are closed (exactly 0, so removing them does not change the network's function). The
 resource model is differentiable in ``n_g``; the task loss reaches ``n_g`` through the boundary channel.
 
-We first tried independent per-channel gates (a learnable scale in [0, 1] per channel): under resource pressure
-every gate of a group drifted down together, shrinking all activations at once, and training accuracy on digits
-fell from 99% to 40% before the budgets were met. The ranked mask keeps all but one channel of a group at full
-strength at any time, which is why it is used here (docs/pruning.md).
+Why a ranked mask and not independent per-channel gates (a learnable scale in [0, 1] per channel): under resource
+pressure independent gates of a group drift down together, shrinking all activations at once, and training
+collapses before the budgets are met. The ranked mask keeps all but one channel of a group at full strength at any
+time (the measurement: docs/results/2026-12-02-docstring-measurements.md).
 
 Which channels close is decided by importance: the first-order Taylor estimate ``|gate_c · ∂L_task/∂gate_c|`` of
 the loss change when channel ``c`` is removed, averaged over steps (exponential moving average). A closed channel's

@@ -5,32 +5,25 @@ and the budgets.
 result is how long the pruned network is retrained (with BatchNorm back, ``renorm.py``): once the budgets are met
 it restarts from the trained weights, is narrowed to a fraction of their width within the first epochs
 (``ramp.py``) and is nearly a new network. The pace of the
-gates matters little once that is right (docs/pruning.md: on the digits four-conv CNN at 1/8 SRAM + 1/16 flash,
-20 epochs of 17 steps gave 96.1 %, 60 epochs of 34 steps 99.2 %, and closing the gates within 10 % or 30 % of the
-run made no difference). So:
+gates matters little once that is right (the retraining length matters far more). So:
 
 - **batch size**: ``N / 32`` rounded down to a power of two, within [16, 128] — about 32 steps per epoch on small
   datasets (1,078 digits images: 32), larger batches on large ones;
 - **epochs**: ``BASE_EPOCHS · (1 + log10 ρ) / 2``, where ``ρ = max_r (resource_r / budget_r)`` of the unpruned
   model is how far the budgets are (ρ = 16 → 133 epochs, ρ = 8 → 115, ρ = 2 → 79): a network cut further is more
   nearly a new one and needs more retraining. Counted in passes over the data, as training recipes are, not in
-  steps. ``BASE_EPOCHS`` is where retraining stops paying much, measured (CIFAR-10 ResNet-8, one 58.4 % baseline,
-  restart from its trained weights, int8 in TFLM, seeds 0 / 1, docs/pruning.md): at 1/4 SRAM + 1/8 flash 58 epochs
-  55.9 / 58.2 %, 88 epochs 57.1 / 59.3 %, 115 epochs 58.6 / 58.6 %; at 1/2 SRAM 58 epochs 58.0 / 57.7 %, 115
-  epochs 60.4 / 58.9 %. Cut to a third of its channels the trained network is nearly a new one and wants the
-  epochs of a training run; the 58 of ``BASE_EPOCHS`` = 60 (until 2026-12-01) left 1.5 points there, and
-  2.9 / 0.4 points at 1/2 / 1/4 SRAM in the CIFAR benchmark's 3 per-seed baselines. At most ``MAX_STEPS``
+  steps. ``BASE_EPOCHS`` is where more retraining stopped paying on the CIFAR-10 benchmark: cut to a third of its
+  channels the trained network is nearly a new one and wants the epochs of a training run. At most ``MAX_STEPS``
   optimizer steps (a cap for large datasets, not measured), at least ``MIN_EPOCHS``; twice the epochs
   ``from_scratch`` (``scratch.py``), where the same run must also train the network.
 
 - **distillation** from the unpruned model's logits (``distill_weight``): α = ``DISTILL_ALPHA`` when the unpruned
   model classifies at least ``STRONG_TEACHER`` of the training images correctly, else off. A teacher that fits its
   training set passes on what its soft outputs know; a teacher that is wrong on a third of it pulls the student
-  (at α = 0.7, mostly) towards its mistakes. Measured (docs/pruning.md, *Distillation*), int8 in TFLM: the demo's
-  digits CNN (a teacher right on ~100 % of its training images) at 1/8 SRAM + 1/16 flash, seed 0: 99.17 % with,
-  97.78 % without; the four-conv acceptance CNN, seeds 0 / 1 / 2: 99.72 / 98.61 / 99.17 % with, 99.17 / 98.61 /
-  99.44 % without. CIFAR-10 ResNet-8 from 30-epoch baselines (right on 69-70 % of their training images) at 1/2 and
-  1/4 SRAM + 1/8 flash, 3-seed means of the benchmark: 62.3 / 61.4 % without, 58.0 / 55.1 % with.
+  (at α = 0.7, mostly) towards its mistakes: distillation helped the digits CNNs and hurt CIFAR-10's 30-epoch
+  baselines.
+
+The measurements behind each constant: docs/results/2026-12-02-docstring-measurements.md.
 
 Everything the user gives explicitly (``epochs=``, ``batch_size=``, ``distill=``) is kept.
 """

@@ -1,17 +1,14 @@
 """BatchNorm while retraining a pruned network: put back what canonicalisation folded, fold it again at the end.
 
-Pruning works on the canonical IR, where every BatchNormalization is already folded into its conv. A network cut
-from 32/48/64/64 to 6/4/11/28 channels is nearly a new one, and a deep narrow stack of plain convs trains badly:
-on the digits four-conv CNN at 1/8 SRAM the folded network retrained for 16 epochs stayed at 83 % *training*
-accuracy, while the same widths trained from scratch with BatchNorm reached 100 % training and 97.5–98.9 % test
-accuracy (docs/pruning.md). So while the architecture is fixed and retrained, every Conv's output goes through a
-``BatchNorm2d`` again (through ``GraphModule.gate_hooks``, the same door the gates use), initialised from the
-conv's own output statistics so that it starts as the identity of the trained network. After a restart from fresh
-weights there is no function to keep, and that identity copies a random network's vanishing statistics into γ and
-β: it starts as a standard BatchNorm instead (γ = 1, β = 0; ``identity=False``). On the CIFAR MobileNetV2 at 1/4
-SRAM + 1/8 flash, ``--from-scratch`` 88 epochs, seed 0: 54.6 % with the identity, 60.2 % standard (ResNet-8 at
-1/4 SRAM: 56.1 / 56.4 %, a wash). :func:`fold_batchnorm` then moves the learned affine map, with its running
-statistics, back into the conv's weight and bias exactly:
+Pruning works on the canonical IR, where every BatchNormalization is already folded into its conv. A network cut to
+a fraction of its channels is nearly a new one, and a deep narrow stack of plain convs trains badly (the folded
+network underfits its own training set where the same widths with BatchNorm fit it). So while the architecture is
+fixed and retrained, every Conv's output goes through a ``BatchNorm2d`` again (through ``GraphModule.gate_hooks``,
+the same door the gates use), initialised from the conv's own output statistics so that it starts as the identity of
+the trained network. After a restart from fresh weights there is no function to keep, and that identity copies a
+random network's vanishing statistics into γ and β: it starts as a standard BatchNorm instead (γ = 1, β = 0;
+``identity=False``; measured: docs/results/2026-12-02-docstring-measurements.md). :func:`fold_batchnorm` then moves
+the learned affine map, with its running statistics, back into the conv's weight and bias exactly:
 
     s = γ / sqrt(var + ε),   W' = s·W (output-channel axis 0),   b' = s·(b − mean) + β.
 

@@ -7,12 +7,10 @@ at full width instead and narrowed to those widths within the first epochs by th
 The gates (``gates.py``, ``train.py``) decide *how many* channels each group keeps (by default they can only end at
 the balanced allocation, ``allocation.py``; then the restart comes before the first epoch, ``api.py``). *Which*
 channels they keep is a Taylor ranking of noisy per-batch gradients, and on real images it picked worse channels
-than the trained weights' magnitudes (CIFAR-10 ResNet-8 at 1/4 SRAM + 1/8 flash, int8 in TFLM, seeds 0 / 1: the
-gates' own channels 49.8 / 52.0 %, the largest-L1 channels from their trained weights 53.0 / 53.4 %). Cut to a
-third of its channels the trained network scores 10-20 % before retraining, so it is retrained at the rate of
-training from scratch; still, its trained weights were the better start at the same total epochs on CIFAR-10
-ResNet-8; on MobileNetV2 it followed the baseline's quality, and fresh weights did a little better on the digits
-acceptance CNN (docs/pruning.md, *Which weights*). The channel choice does not come from the gates either
+than the trained weights' magnitudes. Cut to a third of its channels the trained network has lost most of its
+accuracy before retraining, so it is retrained at the rate of training from scratch; its trained weights are
+still the better start at the same total epochs on CIFAR-10 (the measurements:
+docs/results/2026-12-02-docstring-measurements.md). The channel choice does not come from the gates either
 way (the input model's L1 norms, or the ramp's live ones), which is what lets ``prune`` skip the gate phase when
 the floors fix the widths. Every rank computes the same norms and draws the same weights (same seed), so
 data-parallel ranks agree without communication (the ramp averages its BatchNorm statistics first).

@@ -1,12 +1,12 @@
 """The distillation teacher with augmentation: the frozen unpruned module, run on every training batch's view.
 
 With ``augment=`` every batch is a new view, so the teacher's logits cannot be computed once (``api.py`` does that
-without augmentation): it runs a forward per batch, about a third of a pruning run's time on CPU (docs/pruning.md).
-On CPU a TorchScript trace of the teacher, frozen and optimised for inference, is faster on ResNet-8 and slower
-on MobileNetV2 (docs/pruning.md has the timings). So it is measured, not assumed: for each input shape (the last
-batch of an epoch is smaller) the first call traces the teacher, checks the traced logits equal the eager ones,
-times both and keeps the faster; a trace that fails or differs keeps the eager module. Off CPU the eager module
-is used.
+without augmentation): it runs a forward per batch, a large share of a pruning run's time on CPU. On CPU a
+TorchScript trace of the teacher, frozen and optimised for inference, is faster on some networks and slower on
+others (docs/results/2026-12-02-docstring-measurements.md). So it is measured, not assumed: for each input shape
+(the last batch of an epoch is smaller) the first call traces the teacher, checks the traced logits equal the eager
+ones, times both and keeps the faster; a trace that fails or differs keeps the eager module. Off CPU the eager
+module is used.
 """
 
 from __future__ import annotations

@@ -332,9 +332,10 @@ def Relu(x):
 @handler
 def Clip(x, min=None, max=None):  # noqa: A002 - ONNX input names
     # Constant scalar bounds (ReLU6) take hardtanh, torch's ReLU6: one fused pass backward, where clamp with tensor
-    # bounds takes four (>=, <=, and, where) -- 4x slower on CPU, and ReLU6 was 40 % of a MobileNetV2 training
-    # step. Its gradient at the bounds themselves is zero, as nn.ReLU6's and Relu's at 0. Only for bounds held on
-    # the CPU: reading a GPU tensor's value would stall the device on every call.
+    # bounds takes four (>=, <=, and, where), several times slower on CPU, and MobileNetV2 trains through many ReLU6
+    # (docs/results/2026-12-02-docstring-measurements.md). Its gradient at the bounds themselves is zero, as
+    # nn.ReLU6's and Relu's at 0. Only for bounds held on the CPU: reading a GPU tensor's value would stall the
+    # device on every call.
     if _cpu_constant(min) and _cpu_constant(max) and float(min) <= float(max):
         return F.hardtanh(x, float(min), float(max))
     return torch.clamp(x, min, max)

@@ -311,9 +311,9 @@ def fast_layout(x: torch.Tensor) -> torch.Tensor:
     """A training batch in the memory layout the CPU's convolutions run fastest on: images channels-last.
 
     oneDNN's convolutions (depthwise above all) run NHWC natively; fed NCHW they reorder every tensor on the way in
-    and out. A MobileNetV2 training step at 32x32, batch 64, one thread: 0.34 s NCHW, 0.20 s channels-last (ResNet-8
-    0.12 / 0.11 s). Weights may stay NCHW: the input's layout decides the convolution's. The layout is not the
-    values: results agree to float rounding. Only on CPU (cuDNN's choice is its own) and only 4-D float batches.
+    and out (timings: ``python benchmarks/training_step.py``). Weights may stay NCHW: the input's layout decides the
+    convolution's. The layout is not the values: results agree to float rounding. Only on CPU (cuDNN's choice is its
+    own) and only 4-D float batches.
     """
     if x.device.type == "cpu" and x.dim() == 4 and x.is_floating_point():
         return x.contiguous(memory_format=torch.channels_last)
