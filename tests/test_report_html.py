@@ -94,7 +94,8 @@ def test_optional_columns_come_from_the_data():
     data = {
         "model": "m", "source": "m.tflite", "memory": None, "prune": None,
         "totals": {"macs": 10, "weight_bytes": 4, "params": 4, "nodes": 1},
-        "flash": {"items": [{"label": "weights + biases", "bytes": 4, "note": ""}], "file_bytes": None},
+        "flash": {"items": [{"label": "weights + biases", "bytes": 4, "note": ""}], "file_bytes": None,
+                  "file_label": ""},
         "columns": [{"key": "name", "title": "name", "numeric": False},
                     {"key": "cycles", "title": "measured cycles", "numeric": True}],
         "ops": [{"name": "0:CONV_2D", "cycles": 123456}],
@@ -134,7 +135,7 @@ def test_onnx_report_and_analyze_html(tmp_path):
     path = tmp_path / "digits.onnx"
     onnx.save(zoo_onnx("digits_cnn"), path)
     page = _page(tmp_path, path)
-    assert "Arena layout" in page and "before export" in page and page.count("<g class=\"tensor") >= 5
+    assert "Arena layout" in page and "weights + biases" in page and page.count("<g class=\"tensor") >= 5
     out = tmp_path / "analyze.html"
     assert main(["analyze", str(path), "--html", str(out)]) == 0
     assert "Arena layout" in out.read_text()
@@ -146,5 +147,28 @@ def test_opt_html_reports_the_written_tflite(tmp_path):
     onnx.save(zoo_onnx("digits_cnn"), path)
     assert main(["opt", str(path), "-o", str(tflite), "--calib", "random:0,1", "--html", str(out)]) == 0
     page = out.read_text()
-    assert f"{tflite.stat().st_size:,} B in the .tflite file" in page
+    assert f"{tflite.stat().st_size:,} B: the .tflite file" in page
     assert page.count('<tr class="op') == _operators(tflite)
+
+
+def test_opt_prune_html_shows_the_widths(tmp_path):
+    """opt --prune --html: the page has the pruned channel groups, before and after."""
+    import numpy as np
+    import torch
+
+    import mcugraph
+    from mcugraph import zoo
+    from mcugraph.datasets import digits
+
+    torch.manual_seed(0)
+    model, data, out = tmp_path / "small.onnx", tmp_path / "train.npz", tmp_path / "opt.html"
+    mcugraph.save(mcugraph.load(zoo.DigitsCNN(width=8).eval(), example_inputs=torch.rand(1, 1, 8, 8)), model)
+    split = digits().train
+    np.savez(data, x=split.x[:256], y=split.y[:256])
+    assert main(["opt", str(model), "-o", str(tmp_path / "p.tflite"), "--prune", "--data", str(data), "--ram", "512",
+                 "--epochs", "1", "--calib", "digits", "--no-progress", "--html", str(out)]) == 0
+    page = out.read_text()
+    assert "Channels before / after pruning" in page
+    widths = re.findall(r'<tr><td class="n">\d+</td><td class="n">(\d+)</td><td class="n">(\d+)</td>', page)
+    assert widths and all(int(after) <= int(before) for before, after in widths)
+    assert any(int(after) < int(before) for before, after in widths)

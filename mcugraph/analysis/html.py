@@ -20,7 +20,7 @@ body { font: 14px/1.45 -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-se
 h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 6px; }
 .sub { color: #57606a; margin: 0 0 14px; } .note { color: #57606a; font-size: 12.5px; margin: 4px 0; }
 .cards { display: flex; flex-wrap: wrap; gap: 10px; margin: 10px 0; }
-.card { border: 1px solid #d0d7de; border-radius: 6px; padding: 8px 14px; min-width: 150px; }
+.card { border: 1px solid #d0d7de; border-radius: 6px; padding: 8px 14px; flex: 1 1 0; min-width: 110px; }
 .card b { display: block; font-size: 19px; } .card span { color: #57606a; font-size: 12.5px; }
 .card.peak b { color: #d62728; }
 table { border-collapse: collapse; font-size: 12.5px; } th, td { padding: 2px 8px; border-bottom: 1px solid #eaeef2; }
@@ -72,11 +72,13 @@ def _cards(data: dict) -> str:
     if memory is not None:
         cards.append(_card(f"peak SRAM, at {escape(peak_where(memory))}",
                            f"{memory['peak_bytes']:,} B", "peak"))
-        cards.append(_card("arena, mcugraph's plan (TFLM head)", f"{memory['arena_bytes']:,} B"))
-        if memory.get("tflm_own_plan_bytes") is not None:
+        if memory.get("tflm_own_plan_bytes") is None:
+            cards.append(_card("planned arena (TFLM head)", f"{memory['arena_bytes']:,} B"))
+        else:
+            cards.append(_card("arena with mcugraph's plan", f"{memory['arena_bytes']:,} B"))
             cards.append(_card("arena TFLM plans itself (no plan in the file)", f"{memory['tflm_own_plan_bytes']:,} B"))
     if flash["file_bytes"] is not None:
-        cards.append(_card("flash: the .tflite file", f"{flash['file_bytes']:,} B"))
+        cards.append(_card(f"flash: {escape(flash['file_label'])}", f"{flash['file_bytes']:,} B"))
     cards.append(_card("weights + biases", f"{totals['weight_bytes']:,} B"))
     cards.append(_card("MACs per inference", f"{totals['macs']:,}"))
     cards.append(_card("operators" if memory is not None else "nodes",
@@ -105,7 +107,7 @@ def _memory_sections(memory: dict) -> list[str]:
         '<span><i class="sw" style="background:repeating-linear-gradient(45deg,#aec7e8 0 3px,#777 3px 4px);'
         f'border-style:dashed"></i>reuses another tensor\'s bytes in place ({shared})</span>'
         '<span><i class="sw" style="background:#8c8c8c"></i>kernel scratch buffer (placed by TFLM)</span>'
-        + (f'<span><i class="sw" style="background:#e2e8f0"></i>tiles of a patched stage ({len(tiles)})</span>'
+        + (f'<span><i class="sw" style="background:#e2e8f0"></i>row tiles of a patched stage ({len(tiles)})</span>'
            if tiles else "")
         + '<span><i class="sw" style="border-color:#d62728"></i>peak step</span></p>',
     ]
@@ -120,7 +122,7 @@ def _flash_section(flash: dict) -> list[str]:
         share = f"{100 * item['bytes'] / known:.1f} %" if item["bytes"] and known else ""
         rows.append(f"<tr><td>{escape(item['label'])}</td><td class=\"n\">{value}</td><td class=\"n\">{share}</td>"
                     f"<td>{escape(item['note'])}</td></tr>")
-    total = f"{flash['file_bytes']:,} B in the .tflite file" if flash["file_bytes"] is not None else ""
+    total = f"{flash['file_bytes']:,} B: {flash['file_label']}" if flash["file_bytes"] is not None else ""
     return ["<h2>Flash</h2>", flash_svg(flash["items"]),
             '<table><tr><th>part</th><th class="n">bytes</th><th class="n">share</th><th></th></tr>'
             + "".join(rows) + "</table>", f'<p class="note">{total}</p>' if total else ""]

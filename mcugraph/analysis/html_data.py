@@ -15,10 +15,11 @@ Layout (bytes everywhere; steps are positions in the kernel order):
   ``step`` (None: the row runs in no kernel) and ``peak`` (the row runs at the peak step);
 - ``memory`` (None without a kernel view): ``steps`` ``[{"kernel", "op", "live_bytes", "tile"}]``, ``peak_step``,
   ``peak_bytes``, ``peak_kernel``, ``arena_bytes``, ``lower_bound_bytes``, ``method``, ``optimal``, ``plan_note``,
-  ``tflm_own_plan_bytes`` (a .tflite without an offline plan: the arena TFLM plans itself, else None), ``tensors`` ``[{"name", "offset", "size", "first", "last", "first_op", "last_op", "shares", "tile"}]``
+  ``tflm_own_plan_bytes`` (a .tflite without an offline plan: the arena TFLM plans itself, else None), ``tensors`` ``[{"name", "shape", "offset", "size", "first", "last", "first_op", "last_op", "shares", "tile"}]``
   (``shares``: the tensor whose bytes it reuses in place, or None), ``scratch`` ``[{"name", "offset", "size",
   "step"}]``;
-- ``flash``: ``items`` ``[{"label", "bytes", "note"}]`` (``bytes`` None: not known) and ``file_bytes``;
+- ``flash``: ``items`` ``[{"label", "bytes", "note"}]`` (``bytes`` None: not known), ``file_bytes`` (None: not
+  known) and ``file_label`` (what file_bytes is);
 - ``prune`` (None unless given): ``groups`` ``[{"id", "before", "after", "producers"}]`` (prunable groups),
   ``before``/``after``/``budgets`` resource dicts as the pruning report has them.
 """
@@ -57,7 +58,7 @@ def report_data(report, figures=None, *, source: str, tflite: bytes | None = Non
             "fused_into": row.fused_into, "peak": step is not None and step == peak_step,
         })
     columns = [c for c in COLUMNS if any(op[c["key"]] is not None for op in ops)]
-    totals = {"macs": report.macs, "weight_bytes": report.flash_bytes, "params": report.params, "nodes": len(ops),
+    totals = {"macs": report.macs, "weight_bytes": _weights(report), "params": report.params, "nodes": len(ops),
               "peak_bytes": report.peak_bytes, "arena_bytes": report.arena_bytes,
               "lower_bound_bytes": report.lower_bound_bytes}
     return {
@@ -87,7 +88,8 @@ def _memory(figures, plan_note: str, tflm_own_plan_bytes: int | None) -> dict[st
         last = min(last, len(plan.order) - 1)  # a graph output stays live after the last kernel
         owner = plan.aliases.get(name) or plan.shared.get(name, (None, 0))[0]
         tensors.append({
-            "name": name, "offset": offset, "size": plan.sizes[name], "first": first, "last": last,
+            "name": name, "shape": "x".join(str(d) for d in graph.tensors[name].shape),
+            "offset": offset, "size": plan.sizes[name], "first": first, "last": last,
             "first_op": plan.order[first] if 0 <= first < len(plan.order) else "input",
             "last_op": plan.order[last] if 0 <= last < len(plan.order) else "-",
             "shares": owner if owner != name else None,
@@ -117,17 +119,30 @@ def _memory(figures, plan_note: str, tflm_own_plan_bytes: int | None) -> dict[st
     }
 
 
+def _weights(report) -> int:
+    """Weights + biases in bytes: ``Report.weight_bytes``, or ``flash_bytes`` in a Report that has no such field
+    (where flash_bytes counted only them)."""
+    return getattr(report, "weight_bytes", report.flash_bytes)
+
+
 def _flash(report, figures, tflite: bytes | None) -> dict[str, Any]:
     runtime = {"label": "TFLM runtime (code)", "bytes": None, "note": "not measured: needs a firmware build"}
-    weights = {"label": "weights + biases", "bytes": report.flash_bytes, "note": ""}
+    weights = {"label": "weights + biases", "bytes": _weights(report), "note": ""}
     if tflite is None:
-        weights["note"] = "at the deployment dtype, before export; the .tflite adds its structure (run mcugraph opt)"
-        return {"items": [weights, runtime], "file_bytes": None}
+        # A Report with weight_bytes has flash_bytes = the .tflite mcugraph opt would write (None: cannot export).
+        predicted = report.flash_bytes if hasattr(report, "weight_bytes") else None
+        if predicted is None:
+            weights["note"] = "at the deployment dtype; the .tflite adds its structure (run mcugraph opt)"
+            return {"items": [weights, runtime], "file_bytes": None, "file_label": ""}
+        rest = {"label": "rest of the .tflite", "bytes": predicted - weights["bytes"],
+                "note": "predicted: the file mcugraph opt writes with its defaults, less the weights"}
+        return {"items": [weights, rest, runtime], "file_bytes": predicted,
+                "file_label": "the .tflite mcugraph opt writes (predicted)"}
     constants = 0
     if figures is not None:
         constants = sum(t.nbytes for t in figures.graph.tensors.values() if t.constant)
-    other = max(constants - report.flash_bytes, 0)
-    rest = len(tflite) - report.flash_bytes - other
+    other = max(constants - weights["bytes"], 0)
+    rest = len(tflite) - weights["bytes"] - other
     items = [
         weights,
         {"label": "other constants", "bytes": other, "note": "shapes, paddings, axes, lookup tables"},
@@ -135,7 +150,7 @@ def _flash(report, figures, tflite: bytes | None) -> dict[str, Any]:
          "note": "operators, tensor descriptions, quantisation parameters, metadata (the arena plan)"},
         runtime,
     ]
-    return {"items": items, "file_bytes": len(tflite)}
+    return {"items": items, "file_bytes": len(tflite), "file_label": "the .tflite file"}
 
 
 def _prune(report: dict) -> dict[str, Any]:

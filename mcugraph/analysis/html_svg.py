@@ -160,16 +160,17 @@ def arena_svg(memory: dict, height: int = 460) -> str:
         tile = f"; tile {t['tile']}" if t["tile"] is not None else ""
         title = (f"{escape(t['name'])}: {t['size']:,} B at offset {t['offset']:,}..{t['offset'] + t['size']:,}, "
                  f"steps {t['first']}..{t['last']} (first op {escape(t['first_op'])}, last op "
-                 f"{escape(t['last_op'])}){reuse}{tile}")
+                 f"{escape(t['last_op'])}); shape {t['shape']}{reuse}{tile}")
         cls = "tensor shared" if t["shares"] else "tensor"
         parts.append(f'<g class="{cls}"><title>{title}</title><rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" '
                      f'height="{h:.1f}" fill="{colour[t["name"]]}"/>')
         if t["shares"]:
             parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="url(#hatch)"/>')
         if w >= 70 and h >= 13:
-            chars = int(w / 6.2)
+            # An unnamed .tflite tensor is "t<index>:": its shape says more than its index.
+            label = f"{t['name']} {t['shape']}" if t["name"].endswith(":") else t["name"]
             parts.append(f'<text x="{x + 3:.1f}" y="{y + min(h / 2 + 4, 13):.1f}" class="tlab">'
-                         f"{escape(short(t['name'], max(chars, 4)))}</text>")
+                         f"{escape(short(label, max(int(w / 6.2), 4)))}</text>")
         parts.append("</g>")
     for s in memory["scratch"]:
         y, h = axes.y(s["offset"] + s["size"]), s["size"] * axes.height / axes.top
