@@ -172,3 +172,35 @@ def test_opt_prune_html_shows_the_widths(tmp_path):
     widths = re.findall(r'<tr><td class="n">\d+</td><td class="n">(\d+)</td><td class="n">(\d+)</td>', page)
     assert widths and all(int(after) <= int(before) for before, after in widths)
     assert any(int(after) < int(before) for before, after in widths)
+
+
+def test_model_tflm_cannot_run_gets_a_page_without_memory(tmp_path, capsys):
+    """Cos/Sin have no TFLM kernel: a warning, a page with the table and no arena; with --order, an error."""
+    path = tmp_path / "trig.onnx"
+    onnx.save(onnx.parser.parse_model("""
+<ir_version: 8, opset_import: ["" : 17]>
+g (float[1,8] x) => (float[1,8] y)
+{ a = Cos(x)
+  y = Sin(a) }
+"""), path)
+    page = _page(tmp_path, path)
+    assert "warning: no memory figures" in capsys.readouterr().err
+    assert "Arena layout" not in page and page.count('<tr class="op') == 2
+    out = tmp_path / "strict.html"
+    assert main(["report", str(path), "--order", "optimal", "-o", str(out)]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1 and not out.exists()
+
+
+@pytest.mark.parametrize("case", ["missing model", "not a model", "output is the input"])
+def test_bad_input_is_one_line_and_no_page(tmp_path, capsys, case):
+    """Exit 2, one stderr line, no page, for a missing or foreign model and an -o that would replace the input."""
+    model, out = tmp_path / "m.tflite", tmp_path / "report.html"
+    if case == "not a model":
+        model.write_text("hello")
+    if case == "output is the input":
+        model.write_bytes(conv_stack([("conv", 3, 1, True, 4)], hw=(6, 6)))
+        out = model
+    assert main(["report", str(model), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("mcugraph report: error:"), err
+    assert out == model or not out.exists()
