@@ -160,3 +160,24 @@ def test_analyze_json_never_overwrites_one_of_several_models(models, capsys):
     before = target.read_bytes()
     assert main(["analyze", str(models / "conv16.onnx"), str(target), "--json", str(target)]) == 2
     assert target.read_bytes() == before
+
+
+def test_opt_quiet_turns_the_calibration_bar_off():
+    """``opt --quiet`` (like --no-progress) asks for no bar; without it the bar follows the terminal (None)."""
+    from mcugraph.cli.main import build_parser
+    from mcugraph.cli.opt import options_from_args
+
+    parser = build_parser()
+    loud = parser.parse_args(["opt", "m.onnx", "-o", "m.tflite"])
+    quiet = parser.parse_args(["opt", "m.onnx", "-o", "m.tflite", "--quiet"])
+    assert options_from_args(loud).progress is None and options_from_args(quiet).progress is False
+
+
+def test_demo_quiet_prints_nothing_on_stderr(tmp_path, capsys, monkeypatch):
+    """On a terminal the demo shows progress bars on stderr; ``--quiet`` shows none, and stdout keeps the report."""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # capsys's stderr, seen as a terminal
+    assert main(["demo", "-o", str(tmp_path), "--epochs", "1", "--no-prune"]) == 0
+    assert capsys.readouterr().err != ""
+    assert main(["demo", "-o", str(tmp_path), "--epochs", "1", "--no-prune", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and "== mcugraph opt" in captured.out
