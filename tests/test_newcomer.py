@@ -88,3 +88,17 @@ def test_disagreements_name_the_drift():
     assert newcomer.disagreements(readme, {**readme, "pruned": (98.6, 768, 3336)}) == []
     drift = newcomer.disagreements(readme, {"unpruned": (99.4, 6144, 56904), "pruned": (97.5, 1024, 3336)})
     assert drift == ["pruned accuracy: README 98.9 %, demo 97.5 %", "pruned arena: README 768 B, demo 1,024 B"]
+
+
+def test_run_streamed_returns_the_exit_code_and_output(tmp_path, capsys):
+    """The set-up block's output is echoed and kept; a failing command's exit code comes back."""
+    code, output = newcomer.run_streamed(["bash", "-euo", "pipefail", "-c", "echo one; echo two >&2; exit 3"], tmp_path)
+    assert (code, output) == (3, "one\ntwo\n")
+    assert capsys.readouterr().out == "one\ntwo\n"
+
+
+def test_run_streamed_kills_the_whole_group_at_the_timeout(tmp_path, monkeypatch):
+    """Past the timeout the shell and what it started are killed: exit 124, no later output."""
+    monkeypatch.setattr(newcomer, "TIMEOUT_S", 0.5)
+    code, output = newcomer.run_streamed(["bash", "-c", "sleep 30; echo never"], tmp_path)
+    assert code == 124 and "never" not in output
