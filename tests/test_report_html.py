@@ -81,6 +81,19 @@ def test_names_from_the_model_are_escaped(tmp_path):
     assert "<img" not in page and html.escape(evil) in page
 
 
+def test_onnx_names_are_escaped(tmp_path):
+    """Node and value names of an ONNX model that look like markup reach the page as text only."""
+    node = onnx.helper.make_node("Relu", ["x"], ['"><svg onload=alert(1)>'], name="<marquee>relu</marquee>")
+    add = onnx.helper.make_node("Add", ['"><svg onload=alert(1)>', "x"], ["y"], name="<blink>add</blink>")
+    vi = [onnx.helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, [1, 4, 8, 8]) for n in ("x", "y")]
+    path = tmp_path / "evil.onnx"
+    onnx.save(onnx.helper.make_model(onnx.helper.make_graph([node, add], "g", vi[:1], vi[1:]),
+                                     opset_imports=[onnx.helper.make_opsetid("", 17)]), path)
+    page = _page(tmp_path, path)
+    assert "<marquee" not in page and "<blink" not in page and "<svg onload" not in page
+    assert html.escape("<marquee>relu</marquee>") in page and html.escape('"><svg onload=alert(1)>') in page
+
+
 def test_a_file_without_a_plan_says_what_tflm_would_do(tmp_path):
     """An unscheduled .tflite: the page names TFLM's own greedy arena next to mcugraph's plan."""
     path = tmp_path / "plain.tflite"

@@ -122,7 +122,7 @@ def _flash_section(flash: dict) -> list[str]:
         share = f"{100 * item['bytes'] / known:.1f} %" if item["bytes"] and known else ""
         rows.append(f"<tr><td>{escape(item['label'])}</td><td class=\"n\">{value}</td><td class=\"n\">{share}</td>"
                     f"<td>{escape(item['note'])}</td></tr>")
-    total = f"{flash['file_bytes']:,} B: {flash['file_label']}" if flash["file_bytes"] is not None else ""
+    total = f"{flash['file_bytes']:,} B: {escape(flash['file_label'])}" if flash["file_bytes"] is not None else ""
     return ["<h2>Flash</h2>", flash_svg(flash["items"]),
             '<table><tr><th>part</th><th class="n">bytes</th><th class="n">share</th><th></th></tr>'
             + "".join(rows) + "</table>", f'<p class="note">{total}</p>' if total else ""]

@@ -188,16 +188,19 @@ def arena_svg(memory: dict, height: int = 460) -> str:
     return _svg(TOP + height + BOTTOM, "arena layout", parts)
 
 
-def flash_svg(items: list[dict], width: int = WIDTH, height: int = 34) -> str:
+def flash_svg(items: list[dict], height: int = 34) -> str:
     """The known flash items as one stacked horizontal bar, each part titled with its bytes and share."""
     known = [i for i in items if i["bytes"]]
     total = sum(i["bytes"] for i in known) or 1
-    colours = ("#4c78a8", "#f58518", "#bab0ac", "#54a24b")
+    # One colour per kind of item, the same on every page; an item added later (a bench JSON's) takes a spare.
+    colours = {"weights + biases": "#4c78a8", "other constants": "#f58518", "rest of the .tflite": "#bab0ac",
+               "TFLM runtime (code)": "#54a24b"}
+    spare = ("#b279a2", "#72b7b2", "#eeca3b")
     parts, x = [], 0.0
     for n, item in enumerate(known):
-        w = (width - 2) * item["bytes"] / total
+        w = (WIDTH - 2) * item["bytes"] / total
         share = 100 * item["bytes"] / total
-        parts.append(f'<rect x="{x + 1:.1f}" y="1" width="{w:.1f}" height="{height - 2}" fill="{colours[n % 4]}">'
+        parts.append(f'<rect x="{x + 1:.1f}" y="1" width="{w:.1f}" height="{height - 2}" fill="{colours.get(item["label"], spare[n % len(spare)])}">'
                      f'<title>{escape(item["label"])}: {item["bytes"]:,} B ({share:.1f} %)</title></rect>')
         if w > 120:
             parts.append(f'<text x="{x + 8:.1f}" y="{height / 2 + 5}" class="flab">{escape(item["label"])} '
