@@ -1,6 +1,6 @@
 """TFLM arena before and after ``mcugraph schedule``, on the MLPerf Tiny int8 references and the zoo models.
 
-Run: ``python benchmarks/memory.py [--time-limit S] [--no-zoo]``. One row per model: TFLM's measured arena head of
+Run: ``python benchmarks/memory.py [--time-limit S] [--no-zoo] [--json FILE]``. One row per model: TFLM's measured arena head of
 the input, TFLM's head of the scheduled model, the predicted arena (must equal it byte for byte), the lower bound
 (peak live bytes of the chosen order) and the scheduling time. Every scheduled model was also run in TFLM and is
 bit-exact with its input on random samples (``schedule_tflite`` refuses otherwise).
@@ -8,11 +8,16 @@ bit-exact with its input on random samples (``schedule_tflite`` refuses otherwis
 The zoo models are exported to int8 .tflite by ``mcugraph.optimize`` (random calibration: the numbers are about
 memory, not accuracy). That export already schedules and plans; its offline plan is removed here so the "before"
 column is TFLM planning the file on its own, with the operators left in the order the exporter wrote.
+
+``--json FILE`` keeps the rows, the notes and the commit they were measured at; ``benchmarks/results_pages.py``
+renders a kept file into its docs/results page with :func:`format_report`, the same text this prints.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -58,10 +63,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=10.0, help="scheduler seconds per model")
     parser.add_argument("--no-zoo", action="store_true", help="only the MLPerf Tiny references")
     parser.add_argument("--no-inplace", dest="inplace", action="store_false")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also keep the rows as JSON (for docs/results)")
     args = parser.parse_args(argv)
 
+    rows, notes = measure(args)
+    print(format_report(rows, notes, args.inplace))
+    if args.json:
+        payload = {"args": {k: str(v) for k, v in vars(args).items() if k != "json"}, "commit": _commit(),
+                   "rows": rows, "notes": notes}
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+    return 0 if all(r["exact"] and not str(r["target"]).startswith("MISSED") for r in rows) else 1
+
+
+def measure(args: argparse.Namespace) -> tuple[list[dict], list[str]]:
+    """(one row per model, notes on what was skipped or how long an export took)."""
     from mcugraph.errors import MCUGraphError
-    from mcugraph.memory.report import SCHEDULE_COLUMNS, format_schedule_table
 
     rows, notes = [], []
     if SHARED.is_dir():
@@ -82,13 +98,24 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             notes.append(f"zoo {name}: exported in {time.perf_counter() - start:.1f} s")
             rows.append(_row(f"zoo:{name}", data, args.time_limit, args.inplace))
+    return rows, notes
+
+
+def format_report(rows: list[dict], notes: list[str], inplace: bool) -> str:
+    """The table and notes this benchmark prints."""
+    from mcugraph.memory.report import SCHEDULE_COLUMNS, format_schedule_table
 
     columns = (*SCHEDULE_COLUMNS, ("head == predicted", "exact"), ("target", "target"))
-    print(format_schedule_table(rows, columns))
-    print(f"\nin-place {'on' if args.inplace else 'off'}; every scheduled model verified bit-exact in TFLM")
-    for note in notes:
-        print(f"note: {note}")
-    return 0 if all(r["exact"] and not str(r["target"]).startswith("MISSED") for r in rows) else 1
+    lines = [format_schedule_table(rows, columns), "",
+             f"in-place {'on' if inplace else 'off'}; every scheduled model verified bit-exact in TFLM"]
+    return "\n".join(lines + [f"note: {note}" for note in notes])
+
+
+def _commit() -> str:
+    """The commit measured (``-dirty`` when the working tree had changes)."""
+    done = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=Path(__file__).parent,
+                          capture_output=True, text=True)
+    return done.stdout.strip() or "unknown"
 
 
 if __name__ == "__main__":

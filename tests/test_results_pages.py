@@ -19,7 +19,7 @@ def rendered():
 def test_every_kept_json_has_a_page():
     """Each benchmarks/results/*.json is rendered by one run page (a new JSON needs its RUNS entry)."""
     kept = sorted(p.name for p in results_pages.RESULTS.glob("*.json"))
-    assert sorted(name for name, _, _ in results_pages.RUNS) == kept
+    assert sorted(name for name, _, _ in results_pages.RUNS + results_pages.MEMORY_RUNS) == kept
 
 
 def test_committed_pages_equal_their_json(rendered):
