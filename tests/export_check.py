@@ -71,26 +71,30 @@ def _param(tensor) -> QuantParam | None:
 
 
 def tflite_inputs(data: bytes, model: ir.Model, feeds: list[np.ndarray], input_layout: str = "nhwc") -> list:
-    """ONNX feeds as the TFLite model takes them: NHWC for NCHW rank-4 inputs, int8 codes where it is int8."""
+    """ONNX feeds as the TFLite model takes them: NHWC for NCHW rank-4 inputs read as images (not those only a
+    reshape or MatMul reads), int8 codes where it is int8."""
     sub = read(data).subgraphs[0]
     result = []
     for index, x, value in zip(sub.inputs, feeds, model.graph.inputs, strict=True):
         tensor = sub.tensors[index]
-        if x.ndim == 4 and input_layout == "nhwc" and not layout.input_is_nhwc(value):
+        if (x.ndim == 4 and input_layout == "nhwc" and not layout.input_is_nhwc(value)
+                and layout.value_perm(value) == layout.NHWC):  # as the writer: only inputs read as images
             x = x.transpose(0, 2, 3, 1)
         param = _param(tensor)
         result.append(quantize(x, param) if param is not None else x.astype(np.float32))
     return result
 
 
-def as_onnx(data: bytes, outputs: list[np.ndarray], shapes: list[tuple[int, ...]]) -> tuple[list, list]:
-    """TFLite outputs dequantised and in ONNX layout, with the output quantisation steps (0 for float)."""
+def as_onnx(data: bytes, outputs: list[np.ndarray], shapes: list[tuple[int, ...]], perms=None) -> tuple[list, list]:
+    """TFLite outputs dequantised and in ONNX layout, with the output quantisation steps (0 for float); ``perms``:
+    the export's ``output_perms`` (default: rank-4 outputs are NHWC)."""
     sub = read(data).subgraphs[0]
     values, steps = [], []
-    for index, y, _shape in zip(sub.outputs, outputs, shapes, strict=True):
+    perms = perms or [None] * len(outputs)
+    for index, y, _shape, perm in zip(sub.outputs, outputs, shapes, perms, strict=True):
         param = _param(sub.tensors[index])
         y = dequantize(y, param) if param is not None else y
-        if y.ndim == 4:  # rank-4 outputs are NHWC
+        if y.ndim == 4 and (perm is None or tuple(perm) == layout.NHWC):
             y = y.transpose(0, 3, 1, 2)
         values.append(y)
         steps.append(param.scale if param is not None else 0.0)
@@ -107,7 +111,7 @@ def check_export(
     result = export_tflite(model, activations=params, **kwargs)
     x = tflite_inputs(result.data, model, list(feeds.values()), kwargs.get("input_layout", "nhwc"))
     raw = run_tflm(result.data, x)
-    got, quant_steps = as_onnx(result.data, raw, [e.shape for e in expected])
+    got, quant_steps = as_onnx(result.data, raw, [e.shape for e in expected], result.output_perms)
     for e, g, q, value in zip(expected, got, quant_steps, model.graph.outputs, strict=True):
         q = q or (params[value.name].scale if params else 0.0)  # float I/O around an int8 body
         atol = steps * q if int8 else 1e-4

@@ -79,3 +79,64 @@ def test_an_integer_parameter_given_as_a_graph_input_is_named_not_run():
                    [("x", TensorProto.FLOAT, (2, 6)), ("shape", TensorProto.INT64, (2,))], [("y", TensorProto.FLOAT, None)])
     with pytest.raises(ShapeError, match="graph input 'shape' is input 1 of node .* needs as a constant"):
         mcugraph.load(model)
+
+
+def _optimize(model, x, quantize=True):
+    return mcugraph.optimize(model, calib=x, quantize=quantize, **QUIET)
+
+
+def test_a_constant_concat_operand_keeps_its_values_in_int8():
+    """Concat(x, constant): the constant's range joins the shared scale (it was clipped to x's: 8 dB)."""
+    c = numpy_helper.from_array(np.full((1, 4), 5.0, np.float32), "c")
+    model = _model([helper.make_node("Concat", ["x", "c"], ["y"], axis=1)], [("x", TensorProto.FLOAT, (1, 4))],
+                   [("y", TensorProto.FLOAT, (1, 8))], [c])
+    x = np.random.default_rng(0).uniform(-1, 1, (10, 4)).astype(np.float32)
+    assert _optimize(model, x).report["verification"]["sqnr_db"] > 30
+
+
+def test_reduce_mean_with_empty_axes_reduces_every_axis():
+    """Opset 18 ReduceMean with a constant empty axes input is reduce-all, not no reduction."""
+    axes = numpy_helper.from_array(np.zeros(0, np.int64), "axes")
+    model = _model([helper.make_node("ReduceMean", ["x", "axes"], ["y"])], [("x", TensorProto.FLOAT, (3, 2, 2))],
+                   [("y", TensorProto.FLOAT, (1, 1, 1))], [axes], opset=18)
+    x = np.random.default_rng(0).uniform(-1, 1, (3, 2, 2)).astype(np.float32)
+    assert _optimize(model, x, quantize=False).report["verification"]["passed"]
+
+
+def test_3d_pooling_is_refused_by_name_not_by_a_python_error():
+    """A 3-D MaxPool says TFLite's kernels are 2-D instead of 'too many values to unpack'."""
+    model = _model([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2, 2])],
+                   [("x", TensorProto.FLOAT, (1, 1, 4, 4, 4))], [("y", TensorProto.FLOAT, (1, 1, 3, 3, 3))])
+    with pytest.raises(mcugraph.errors.UnsupportedOpError, match="3-D pooling"):
+        _optimize(model, np.zeros((1, 1, 4, 4, 4), np.float32))
+
+
+def _conv_transpose(x_hw, out_hw, **attrs) -> onnx.ModelProto:
+    w = numpy_helper.from_array(np.random.default_rng(0).uniform(-1, 1, (1, 2, 3, 3)).astype(np.float32), "w")
+    return _model([helper.make_node("ConvTranspose", ["x", "w"], ["y"], **attrs)],
+                  [("x", TensorProto.FLOAT, (1, 1, *x_hw))], [("y", TensorProto.FLOAT, (1, 2, *out_hw))], [w])
+
+
+def test_conv_transpose_padding_trans_conv_cannot_express_is_refused():
+    """Stride 2, pads (1, 2) on W: ceil(3 / 2) != 3, which LiteRT rejects and TFLM runs wrongly: refused."""
+    model = _conv_transpose((3, 3), (5, 3), strides=[2, 2], pads=[1, 1, 1, 2])
+    with pytest.raises(ExportError, match=r"needs ceil\(output / stride\) == input"):
+        _optimize(model, np.zeros((1, 1, 3, 3), np.float32), quantize=False)
+
+
+@pytest.mark.parametrize("attrs", [{"strides": [3, 2], "output_padding": [1, 1]},
+                                   {"strides": [3, 2], "output_shape": [10, 8]}])
+def test_conv_transpose_output_padding_and_output_shape_are_exact(attrs):
+    """Stride 3 with output_padding or output_shape: the extra rows are zero-extended (VALID), verified at 40 dB."""
+    model = _conv_transpose((3, 3), (10, 8), **attrs)
+    x = np.random.default_rng(0).uniform(-1, 1, (4, 1, 3, 3)).astype(np.float32)
+    assert _optimize(model, x, quantize=False).report["verification"]["sqnr_db"] > 100
+
+
+def test_a_reshape_writing_a_rank4_output_needs_no_transpose():
+    """Unsqueeze to a (1, 3, 4, 5) graph output keeps ONNX order: TFLM's arena head is the prediction."""
+    axes = numpy_helper.from_array(np.array([0], np.int64), "a")
+    model = _model([helper.make_node("Unsqueeze", ["x", "a"], ["y"])], [("x", TensorProto.FLOAT, (3, 4, 5))],
+                   [("y", TensorProto.FLOAT, (1, 3, 4, 5))], [axes])
+    result = _optimize(model, np.ones((2, 3, 4, 5), np.float32))
+    assert result.report["arena_head_bytes"] == result.report["predicted_arena_bytes"]

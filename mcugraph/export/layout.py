@@ -11,7 +11,10 @@ Model inputs (``input_layout``):
   ``Reshape`` doing the same when C == 1); such an input keeps its ONNX shape and that Transpose disappears.
 * ``"nchw"``: the input tensor keeps the ONNX shape; the exporter adds one TRANSPOSE right after it.
 
-Model outputs: a rank-4 output is NHWC; other ranks keep the ONNX shape (a classifier's (1, classes) is unchanged).
+Model outputs (:func:`output_perm`): a rank-4 output is NHWC, except one a reshape writes directly (Reshape,
+Flatten, Squeeze, Unsqueeze), which keeps the ONNX order so that no TRANSPOSE follows the RESHAPE; other ranks keep
+the ONNX shape (a classifier's (1, classes) is unchanged). Likewise a rank-4 input only a reshape or MatMul reads
+keeps the ONNX order (no TRANSPOSE before its reader).
 A Flatten of an NHWC tensor that only feeds fully connected layers keeps the TFLite (H, W, C) feature order and the
 FC weight columns are permuted instead (``flatten_feature_order``).
 """
@@ -59,7 +62,7 @@ def value_perm(value: ir.Value) -> tuple[int, ...]:
             continue
         seen.add(id(v))
         if v.is_graph_output():
-            return NHWC
+            return output_perm(v)
         for use in v.uses():
             node = use.node
             if node.op_type in _ANY_LAYOUT:
@@ -75,6 +78,18 @@ def value_perm(value: ir.Value) -> tuple[int, ...]:
             else:
                 return NHWC
     return identity(rank) if matrix else NHWC
+
+
+_RESHAPES = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze"})
+
+
+def output_perm(value: ir.Value) -> tuple[int, ...]:
+    """The layout of graph output ``value`` (module docstring): NHWC for rank 4 unless a reshape writes it."""
+    rank = len(value.shape)
+    producer = value.producer()
+    if rank == 4 and producer is not None and producer.op_type in _RESHAPES:
+        return identity(rank)
+    return default_perm(rank)
 
 
 def _last_axis(node: ir.Node) -> bool:

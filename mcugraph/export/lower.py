@@ -58,6 +58,11 @@ def _refusal(node: ir.Node) -> str | None:
         if w.shape is not None and len(w.shape) != 4:
             return (f"{NO_KERNEL} for a {len(w.shape) - 2}-D convolution (the 'conv1d-to-2d' pass in "
                     "mcugraph.CANONICALIZE rewrites 1-D ones)")
+    if node.op_type in ("ConvTranspose", "MaxPool", "AveragePool"):
+        rank = len(node.inputs[0].shape or ())
+        if rank != 4:
+            kind = "transposed convolution" if node.op_type == "ConvTranspose" else "pooling"
+            return f"{NO_KERNEL} for {rank - 2}-D {kind} (TFLite's kernels are 2-D)"
     if node.op_type in ("Conv", "Gemm") and len(node.inputs) > 1:
         if Lowering.const(node.inputs[1]) is None:
             return "non-constant weights"
@@ -219,10 +224,15 @@ def resolve_params(
     for step in plan:
         if step.node.op_type not in SAME_PARAMS:
             continue
+        # A constant operand of a Concat/Max/Min is quantised with the group's parameters: the output's own
+        # calibrated range (which holds the constant's values) must then count as a source, or they are clipped.
+        constant_operand = OPS[step.node.op_type].int8 == SHARES_ALL and any(
+            v is not None and Lowering.const(v) is not None for v in step.node.inputs)
         for v in same_param_inputs(step.node):
             for out in step.node.outputs:
                 groups.union(v.name, out.name)
-                copied.add(out.name)
+                if not constant_operand:
+                    copied.add(out.name)
     result = {**activations, **pinned}
     members: dict[str, list[str]] = {}
     for name in list(groups.parent):

@@ -225,12 +225,22 @@ def conv_transpose(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None
     if group != 1 or int_list(node, "dilations", [1, 1]) != [1, 1] or (auto is not None and auto.as_string() != "NOTSET"):
         raise ExportError(f"node '{node.name}' (ConvTranspose): only group=1, dilation 1 and explicit pads map to "
                           "TRANSPOSE_CONV")
-    # VALID: the full result, uncropped (LiteRT sizes a VALID output so, whatever output_shape says); else SAME.
-    same = any(pads[i] != 0 or pads[i + 2] - extra[i] != 0 for i in range(2))
+    if "output_shape" in node.attributes:  # ONNX derives the pads (output_padding included) from it
+        wanted = list(node.attributes["output_shape"].as_ints())[-2:]
+        total = [strides[i] * (int(x.shape[2 + i]) - 1) + extra[i] + (kh, kw)[i] - wanted[i] for i in range(2)]
+        pads = [t - t // 2 for t in total] + [t // 2 for t in total]
+        extra = [0, 0]
+    # VALID: the full result, uncropped, or longer by zero rows at the end as long as LiteRT's VALID check
+    # ceil((output - k + 1) / stride) == input holds; else SAME.
+    ins, outs = [int(d) for d in x.shape[2:]], [int(d) for d in out.shape[2:]]
+    same = any(pads[i] != 0 or pads[i + 2] - extra[i] > 0
+               or -(-(outs[i] - (kh, kw)[i] + 1) // strides[i]) != ins[i] for i in range(2))
     padding = schema.Padding.SAME if same else schema.Padding.VALID
     # Zero rows/columns around the kernel shift TFLite's crop onto ONNX's (see _transpose_conv_axis).
     zeros = [_transpose_conv_axis(pads[i], pads[i + 2] - extra[i], same) for i in range(2)]
     w = np.pad(w, [(0, 0), (0, 0), zeros[0], zeros[1]])
+    if same:
+        _check_transpose_conv_same(node, ins, outs, strides)
     index = cx.input(x, layout.NHWC)
     weights = w.transpose(1, 2, 3, 0)  # (C_in, C_out, kh, kw) -> (C_out, kh, kw, C_in)
     w_index = _weights(cx, f"{node.name}/weights", weights, 0, index, bias)
@@ -242,6 +252,19 @@ def conv_transpose(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None
     options.strideH, options.strideW = strides
     options.fusedActivationFunction = ACTIVATIONS[act]
     cx.fm.op("TRANSPOSE_CONV", [shape, w_index, index, b_index], [out_index], options)
+
+
+def _check_transpose_conv_same(node: ir.Node, ins: list[int], outs: list[int], strides: list[int]) -> None:
+    """TFLite's SAME TRANSPOSE_CONV derives its padding from the output size as a forward SAME convolution would:
+    only an output of ``ceil(output / stride) == input`` rows crops where ONNX does (LiteRT refuses the others;
+    TFLM runs them, wrongly)."""
+    for axis, (i, o, s) in enumerate(zip(ins, outs, strides, strict=True)):
+        if -(-o // s) != i:
+            raise ExportError(
+                f"node '{node.name}' (ConvTranspose): output {'HW'[axis]} {o} with stride {s} from input {i}; "
+                f"TFLite's TRANSPOSE_CONV with padding needs ceil(output / stride) == input (pads/output_padding "
+                "that crop so are not expressible)"
+            )
 
 
 def _transpose_conv_axis(crop_before: int, crop_after: int, same: bool) -> tuple[int, int]:

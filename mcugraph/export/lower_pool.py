@@ -72,11 +72,19 @@ def global_average_pool(cx: Lowering, node: ir.Node, out: ir.Value, act: str) ->
 
 
 def _reduce_axes(cx: Lowering, node: ir.Node) -> tuple[list[int], bool]:
-    """ONNX Reduce* axes (input since opset 18, attribute before; all axes when absent) and keepdims (default 1)."""
+    """ONNX Reduce* axes (input since opset 18, attribute before; all axes when absent or empty) and keepdims
+    (default 1). Empty axes with ``noop_with_empty_axes=1`` (no reduction at all) are refused."""
+    every = list(range(len(node.inputs[0].shape)))
     if len(node.inputs) > 1 and node.inputs[1] is not None:
         axes = [int(a) for a in const_input(cx, node, 1, "axes")]
     else:
-        axes = int_list(node, "axes", list(range(len(node.inputs[0].shape))))
+        axes = int_list(node, "axes", every)
+    if not axes:
+        noop = node.attributes.get("noop_with_empty_axes")
+        if noop is not None and noop.as_int():
+            raise ExportError(f"node '{node.name}' ({node.op_type}): empty axes with noop_with_empty_axes=1 reduce "
+                              "nothing; remove the node (it is an identity)")
+        axes = every
     keep = node.attributes.get("keepdims")
     return axes, keep is None or bool(keep.as_int())
 

@@ -114,7 +114,7 @@ def export_tflite(
     if offline_offsets is not None:
         write_offline_plan(tflite, _offsets_per_tensor(len(fm.tensors), tensor_index, offline_offsets))
     input_perms = tuple(_input_perm(v, input_layout) for v in model.graph.inputs)
-    output_perms = tuple(layout.default_perm(len(v.shape)) for v in model.graph.outputs)
+    output_perms = tuple(layout.output_perm(v) for v in model.graph.outputs)
     return ExportResult(pack(tflite), tensor_index, kernel_order, input_perms, output_perms)
 
 
@@ -189,7 +189,7 @@ class _FloatEdges:
         return self.output_index[value.name]
 
     def _dequantize(self, cx: Lowering, value: ir.Value) -> None:
-        index = cx.input(value, layout.default_perm(len(value.shape)))  # rank 4: NHWC, else ONNX order
+        index = cx.input(value, layout.output_perm(value))  # rank 4: NHWC unless a reshape writes it
         shape = [int(d) for d in cx.fm.tensors[index].shape]
         outer = cx.fm.tensor(f"{value.name}/float", shape, np.float32)
         cx.fm.op("DEQUANTIZE", [index], [outer])
@@ -208,7 +208,7 @@ def _graph_input(cx: Lowering, value: ir.Value, input_layout: str, edges: _Float
 def _graph_output(cx: Lowering, value: ir.Value, edges: _FloatEdges) -> int:
     if edges.enabled:
         return edges.graph_output(cx, value)
-    return cx.input(value, layout.default_perm(len(value.shape)))  # rank 4: NHWC, else ONNX order
+    return cx.input(value, layout.output_perm(value))  # rank 4: NHWC unless a reshape writes it
 
 
 def _offsets_per_tensor(count: int, tensor_index: dict[str, int], offsets: dict[str, int]) -> list[int]:

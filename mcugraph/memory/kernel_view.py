@@ -416,4 +416,5 @@ def _reduce_axis_count(node: ir.Node) -> int:
         axes = [int(a) for a in attr.as_ints()]
     else:
         axes = list(range(rank))
+    axes = axes or list(range(rank))  # empty axes reduce every axis (noop_with_empty_axes=1 is refused)
     return len({a % rank for a in axes}) if rank else 0
