@@ -51,6 +51,17 @@ def test_arena_rectangles_are_the_plan(patched, tmp_path):
     assert got == want and len(want) > 10
 
 
+def test_timeline_bars_are_analyze_live_bytes(patched, tmp_path, capsys):
+    """One timeline bar per operator, each titled with the live bytes analyze --json reports for that operator."""
+    page = _page(tmp_path, patched)
+    capsys.readouterr()
+    assert main(["analyze", str(patched), "--json"]) == 0
+    want = [row["live_bytes"] for row in json.loads(capsys.readouterr().out)["ops"]]
+    bars = re.findall(r"<title>step (\d+): [^<]*, ([\d,]+) B live</title>", page)
+    assert [int(step) for step, _ in bars] == list(range(len(want)))
+    assert [int(b.replace(",", "")) for _, b in bars] == want
+
+
 def test_patched_page_shows_tiles_in_place_reuse_and_the_peak(patched, tmp_path):
     """One table row per operator, the peak operator's row marked, tiles shaded, in-place tensors hatched."""
     page = _page(tmp_path, patched)
