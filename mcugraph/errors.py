@@ -68,3 +68,8 @@ def unsupported_ops_error(nodes: list[tuple[str, str]], what: str, hint: str) ->
     """One error naming *all* offending nodes at once: ``nodes`` is a list of (node name, op type)."""
     listed = ", ".join(f"{name} ({op})" for name, op in nodes)
     return UnsupportedOpError(f"{len(nodes)} node(s) {what}: {listed}; {hint}", nodes)
+
+
+class TargetError(MCUGraphError):
+    """The firmware for a target cannot be built or run: no toolchain, no TFLM tree, an unknown target, a build
+    error, an emulator run that faults or hangs (:mod:`mcugraph.target`)."""
