@@ -128,6 +128,22 @@ def test_optional_columns_come_from_the_data():
     assert "<th class=\"n\">measured cycles</th>" in page and "<td class=\"n\">123,456</td>" in page
 
 
+def test_extra_columns_reach_every_row(patched):
+    """report_data(extra_columns=...): the column is last, each row gets its value by name, a missing one blank."""
+    from mcugraph.analysis.html_data import report_data
+    from mcugraph.memory.report import report_from_kernel_graph
+    from mcugraph.memory.tflite_graph import kernel_graph_from_tflite
+
+    report = report_from_kernel_graph(kernel_graph_from_tflite(patched.read_bytes()), "p")
+    column = {"key": "instructions", "title": "instructions (measured)", "numeric": True}
+    values = {row.name: 1000 + i for i, row in enumerate(report.ops[1:])}
+    data = report_data(report, source="p.tflite", extra_columns=[(column, values)])
+    assert data["columns"][-1] == column
+    assert [op["instructions"] for op in data["ops"]] == [None, *values.values()]
+    page = render(data)
+    assert "instructions (measured)</th>" in page and f'<td class="n">{1000 + len(values) - 1:,}</td>' in page
+
+
 def test_prune_report_widths(patched, tmp_path):
     """--prune-report: a row per prunable group with its widths before and after."""
     prune = tmp_path / "prune.json"

@@ -4,8 +4,8 @@
 :class:`~mcugraph.analysis.report.Report` (one row per node or .tflite operator), the memory profile and the arena
 plan (:class:`mcugraph.cli.analyze_memory.MemoryFigures`), the .tflite bytes for the flash bill, and a pruning
 report's channel groups. :func:`mcugraph.analysis.html.render` turns the dict into the page and reads nothing else,
-so a later measurement adds a table column (``columns`` + a key on each row of ``ops``) or a flash item
-(``flash["items"]``) to the data without touching the renderer.
+so a later measurement adds a table column (``extra_columns``: ``columns`` + a key on each row of ``ops``) or a
+flash item (``flash["items"]``) to the data without touching the renderer.
 
 Layout (bytes everywhere; steps are positions in the kernel order):
 
@@ -26,6 +26,7 @@ Layout (bytes everywhere; steps are positions in the kernel order):
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mcugraph.memory.report import _tile_of  # the one place that reads a patched stage's tile from a name
@@ -43,11 +44,13 @@ COLUMNS: tuple[dict[str, Any], ...] = (
 
 
 def report_data(report, figures=None, *, source: str, tflite: bytes | None = None, prune: dict | None = None,
-                plan_note: str = "", tflm_own_plan_bytes: int | None = None) -> dict[str, Any]:
+                plan_note: str = "", tflm_own_plan_bytes: int | None = None,
+                extra_columns: Sequence[tuple[dict[str, Any], Mapping[str, Any]]] = ()) -> dict[str, Any]:
     """The page's data (see the module docstring). ``figures``: the memory figures of ``report`` (None: no memory
     sections); ``tflite``: the model file, for the flash bill; ``prune``: a pruning report (``prune --json``);
     ``plan_note``: where the drawn plan comes from; ``tflm_own_plan_bytes``: TFLM's arena for a file without an
-    offline plan (its own greedy planner)."""
+    offline plan (its own greedy planner); ``extra_columns``: more table columns, each ``({"key", "title",
+    "numeric"}, {row name: value})`` (e.g. instructions per operator measured on a chip; a row it lacks is blank)."""
     steps = figures.steps if figures is not None else (None,) * len(report.ops)
     peak_step = figures.profile.peak_step if figures is not None else None
     ops = []
@@ -57,7 +60,11 @@ def report_data(report, figures=None, *, source: str, tflite: bytes | None = Non
             "macs": row.macs, "weight_bytes": row.weight_bytes, "live_bytes": row.live_bytes,
             "fused_into": row.fused_into, "peak": step is not None and step == peak_step,
         })
+    for column, values in extra_columns:
+        for op in ops:
+            op[column["key"]] = values.get(op["name"])
     columns = [c for c in COLUMNS if any(op[c["key"]] is not None for op in ops)]
+    columns += [dict(column) for column, _ in extra_columns]
     totals = {"macs": report.macs, "weight_bytes": _weights(report), "params": report.params, "nodes": len(ops),
               "peak_bytes": report.peak_bytes, "arena_bytes": report.arena_bytes,
               "lower_bound_bytes": report.lower_bound_bytes}
