@@ -141,7 +141,20 @@ def test_extra_columns_reach_every_row(patched):
     assert data["columns"][-1] == column
     assert [op["instructions"] for op in data["ops"]] == [None, *values.values()]
     page = render(data)
-    assert "instructions (measured)</th>" in page and f'<td class="n">{1000 + len(values) - 1:,}</td>' in page
+    assert "instructions (measured)</th>" in page and "not measured: needs a firmware build" in page and f'<td class="n">{1000 + len(values) - 1:,}</td>' in page
+
+
+def test_runtime_bytes_join_the_flash_bill(patched):
+    """A firmware build's runtime size is one more part of the flash bill, with its share."""
+    from mcugraph.analysis.html_data import report_data
+    from mcugraph.memory.report import report_from_kernel_graph
+    from mcugraph.memory.tflite_graph import kernel_graph_from_tflite
+
+    data_bytes = patched.read_bytes()
+    report = report_from_kernel_graph(kernel_graph_from_tflite(data_bytes), "p")
+    data = report_data(report, source="p.tflite", tflite=data_bytes, runtime_bytes=len(data_bytes))
+    page = render(data)
+    assert f'<td>TFLM runtime (code)</td><td class="n">{len(data_bytes):,}</td><td class="n">50.0 %</td>' in page
 
 
 def test_prune_report_widths(patched, tmp_path):

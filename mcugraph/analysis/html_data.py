@@ -45,12 +45,14 @@ COLUMNS: tuple[dict[str, Any], ...] = (
 
 def report_data(report, figures=None, *, source: str, tflite: bytes | None = None, prune: dict | None = None,
                 plan_note: str = "", tflm_own_plan_bytes: int | None = None,
-                extra_columns: Sequence[tuple[dict[str, Any], Mapping[str, Any]]] = ()) -> dict[str, Any]:
+                extra_columns: Sequence[tuple[dict[str, Any], Mapping[str, Any]]] = (),
+                runtime_bytes: int | None = None) -> dict[str, Any]:
     """The page's data (see the module docstring). ``figures``: the memory figures of ``report`` (None: no memory
     sections); ``tflite``: the model file, for the flash bill; ``prune``: a pruning report (``prune --json``);
     ``plan_note``: where the drawn plan comes from; ``tflm_own_plan_bytes``: TFLM's arena for a file without an
     offline plan (its own greedy planner); ``extra_columns``: more table columns, each ``({"key", "title",
-    "numeric"}, {row name: value})`` (e.g. instructions per operator measured on a chip; a row it lacks is blank)."""
+    "numeric"}, {row name: value})`` (e.g. instructions per operator measured on a chip; a row it lacks is blank);
+    ``runtime_bytes``: the TFLM runtime's code in flash, from a firmware build (None: listed as not measured)."""
     steps = figures.steps if figures is not None else (None,) * len(report.ops)
     peak_step = figures.profile.peak_step if figures is not None else None
     ops = []
@@ -75,7 +77,7 @@ def report_data(report, figures=None, *, source: str, tflite: bytes | None = Non
         "columns": columns,
         "ops": ops,
         "memory": _memory(figures, plan_note, tflm_own_plan_bytes) if figures is not None else None,
-        "flash": _flash(report, figures, tflite),
+        "flash": _flash(report, figures, tflite, runtime_bytes),
         "prune": _prune(prune) if prune is not None else None,
     }
 
@@ -132,8 +134,9 @@ def _weights(report) -> int:
     return getattr(report, "weight_bytes", report.flash_bytes)
 
 
-def _flash(report, figures, tflite: bytes | None) -> dict[str, Any]:
-    runtime = {"label": "TFLM runtime (code)", "bytes": None, "note": "not measured: needs a firmware build"}
+def _flash(report, figures, tflite: bytes | None, runtime_bytes: int | None) -> dict[str, Any]:
+    runtime = {"label": "TFLM runtime (code)", "bytes": runtime_bytes,
+               "note": "not measured: needs a firmware build" if runtime_bytes is None else "from a firmware build"}
     weights = {"label": "weights + biases", "bytes": _weights(report), "note": ""}
     if tflite is None:
         # A Report with weight_bytes has flash_bytes = the .tflite mcugraph opt would write (None: cannot export).
