@@ -1,6 +1,6 @@
 """Export benchmark: ``mcugraph opt`` against the TensorFlow converter's reference int8 files (and onnx2tf if present).
 
-Run: ``python benchmarks/export.py [--no-zoo] [--repeat N]``. One row per model (the four MLPerf Tiny ONNX files from
+Run: ``python benchmarks/export.py [--no-zoo] [--repeat N] [--json FILE]``. One row per model (the four MLPerf Tiny ONNX files from
 ``../shared`` and the zoo models):
 
 - ``opt s``: wall time of ``mcugraph.optimize`` in this process (load, canonicalise, schedule, plan, calibrate,
@@ -14,12 +14,16 @@ Run: ``python benchmarks/export.py [--no-zoo] [--repeat N]``. One row per model 
 
 Calibration is ``random:LO,HI`` in the range of the reference int8 input quantisation, so SQNR compares both
 converters on equal, non-representative data; no MLPerf dataset is available here.
+
+``--json FILE`` keeps the rows and the commit measured; ``benchmarks/results_pages.py`` renders a kept file into its
+docs/results page with :func:`format_report`, the same text this prints.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import time
 from pathlib import Path
 
@@ -100,17 +104,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-zoo", action="store_true", help="only the MLPerf Tiny models")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per model (best is reported)")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also keep the rows as JSON (for docs/results)")
     args = parser.parse_args()
 
     import mcugraph  # noqa: F401  (imports paid before timing)
     from mcugraph import zoo  # noqa: F401
 
     rows = [_row(*model, args.repeat) for model in _models(not args.no_zoo)]
+    print(format_report(rows))
+    if args.json:
+        from memory import measured_commit
+
+        payload = {"args": {k: str(v) for k, v in vars(args).items() if k != "json"}, "commit": measured_commit(),
+                   "rows": rows}
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+
+
+def format_report(rows: list[dict]) -> str:
+    """The table this benchmark prints (the onnx2tf column only when some row has it)."""
     with_onnx2tf = any(r["onnx2tf_s"] is not None for r in rows)
     header = f"{'model':<18} {'opt s':>7}" + (f" {'onnx2tf s':>9}" if with_onnx2tf else "")
     header += f" {'head ours':>10} {'head ref':>9} {'SQNR ours':>9} {'SQNR ref':>9} {'flash ours':>10} {'flash ref':>10}"
-    print(header)
-    print("-" * len(header))
+    lines = [header, "-" * len(header)]
     for r in rows:
         line = f"{r['model']:<18} {r['opt_s']:>7.2f}"
         if with_onnx2tf:
@@ -119,9 +134,10 @@ def main() -> None:
             f" {r['head']:>10,} {_cell(r['ref_head'], ','):>9} {r['sqnr']:>9.1f} {_cell(r['ref_sqnr'], '.1f'):>9}"
             f" {r['flash']:>10,} {_cell(r['ref_flash'], ','):>10}"
         )
-        print(line)
+        lines.append(line)
     if not with_onnx2tf:
-        print("(onnx2tf is not installed: its column is left out)")
+        lines.append("(onnx2tf is not installed: its column is left out)")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

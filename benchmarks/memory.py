@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, notes = measure(args)
     print(format_report(rows, notes, args.inplace))
     if args.json:
-        payload = {"args": {k: str(v) for k, v in vars(args).items() if k != "json"}, "commit": _commit(),
+        payload = {"args": {k: str(v) for k, v in vars(args).items() if k != "json"}, "commit": measured_commit(),
                    "rows": rows, "notes": notes}
         args.json.write_text(json.dumps(payload, indent=2) + "\n")
     return 0 if all(r["exact"] and not str(r["target"]).startswith("MISSED") for r in rows) else 1
@@ -111,7 +111,7 @@ def format_report(rows: list[dict], notes: list[str], inplace: bool) -> str:
     return "\n".join(lines + [f"note: {note}" for note in notes])
 
 
-def _commit() -> str:
+def measured_commit() -> str:
     """The commit measured (``-dirty`` when the working tree had changes)."""
     done = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=Path(__file__).parent,
                           capture_output=True, text=True)

@@ -39,7 +39,11 @@ RUNS = (
      "1 h 56 min on the 2 cores."),
 )
 # (JSON file, date, note) of `python benchmarks/memory.py --json`: one page each.
-MEMORY_RUNS: tuple[tuple[str, str, str], ...] = ()
+MEMORY_RUNS = (
+    ("memory_a8b82b5.json", "2026-12-08",
+     "The four MLPerf Tiny int8 references (the TF converter's files in `../shared/models/mlperf-tiny/`) and the zoo "
+     "models exported by `mcugraph opt`, at commit a8b82b5, in a fresh clone, on the shared 2-core machine."),
+)
 # (page name, title, the JSON files pooled): the units of one budget in several runs are pooled.
 POOLS = (
     ("pruning-cifar-one-shot-pool", "CIFAR-10 pruning, the one-shot restart's five runs pooled",
