@@ -47,6 +47,7 @@ class Options:
     quantize: bool = True  # False: float32 model, no calibration
     io_dtype: str = "int8"  # "float32": float inputs/outputs around an int8 model
     input_layout: str = "nhwc"
+    keep_names: bool = False  # write tensor names into the .tflite (TFLM and LiteRT read none: off, smaller file)
     verify: bool = True
     min_sqnr_db: float | None = None  # None: mcugraph.export.verify.DEFAULT_MIN_SQNR_DB for the dtype
     inplace: bool = True
@@ -72,7 +73,7 @@ class Options:
 def optimize(model: Any, **options: Any) -> OptimizeResult:
     """Optimise ``model`` (anything :func:`mcugraph.load` takes) for TFLM; options are the fields of :class:`Options`.
 
-    ``report`` holds ``flash_bytes``, ``arena_head_bytes`` (TFLM), ``predicted_arena_bytes``, ``macs``,
+    ``report`` holds ``flash_bytes`` (the file's length), ``weight_bytes`` (its weights + biases), ``arena_head_bytes`` (TFLM), ``predicted_arena_bytes``, ``macs``,
     ``verification`` (SQNR dB, max abs error, top-1 agreement), ``calibration`` and ``seconds`` per step.
     """
     return run(model, Options(**options))
@@ -113,6 +114,7 @@ def _build(ir_model: ir.Model, reference: onnx.ModelProto, qdq_params: dict | No
         activations = _activations(ir_model, opts, qdq_params, data)
     with timer("export"):
         exported = _export(ir_model, opts, activations, memory)
+        _check_flash(ir_model, exported.data, opts, memory)
         head = _check_arena(exported.data, memory)
     with timer("verify"):
         verification = _verify(exported, reference, opts, data, memory, head)
@@ -312,7 +314,23 @@ def _export(model: ir.Model, opts: Options, activations: dict | None, memory: _M
     return export_tflite(
         model, activations=activations, order=memory.order, offline_offsets=memory.offsets,
         io_dtype=opts.io_dtype if opts.quantize else "float32", input_layout=opts.input_layout,
+        keep_names=opts.keep_names,
     )
+
+
+def _check_flash(model: ir.Model, data: bytes, opts: Options, memory: _Memory) -> None:
+    """:class:`ExportError` unless the file is exactly the flash ``analyze`` and ``prune`` predict for the model.
+
+    The prediction exports the model's structure with placeholder ranges (``mcugraph.analysis.flash``); a file
+    whose size depends on the calibrated ranges would make every flash budget wrong, so it is not written.
+    """
+    from mcugraph.analysis.flash import check_flash_prediction, predicted_flash_bytes
+
+    predicted = predicted_flash_bytes(
+        model, quantize=opts.quantize, io_dtype=opts.io_dtype, input_layout=opts.input_layout, order=memory.order,
+        plan=memory.offsets is not None, keep_names=opts.keep_names,
+    )
+    check_flash_prediction(predicted, data)
 
 
 def _check_arena(data: bytes, memory: _Memory) -> int | None:
@@ -356,6 +374,7 @@ def _report(model, data, opts, memory, samples, qdq_params, verification, second
     from mcugraph.tflite.tflm import arena_head
 
     quantized = "int8" if opts.quantize else "float32"
+    costs = analyze(model, dtype=quantized, flash=False)
     return {
         "model": model.graph.name or "model",
         "dtype": quantized,
@@ -367,7 +386,8 @@ def _report(model, data, opts, memory, samples, qdq_params, verification, second
         "peak_bytes": memory.peak_bytes,
         "given_order_peak_bytes": memory.given_peak_bytes,
         "schedule_note": memory.note or None,
-        "macs": analyze(model, dtype=quantized).macs,
+        "macs": costs.macs,
+        "weight_bytes": costs.weight_bytes,
         "calibration": {
             "source": "QDQ scales" if qdq_params is not None else (samples.source if opts.quantize else None),
             "method": opts.calib_method if opts.quantize and qdq_params is None else None,
