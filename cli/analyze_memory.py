@@ -61,7 +61,7 @@ def tflite_report(args: argparse.Namespace):
     except OSError as e:
         raise ModelLoadError(f"{args.model}: cannot read the model ({e.strerror}); check the path") from e
     graph = kernel_graph_from_tflite(data, Path(args.model).name)
-    return report_from_kernel_graph(graph, Path(args.model).stem), graph
+    return report_from_kernel_graph(graph, Path(args.model).stem, flash_bytes=len(data)), graph
 
 
 @dataclasses.dataclass(frozen=True)

@@ -33,6 +33,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="layout of 4-D .tflite inputs (nhwc: what TFLM users feed; nchw: keep the ONNX layout)",
     )
     parser.add_argument(
+        "--keep-names", action="store_true",
+        help="write tensor names, the subgraph name and a description into the .tflite (default: left out; TFLM and "
+             "LiteRT read none of them, so the file is smaller; mcugraph's tools name a nameless tensor by its index)",
+    )
+    parser.add_argument(
         "--verify-min-sqnr", type=float, default=None, metavar="DB",
         help="fail below this SQNR vs onnxruntime (default 10 dB int8, 40 dB float32)",
     )
@@ -99,6 +104,7 @@ def options_from_args(args: argparse.Namespace):
         quantize=not args.float32,
         io_dtype=args.io,
         input_layout=args.input_layout,
+        keep_names=args.keep_names,
         verify=not args.no_verify,
         min_sqnr_db=args.verify_min_sqnr,
         inplace=not args.no_inplace,
@@ -164,7 +170,8 @@ def format_summary(report: dict, output: str) -> str:
     top1 = verification.get("top1_agreement")
     rows = [
         ("output", f"{output} ({report['dtype']}, io {report['io_dtype']}, {report['input_layout']})"),
-        ("flash bytes (.tflite)", f"{report['flash_bytes']:,}"),
+        ("flash bytes (.tflite)", f"{report['flash_bytes']:,}" + (
+            f" ({report['weight_bytes']:,} weights + biases)" if "weight_bytes" in report else "")),
         ("TFLM arena head bytes", f"{report['arena_head_bytes']:,}"),
         ("predicted arena bytes", f"{predicted:,}" if predicted is not None else "n/a"),
         ("MACs", f"{report['macs']:,}"),

@@ -13,6 +13,7 @@ import onnx_ir as ir
 from onnx import helper
 
 import mcugraph
+from mcugraph.analysis.flash import placeholder_params
 from mcugraph.export import ExportResult, QuantParam, export_tflite, layout, param_from_range
 from mcugraph.export.quant_params import dequantize, quantize
 from mcugraph.runtime import input_feeds, run_onnx, run_onnx_all_values
@@ -109,6 +110,9 @@ def check_export(
     expected = run_onnx(model, feeds)
     params = activation_params(model) if int8 else None
     result = export_tflite(model, activations=params, **kwargs)
+    # The flash analyze and prune predict: the same export with placeholder ranges has the file's size exactly.
+    placeholder = export_tflite(model, activations=placeholder_params(model) if int8 else None, **kwargs)
+    assert len(placeholder.data) == len(result.data)
     x = tflite_inputs(result.data, model, list(feeds.values()), kwargs.get("input_layout", "nhwc"))
     raw = run_tflm(result.data, x)
     got, quant_steps = as_onnx(result.data, raw, [e.shape for e in expected], result.output_perms)

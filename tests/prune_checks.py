@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from mcugraph.analysis.costs import node_costs
+from mcugraph.analysis.flash import predicted_flash_bytes
 from mcugraph.memory.kernel_view import kernel_view
 from mcugraph.memory.peak import peak_memory
 from mcugraph.prune.api import apply_keep
@@ -37,6 +38,9 @@ def assert_resources_exact(model, rmodel, order, keep) -> dict:
     predicted = rmodel.evaluate({gid: float(len(k)) for gid, k in keep.items()})
     costs = node_costs(pruned)
     assert float(predicted["ram"]) == peak_memory(kernel_view(pruned), order).peak_bytes
-    assert float(predicted["flash"]) == sum(c.weight_bytes for c in costs)
+    assert float(predicted["flash"]) == predicted_flash_bytes(pruned, order=order)  # the .tflite, byte for byte
+    counts = {gid: float(len(k)) for gid, k in keep.items()}
+    assert float(rmodel.weight_bytes({**{g: float(n) for g, n in rmodel.sizes.items()}, **counts})) == sum(
+        c.weight_bytes for c in costs)
     assert float(predicted["macs"]) == sum(c.macs for c in costs)
     return predicted

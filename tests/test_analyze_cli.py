@@ -40,7 +40,8 @@ def test_table_and_totals(tiny_path, capsys):
     """The default command prints one row per node and the hand-counted totals."""
     assert main(["analyze", str(tiny_path)]) == 0
     out = capsys.readouterr().out
-    assert f"tiny: {8 * 8 * 16 * 3 * 3 * 3:,} MACs, {16 * 3 * 3 * 3 + 16 * 4:,} B flash" in out
+    assert f"tiny: {8 * 8 * 16 * 3 * 3 * 3:,} MACs, " in out
+    assert f"B flash (.tflite) of which {16 * 3 * 3 * 3 + 16 * 4:,} B weights + biases" in out
     assert "Conv" in out and "Relu" in out
 
 
@@ -48,7 +49,7 @@ def test_json_to_stdout_is_only_json(tiny_path, capsys):
     """--json without a file prints parseable JSON and nothing else."""
     assert main(["analyze", str(tiny_path), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     assert (data["model"], data["macs"], data["params"]) == ("tiny", 8 * 8 * 16 * 3 * 3 * 3, 16 * 3 * 3 * 3 + 16)
     assert [op["op"] for op in data["ops"]] == ["Conv", "Relu"]
 
@@ -58,7 +59,7 @@ def test_json_to_file_and_table(tiny_path, tmp_path, capsys):
     out_file = tmp_path / "out" / "report.json"
     assert main(["analyze", str(tiny_path), "--json", str(out_file)]) == 0
     assert "MACs" in capsys.readouterr().out
-    assert json.loads(out_file.read_text())["flash_bytes"] == 16 * 3 * 3 * 3 + 16 * 4
+    assert json.loads(out_file.read_text())["weight_bytes"] == 16 * 3 * 3 * 3 + 16 * 4
 
 
 def test_plot_writes_png(tiny_path, tmp_path):
@@ -145,7 +146,7 @@ def test_mlperf_models(shared_models, name, capsys):
     assert main(["analyze", str(shared_models / f"{name}.onnx"), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     if name == "ic_resnet8":
-        assert (data["macs"], data["flash_bytes"], data["params"]) == resnet8_hand_count()
+        assert (data["macs"], data["weight_bytes"], data["params"]) == resnet8_hand_count()
     else:
         assert data["macs"] == MLPERF_TOTALS[name]
     assert not any(op["op"] in ("DequantizeLinear", "Identity", "BatchNormalization") for op in data["ops"])

@@ -118,7 +118,7 @@ def test_activations_and_clip_bounds_cost_nothing():
     ]
     proto = graph(nodes, [("x", [1, 4])], [("y", [1, 4])], {})
     report = analyze(mcugraph.load(proto))
-    assert (report.macs, report.flash_bytes, report.params) == (0, 0, 0)
+    assert (report.macs, report.weight_bytes, report.params) == (0, 0, 0)
 
 
 def test_shared_weight_counted_once():
@@ -127,7 +127,7 @@ def test_shared_weight_counted_once():
              helper.make_node("Gemm", ["a", "w"], ["y"], "fc2", transB=1)]
     proto = graph(nodes, [("x", [1, 8])], [("y", [1, 8])], {"w": (8, 8)})
     report = analyze(mcugraph.load(proto))
-    assert report.flash_bytes == 8 * 8
+    assert report.weight_bytes == 8 * 8
     assert report.macs == 2 * 8 * 8
     assert [row.weight_bytes for row in report.ops] == [8 * 8, 0]
 
@@ -160,7 +160,7 @@ def test_integer_constants_are_not_parameters():
                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 2, 2])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16])], [shape])
     report = analyze(mcugraph.load(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])))
-    assert (report.flash_bytes, report.params) == (0, 0)
+    assert (report.weight_bytes, report.params) == (0, 0)
 
 
 def test_lstm_macs_and_params():

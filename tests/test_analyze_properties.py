@@ -59,7 +59,7 @@ def test_conv_geometry_matches_torch(groups, cin_per_group, cout_per_group, kern
     report = mcugraph.analyze(mcugraph.load(module, example_inputs=x))
     assert report.macs == torch_macs(module, x)
     assert report.params == sum(p.numel() for p in module.parameters())
-    assert report.flash_bytes == layer.weight.numel() + (4 * cout if bias else 0)
+    assert report.weight_bytes == layer.weight.numel() + (4 * cout if bias else 0)
 
 
 @settings(max_examples=10, deadline=None)
@@ -70,4 +70,4 @@ def test_linear_matches_torch(rows, features, outputs, bias):
     x = torch.rand(rows, features)
     report = mcugraph.analyze(mcugraph.load(module, example_inputs=x, input_shapes={"input": (rows, features)}))
     assert report.macs == torch_macs(module, x) == rows * features * outputs
-    assert report.flash_bytes == features * outputs + (4 * outputs if bias else 0)
+    assert report.weight_bytes == features * outputs + (4 * outputs if bias else 0)

@@ -35,7 +35,7 @@ def test_totals_are_hand_counts():
     """Totals: conv 4*4*4*3*3*2 + fc 64*3 MACs; int8 weights + int32 conv bias."""
     r = report()
     assert r.macs == 4 * 4 * 4 * 3 * 3 * 2 + 64 * 3
-    assert r.flash_bytes == 4 * 2 * 3 * 3 + 4 * 4 + 3 * 64
+    assert r.weight_bytes == 4 * 2 * 3 * 3 + 4 * 4 + 3 * 64
     assert r.params == 4 * 2 * 3 * 3 + 4 + 3 * 64
     assert [(row.name, row.op, row.output_shape) for row in r.ops] == [
         ("conv", "Conv", (1, 4, 4, 4)), ("relu", "Relu", (1, 4, 4, 4)),
@@ -46,14 +46,14 @@ def test_totals_are_hand_counts():
 def test_float32_report():
     """analyze(dtype="float32") counts 4 bytes per weight and bias element."""
     proto = onnx.parser.parse_model(MODEL)
-    assert analyze(mcugraph.load(proto), dtype="float32").flash_bytes == (4 * 2 * 3 * 3 + 4 + 3 * 64) * 4
+    assert analyze(mcugraph.load(proto), dtype="float32").weight_bytes == (4 * 2 * 3 * 3 + 4 + 3 * 64) * 4
 
 
 def test_json_contract_without_memory():
     """The JSON has schema_version, the totals and per-op keys, and no memory keys while they are None."""
     data = report().to_json()
-    assert data["schema_version"] == SCHEMA_VERSION == 1
-    assert set(data) == {"schema_version", "model", "macs", "flash_bytes", "params", "ops"}
+    assert data["schema_version"] == SCHEMA_VERSION == 2
+    assert set(data) == {"schema_version", "model", "macs", "flash_bytes", "weight_bytes", "params", "ops"}
     assert data["ops"][0] == {
         "name": "conv", "op": "Conv", "output_shape": [1, 4, 4, 4], "macs": 4 * 4 * 4 * 3 * 3 * 2,
         "weight_bytes": 4 * 2 * 3 * 3 + 4 * 4,
@@ -78,8 +78,11 @@ def test_json_includes_memory_fields_once_filled():
 def test_table_lists_every_node_and_totals():
     """The table has one line per node and a totals line with thousands separators."""
     text = format_table(report())
-    macs, flash, params = 4 * 4 * 4 * 3 * 3 * 2 + 64 * 3, 4 * 2 * 3 * 3 + 4 * 4 + 3 * 64, 4 * 2 * 3 * 3 + 4 + 3 * 64
-    assert f"net: {macs:,} MACs, {flash} B flash (weights + biases), {params} params, 4 nodes" in text
+    r = report()
+    macs, weights, params = 4 * 4 * 4 * 3 * 3 * 2 + 64 * 3, 4 * 2 * 3 * 3 + 4 * 4 + 3 * 64, 4 * 2 * 3 * 3 + 4 + 3 * 64
+    assert r.flash_bytes > weights
+    assert (f"net: {macs:,} MACs, {r.flash_bytes:,} B flash (.tflite) of which {weights} B weights + biases, "
+            f"{params} params, 4 nodes") in text
     assert "1,344 MACs" in text
     assert all(name in text for name in ("conv", "relu", "flatten", "fc"))
     assert "live B" not in text and "peak SRAM" not in text

@@ -160,9 +160,13 @@ def test_scheduled_order_and_offline_plan_reach_tflm_exactly(zoo):
 
 
 def test_model_header_is_version_3_mcugraph():
-    """The flatbuffer says schema version 3 and description "mcugraph"."""
-    tfl = read(export_tflite(one_node("Relu", {"x": (1, 4)}), activations=None).data)
-    assert (tfl.version, tfl.description) == (3, b"mcugraph")
+    """The flatbuffer says schema version 3; the description "mcugraph" and the names only with keep_names."""
+    model = one_node("Relu", {"x": (1, 4)})
+    lean, named = (read(export_tflite(model, activations=None, keep_names=k).data) for k in (False, True))
+    assert (lean.version, lean.description, lean.subgraphs[0].name) == (3, None, None)
+    assert [t.name for t in lean.subgraphs[0].tensors] == [None, None]
+    assert (named.version, named.description, named.subgraphs[0].name) == (3, b"mcugraph", b"main")
+    assert [t.name for t in named.subgraphs[0].tensors] == [b"x", b"y0"]
 
 
 def test_unsupported_ops_are_listed_together():

@@ -4,6 +4,9 @@ Four 3x3 conv layers 32/48/64/64 with BatchNorm, a max-pool after the second, gl
 (~80 KB of int8 weights), trained 30 epochs on digits; then exactly the command a user types, **no recipe flag**:
 
     mcugraph prune base.onnx -o pruned.onnx --data train.npz --ram HEAD/8 --flash WEIGHTS/16
+
+(``--flash`` counts the whole .tflite since issue 28, so WEIGHTS/16 as a flash budget also pays the file's tables:
+stricter than issue 8's weights-only budget; the criterion stays 16x fewer weight + bias bytes.)
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ def outcome(tmp_path_factory):
     base_path, pruned_path, train_path = folder / "base.onnx", folder / "pruned.onnx", folder / "train.npz"
     mcugraph.save(mcugraph.load(module, example_inputs=torch.rand(1, 1, 8, 8)), base_path)
     np.savez(train_path, x=data.train.x, y=data.train.y)
-    weights = exact_resources(mcugraph.run_pipeline(mcugraph.load(base_path), mcugraph.CANONICALIZE).model)["flash"]
+    weights = exact_resources(mcugraph.run_pipeline(mcugraph.load(base_path), mcugraph.CANONICALIZE).model)["weights"]
     base = mcugraph.optimize(base_path, calib="digits", progress=False)
     ram, flash = base.report["arena_head_bytes"] // 8, weights // 16
     assert main(["prune", str(base_path), "-o", str(pruned_path), "--data", str(train_path),
@@ -39,7 +42,7 @@ def outcome(tmp_path_factory):
     pruned = mcugraph.optimize(pruned_path, calib="digits", progress=False)
     return {
         "base_head": base.report["arena_head_bytes"], "head": pruned.report["arena_head_bytes"],
-        "base_flash": weights, "flash": exact_resources(mcugraph.load(pruned_path))["flash"],
+        "base_flash": weights, "flash": exact_resources(mcugraph.load(pruned_path))["weights"],
         "base_acc": tflite_accuracy(base.tflite, data.test),
         "acc": tflite_accuracy(pruned.tflite, data.test),
     }

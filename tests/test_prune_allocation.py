@@ -46,7 +46,7 @@ def test_uniform_fraction_of_loose_budgets_is_one(zoo):
     assert uniform_fraction(rmodel, gated, Budgets(ram=before["ram"], flash=before["flash"])) == 1.0
 
 
-@pytest.mark.parametrize(("name", "ram_k", "flash_k"), [("digits_cnn", 4, 8), ("resnet", 4, 8), ("resnet", 2, 8)])
+@pytest.mark.parametrize(("name", "ram_k", "flash_k"), [("digits_cnn", 4, 8), ("resnet", 4, 2), ("resnet", 2, 2)])
 def test_balanced_counts_are_maximal_and_at_least_uniform(zoo, name, ram_k, flash_k):
     before, rmodel, gated = _setup(zoo, name)
     budgets = Budgets(ram=before["ram"] // ram_k, flash=before["flash"] // flash_k)
@@ -63,7 +63,8 @@ def test_balanced_counts_are_maximal_and_at_least_uniform(zoo, name, ram_k, flas
 
 
 def test_balanced_counts_spend_what_the_binding_budget_leaves():
-    """ResNet-8 (CIFAR, 16/32/64) at 1/4 SRAM + 1/8 flash: SRAM binds stage 1, flash the rest; uniform width stops at
+    """ResNet-8 (CIFAR, 16/32/64) at 1/4 SRAM + 1/5 flash (of the .tflite, whose tables make it about the 1/8 of the
+    weights this test used before flash meant the file): SRAM binds stage 1, flash the rest; uniform width stops at
     the SRAM bound everywhere, the balanced allocation widens stages 2-3 until flash binds."""
     from mcugraph import zoo as zoo_models
 
@@ -74,7 +75,7 @@ def test_balanced_counts_spend_what_the_binding_budget_leaves():
     gated = gateable_groups(model, groups)
     before = exact_resources(model)
     rmodel = resource_model(model, groups, before["order"])
-    budgets = Budgets(ram=before["ram"] // 4, flash=before["flash"] // 8)
+    budgets = Budgets(ram=before["ram"] // 4, flash=before["flash"] // 5)
     uniform = uniform_counts(gated, uniform_fraction(rmodel, gated, budgets))
     counts = balanced_counts(rmodel, gated, budgets)
     stage1 = [g.id for g in gated if g.size == 16]

@@ -33,9 +33,9 @@ def train_subset():
 
 def test_prune_meets_budgets_in_exact_analysis(small_cnn, train_subset):
     """The returned model's TFLM arena, flash and MACs (exact analyses) are within the budgets."""
-    result = prune(small_cnn, data=train_subset, ram=512, flash="1KiB", **FAST)
+    result = prune(small_cnn, data=train_subset, ram=512, flash="4KiB", **FAST)
     after = exact_resources(result.model)
-    assert after["ram"] <= 512 and after["flash"] <= 1024
+    assert after["ram"] <= 512 and after["flash"] <= 4096
     assert result.report["met"] and result.report["after"]["ram"] == after["ram"]
     assert result.report["before"]["ram"] > 512
 

@@ -45,7 +45,7 @@ def test_callable_loss_receives_every_output(tmp_path):
         return outputs[0].square().mean() + outputs[1].square().mean()
 
     (x,) = _inputs("two_outputs", 16)
-    mcugraph.prune(str(path), data=(x, np.zeros(16, np.int64)), flash=1400, epochs=1, loss=loss, batch_size=8,
+    mcugraph.prune(str(path), data=(x, np.zeros(16, np.int64)), flash=4000, epochs=1, loss=loss, batch_size=8,
                    renorm=False)
     assert seen and set(seen) == {2}
 

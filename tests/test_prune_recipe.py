@@ -106,9 +106,9 @@ def test_batchnorm_for_fresh_weights_starts_standard_not_as_identity():
 def test_progress_prints_one_line_per_epoch(capsys):
     """Not a terminal: plain lines with loss, accuracy, each resource against its budget, channels and time."""
     split = digits().train
-    prune(_digits_cnn(), data=(split.x[:256], split.y[:256]), ram=400, flash="2KiB", epochs=2, batch_size=64,
+    prune(_digits_cnn(), data=(split.x[:256], split.y[:256]), ram=400, flash="4KiB", epochs=2, batch_size=64,
           progress=True)
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("epoch")]
     assert len(lines) == 2
     for line in lines:
-        assert all(word in line for word in ("loss", "acc", "ram", "/400B", "flash", "/2.0KiB", "channels", "s "))
+        assert all(word in line for word in ("loss", "acc", "ram", "/400B", "flash", "/4.0KiB", "channels", "s "))

@@ -21,7 +21,7 @@ Panel = Callable[["object", Report], None]  # (matplotlib Axes, report)
 def macs_panel(ax, report: Report) -> None:
     ax.bar(range(len(report.ops)), [row.macs for row in report.ops], color="tab:blue")
     ax.set_ylabel("MACs")
-    ax.set_title(f"{report.model}: {report.macs:,} MACs, {report.flash_bytes:,} B of weights")
+    ax.set_title(f"{report.model}: {report.macs:,} MACs, {report.weight_bytes:,} B of weights")
 
 
 def weights_panel(ax, report: Report) -> None:

@@ -16,7 +16,7 @@ import onnx_ir as ir
 
 from mcugraph.analysis.costs import node_costs
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: flash_bytes is the .tflite file; the weights moved to weight_bytes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,14 +35,17 @@ class OpRow:
 
 @dataclasses.dataclass(frozen=True)
 class Report:
-    """Whole-model totals: ``macs`` (multiply-accumulates), ``flash_bytes`` (weights + biases at the deployment
-    dtype), ``params`` (weight + bias elements) and the rows in graph order."""
+    """Whole-model totals: ``macs`` (multiply-accumulates), ``flash_bytes`` (the .tflite file mcugraph writes at the
+    deployment dtype: what the model occupies in flash; ``None`` when it cannot be exported, ``flash_note`` says
+    why), ``weight_bytes`` (its weights + biases), ``params`` (weight + bias elements) and the rows in graph order."""
 
     model: str
     macs: int
-    flash_bytes: int
+    flash_bytes: int | None
     params: int
     ops: tuple[OpRow, ...]
+    weight_bytes: int = 0
+    flash_note: str | None = None
     peak_bytes: int | None = None  # peak live SRAM of the schedule in ``order``
     arena_bytes: int | None = None  # planned arena (TFLM "head")
     lower_bound_bytes: int | None = None  # no plan for this order can be smaller
@@ -56,20 +59,37 @@ class Report:
         return result
 
 
-def analyze(model: ir.Model, *, name: str | None = None, dtype: str = "int8") -> Report:
-    """Compute and flash report of ``model`` (static shapes required) at deployment ``dtype`` ("int8"/"float32")."""
+def analyze(model: ir.Model, *, name: str | None = None, dtype: str = "int8", flash: bool = True) -> Report:
+    """Compute and flash report of ``model`` (static shapes required) at deployment ``dtype`` ("int8"/"float32").
+
+    ``flash``: also size the .tflite ``mcugraph opt`` would write (its default options; one export with placeholder
+    ranges, :mod:`mcugraph.analysis.flash`); False leaves ``flash_bytes`` None (callers that have the file).
+    """
     costs = node_costs(model, dtype)
     rows = tuple(
         OpRow(cost.name, cost.op, _output_shape(node), cost.macs, cost.weight_bytes)
         for cost, node in zip(costs, model.graph, strict=True)
     )
+    flash_bytes, note = _flash(model, dtype) if flash else (None, None)
     return Report(
         model=name or model.graph.name or "model",
         macs=sum(c.macs for c in costs),
-        flash_bytes=sum(c.weight_bytes for c in costs),
+        flash_bytes=flash_bytes,
         params=sum(c.params for c in costs),
         ops=rows,
+        weight_bytes=sum(c.weight_bytes for c in costs),
+        flash_note=note,
     )
+
+
+def _flash(model: ir.Model, dtype: str) -> tuple[int | None, str | None]:
+    from mcugraph.analysis.flash import predicted_flash_bytes
+    from mcugraph.errors import MCUGraphError
+
+    try:
+        return predicted_flash_bytes(model, quantize=dtype == "int8"), None
+    except MCUGraphError as e:  # an op the exporter refuses: the weights are still known
+        return None, f"no .tflite: {e}"
 
 
 def _output_shape(node: ir.Node) -> tuple[int, ...]:
@@ -121,10 +141,11 @@ def format_table(report: Report) -> str:
     lines = [line([header for header, _, _ in columns]), line(["-" * w for w in widths])]
     lines += [line(r) for r in cells]
     lines.append("")
-    lines.append(
-        f"{report.model}: {report.macs:,} MACs, {report.flash_bytes:,} B flash (weights + biases), "
-        f"{report.params:,} params, {len(report.ops)} nodes"
-    )
+    flash = (f"{report.flash_bytes:,} B flash (.tflite) of which {report.weight_bytes:,} B weights + biases"
+             if report.flash_bytes is not None else f"{report.weight_bytes:,} B weights + biases")
+    lines.append(f"{report.model}: {report.macs:,} MACs, {flash}, {report.params:,} params, {len(report.ops)} nodes")
+    if report.flash_note:
+        lines.append(report.flash_note)
     memory = [
         (label, getattr(report, attr))
         for label, attr in (("peak SRAM", "peak_bytes"), ("arena", "arena_bytes"), ("lower bound", "lower_bound_bytes"))

@@ -28,8 +28,8 @@ from mcugraph.export.lower import (
 )
 from mcugraph.export.quant_params import QuantParam
 from mcugraph.export.tflm_limits import check_int8_limits
+from mcugraph.tflite.file_layout import FileLayout, pack_traced
 from mcugraph.tflite.offline_plan import write_offline_plan
-from mcugraph.tflite.schema import pack
 
 INPUT_LAYOUTS = ("nhwc", "nchw")
 IO_DTYPES = ("int8", "float32")
@@ -43,6 +43,11 @@ class ExportResult:
     # Per graph input / output: the TFLite tensor is the ONNX value transposed by this permutation (NHWC = 0,2,3,1).
     input_perms: tuple[tuple[int, ...], ...] = ()
     output_perms: tuple[tuple[int, ...], ...] = ()
+    # The name each tensor was built with (written to the file only with keep_names): "<node>/weights", ...
+    tensor_names: tuple[str, ...] = ()
+    # The file's byte layout, replayable with other lengths of every constant tensor's buffer (key ("buffer", i))
+    # and of its per-channel quantisation arrays (("scale", tensor), ("zero_point", tensor)): flash per width.
+    layout: FileLayout | None = None
 
 
 def export_tflite(
@@ -53,6 +58,7 @@ def export_tflite(
     offline_offsets: dict[str, int] | None = None,
     io_dtype: str = "int8",
     input_layout: str = "nhwc",
+    keep_names: bool = False,
 ) -> ExportResult:
     """The model as TFLite: float32 when ``activations`` is None, else int8 with those per-value parameters.
 
@@ -61,6 +67,8 @@ def export_tflite(
     TFLM uses that plan. ``io_dtype="float32"`` on an int8 model adds QUANTIZE after the inputs and DEQUANTIZE
     before the outputs. ``input_layout``: "nhwc" (default) makes rank-4 inputs NHWC, what TFLM applications feed;
     "nchw" keeps the ONNX input shape and adds one TRANSPOSE after the input. Rank-4 outputs are NHWC.
+    ``keep_names``: write tensor names, the subgraph's name and the model description; TFLM and LiteRT read none of
+    them, so by default the file leaves them out (see :func:`_lean`).
     Raises UnsupportedOpError (listing every unsupported node) before anything is built.
     """
     if input_layout not in INPUT_LAYOUTS:
@@ -115,7 +123,104 @@ def export_tflite(
         write_offline_plan(tflite, _offsets_per_tensor(len(fm.tensors), tensor_index, offline_offsets))
     input_perms = tuple(_input_perm(v, input_layout) for v in model.graph.inputs)
     output_perms = tuple(layout.output_perm(v) for v in model.graph.outputs)
-    return ExportResult(pack(tflite), tensor_index, kernel_order, input_perms, output_perms)
+    names = tuple(str(t.name) for t in fm.tensors)
+    _unshare_width_dependent(tflite, model)
+    data, file_layout = _pack(tflite, keep_names)
+    return ExportResult(data, tensor_index, kernel_order, input_perms, output_perms, names, file_layout)
+
+
+def _pack(tflite, keep_names: bool) -> tuple[bytes, FileLayout]:
+    """The file, lean unless ``keep_names``, and its layout with every constant's data and per-channel arrays
+    marked."""
+    shared = _lean(tflite, keep_names)
+    tensors = tflite.subgraphs[0].tensors
+    buffers = {t.buffer: ("buffer", t.buffer) for t in tensors if t.buffer and tflite.buffers[t.buffer].data is not None}
+    marked = {}
+    for i, t in enumerate(tensors):
+        q = t.quantization
+        if t.buffer in buffers and q is not None and q.scale is not None and len(q.scale) > 1:
+            marked.setdefault(id(q.scale), ("scale", i))
+            marked.setdefault(id(q.zeroPoint), ("zero_point", i))
+    return pack_traced(tflite, marked, buffers, shared)
+
+
+def _lean(tflite, keep_names: bool) -> frozenset[int]:
+    """Leave out what TFLM does not read; returns the ids of arrays written once for several tensors.
+
+    - Names (tensors, subgraph) and the model description, unless ``keep_names``: TFLM and LiteRT run without them;
+      mcugraph's own tools name a nameless tensor by its index (``mcugraph.memory.tflite_graph.tensor_names``).
+    - The zero points of a layer's weights and bias, all 0 and one per output channel for both: one array in the
+      file, which both tensors point to (flatbuffers allows it; LiteRT needs as many zero points as
+      scales, so they cannot be cut to one).
+    """
+    if not keep_names:
+        tflite.description = None
+        for sub in tflite.subgraphs:
+            sub.name = None
+            for t in sub.tensors:
+                t.name = None
+    shared: set[int] = set()
+    sub = tflite.subgraphs[0]
+    for op in sub.operators:
+        first: dict[int, np.ndarray] = {}
+        for index in op.inputs:
+            t = sub.tensors[index] if index >= 0 else None
+            q = t.quantization if t is not None and t.buffer else None
+            if q is None or q.zeroPoint is None or np.any(q.zeroPoint):
+                continue
+            n = len(q.zeroPoint)
+            if n in first and q.zeroPoint is not first[n]:
+                q.zeroPoint = first[n]
+                shared.add(id(first[n]))
+            first.setdefault(n, q.zeroPoint)
+    return frozenset(shared)
+
+
+# Constants whose values never depend on channel counts (spatial paddings, permutations, reduction axes, sizes).
+_FIXED_CONSTANTS = frozenset({"perm", "paddings", "axes", "axis", "size", "pad_value"})
+
+
+def _unshare_width_dependent(tflite, model: ir.Model) -> None:
+    """Give a constant its own buffer unless what it shares is equal at every channel count.
+
+    Equal constants share one buffer, but many are equal by accident of the widths: a weight with one element per
+    channel quantises to +-127, the zero biases of untrained BatchNorms are equal at equal widths, a RESHAPE's
+    [1, 2] equals a MEAN's axes [1, 2] when 2 channels are left. Shared so, pruning would change the file's
+    structure with the widths, and the flash ``mcugraph.prune.resources`` predicts per width would not be the file's.
+    Sharing stays between the constants of layers that read one ONNX weight (an unrolled RNN's R at every step)
+    and between constants of one fixed kind (every TRANSPOSE's [0, 2, 3, 1]).
+    """
+    weight_of = {n.name: n.inputs[1].name for n in model.graph if len(n.inputs) > 1 and n.inputs[1] is not None}
+
+    def source(t) -> str | None:
+        name = str(t.name)
+        base, _, role = name.rpartition("/")
+        if role in ("weights", "bias"):
+            return f"{weight_of.get(base, base)}/{role}"
+        kind = name.rsplit("#", 1)[0]
+        return kind if kind in _FIXED_CONSTANTS else None
+
+    # Renumber in tensor order (as the exporter numbers them when nothing is shared), metadata buffers last: the
+    # file's layout then does not depend on which constants happened to be equal.
+    old = tflite.buffers
+    buffers, kept = [old[0]], {}  # kept: (old buffer, source) -> new index
+    for t in tflite.subgraphs[0].tensors:
+        if not t.buffer:
+            continue
+        key = (t.buffer, source(t) or id(t))
+        if key not in kept:
+            first = next((k for k in kept if k[0] == t.buffer), None)
+            buffer = old[t.buffer]
+            if first is not None:  # a second source of the same bytes: its own copy
+                buffer = type(buffer)()
+                buffer.data = np.array(old[t.buffer].data, copy=True)
+            buffers.append(buffer)
+            kept[key] = len(buffers) - 1
+        t.buffer = kept[key]
+    for entry in tflite.metadata or []:
+        buffers.append(old[entry.buffer])
+        entry.buffer = len(buffers) - 1
+    tflite.buffers = buffers
 
 
 def _requantize_inputs(cx: Lowering, step, param: QuantParam) -> None:

@@ -132,7 +132,7 @@ _LAYER_MACS = {
 _PARAM_OPERANDS = ("ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "PRELU", "SQUARED_DIFFERENCE")
 
 
-def report_from_kernel_graph(graph: KernelGraph, name: str):
+def report_from_kernel_graph(graph: KernelGraph, name: str, flash_bytes: int | None = None):
     """An analysis Report with one row per kernel (a .tflite operator): MACs, parameter bytes, output shape.
 
     A constant shared by several kernels is counted once, on the first.
@@ -158,8 +158,8 @@ def report_from_kernel_graph(graph: KernelGraph, name: str):
         total_bytes += weight_bytes
         total_params += sum(math.prod(graph.tensors[t].shape) for t in fresh)
         rows.append(OpRow(kernel.name, kernel.op, tuple(out), macs, weight_bytes))
-    return Report(model=name, macs=sum(r.macs for r in rows), flash_bytes=total_bytes, params=total_params,
-                  ops=tuple(rows))
+    return Report(model=name, macs=sum(r.macs for r in rows), flash_bytes=flash_bytes, params=total_params,
+                  ops=tuple(rows), weight_bytes=total_bytes)
 
 
 def timeline_panel(

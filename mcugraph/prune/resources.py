@@ -13,7 +13,14 @@ smooth surrogate:
   in-place pairs one buffer, a kernel's scratch buffers at its step; the partial outputs of a Concat split for TFLM's 10-input limit are priced at
   their full size); the peak is the exact ``max`` forward with the gradient of ``τ·logsumexp(x/τ)``
   (τ = 5% of the peak), so every step near the peak is pushed down, not only the argmax.
-- Flash: int8 weights (1 byte) and int32 biases (4 bytes) per element, as the exporter writes them.
+- Flash: the bytes of the .tflite the exporter writes (``mcugraph.analysis.flash``): the file of the unpruned model
+  (written with placeholder ranges, whose values do not change its size) is a fixed part plus vectors that grow with
+  the channel counts — each layer's int8 weights (1 byte per element), int32 bias (4 bytes per output channel) and
+  per-channel quantisation arrays (a float32 scale for the weights and for the bias, one int64 zero point shared by
+  both: 16 bytes per output channel). The file's size at whole counts is the replay of its byte layout with those
+  lengths (``mcugraph.tflite.file_layout``), alignment padding included, so it equals ``len(file)`` of the pruned
+  export; the gradient is that of the vectors' bytes (the padding is straight-through, like SRAM's rounding).
+  ``weight_bytes`` keeps the old figure (weights + biases) as its own column.
 - MACs: each Conv/Gemm/MatMul's MACs are ``(MACs per weight element) · Π weight axes`` — linear in each of its
   in/out counts, so a product of soft counts.
 """
@@ -28,6 +35,7 @@ import onnx_ir as ir
 import torch
 
 from mcugraph.analysis.costs import BIAS, WEIGHT, WEIGHT_ROLES, macs
+from mcugraph.tflite.file_layout import FileLayout
 
 TFLM_ALIGNMENT = 16  # TFLM rounds every arena buffer up to this many bytes
 _ITEMSIZE = {WEIGHT: 1, BIAS: 4}
@@ -70,6 +78,9 @@ class ResourceModel:
     weights: tuple[SizedTensor, ...]  # itemsize = 1 (int8 weight) or 4 (int32 bias)
     layers: tuple[tuple[SizedTensor, int], ...]  # (weight, MACs per weight element)
     fixed_macs: int  # MACs of layers whose cost does not depend on any group
+    # The exported file's layout and its channel-dependent vectors: (layout key, elements, bytes per element).
+    file_layout: FileLayout | None = None
+    file_vectors: tuple[tuple[object, SizedTensor, int], ...] = ()
 
     def evaluate(self, counts: Mapping[int, torch.Tensor | float] | None = None) -> dict[str, torch.Tensor]:
         """``{"ram", "flash", "macs"}`` as 0-d float64 tensors; missing groups count at their full size."""
@@ -96,9 +107,20 @@ class ResourceModel:
         smooth = tau * torch.logsumexp(live / tau, dim=0)
         return exact + (smooth - smooth.detach())
 
-    def flash(self, counts: Mapping[int, torch.Tensor]) -> torch.Tensor:
+    def weight_bytes(self, counts: Mapping[int, torch.Tensor]) -> torch.Tensor:
         zero = torch.zeros((), dtype=torch.float64)
         return sum((w.elements(counts) * w.itemsize for w in self.weights), zero)
+
+    def flash(self, counts: Mapping[int, torch.Tensor]) -> torch.Tensor:
+        """Bytes of the exported .tflite: exact at whole counts, the vectors' bytes' gradient."""
+        if self.file_layout is None:
+            return self.weight_bytes(counts)
+        zero = torch.zeros((), dtype=torch.float64)
+        sizes = [torch.as_tensor(t.elements(counts) * per, dtype=torch.float64) for _, t, per in self.file_vectors]
+        lengths = {key: round(float(n.detach())) for (key, _, _), n in zip(self.file_vectors, sizes, strict=True)}
+        exact = torch.tensor(float(self.file_layout.size(lengths)), dtype=torch.float64)
+        linear = sum(sizes, zero)
+        return exact + (linear - linear.detach())
 
     def macs(self, counts: Mapping[int, torch.Tensor]) -> torch.Tensor:
         zero = torch.zeros((), dtype=torch.float64) + self.fixed_macs
@@ -143,6 +165,7 @@ def resource_model(model: ir.Model, groups: Sequence, order: Sequence[str] | Non
                 layers.append((_sized(weight.name, tuple(weight.shape), 1, uses.get(weight.name, ())), per_element))
                 continue
         fixed_macs += node_macs
+    file_layout, file_vectors = _file_vectors(model, order, uses, {g.id: float(g.size) for g in groups})
     return ResourceModel(
         sizes={g.id: g.size for g in groups},
         activations=activations,
@@ -151,7 +174,61 @@ def resource_model(model: ir.Model, groups: Sequence, order: Sequence[str] | Non
         weights=tuple(weights),
         layers=tuple(layers),
         fixed_macs=fixed_macs,
+        file_layout=file_layout,
+        file_vectors=file_vectors,
     )
+
+
+_OUT_CHANNEL_AXIS = {"Conv": 1, "ConvTranspose": 1, "Gemm": -1, "MatMul": -1}  # of the layer's output value
+
+
+def _file_vectors(model: ir.Model, order, uses, full: dict[int, float]) -> tuple[FileLayout, tuple[tuple[object, SizedTensor, int], ...]]:
+    """The unpruned int8 file's layout and, per channel-dependent vector, its elements and bytes per element.
+
+    The exporter names a layer's constants ``<node>/weights`` and ``<node>/bias``; the weights hold the ONNX
+    weight's elements (transposed, BatchNorm folded in), the bias and the per-channel scale and zero-point arrays
+    one element per output channel. Every other constant is taken as fixed (shapes, permutations, ...).
+    """
+    from mcugraph.analysis.flash import export_structure
+    from mcugraph.tflite.schema import read
+
+    exported = export_structure(model, order=order)
+    buffer_of = [t.buffer for t in read(exported.data).subgraphs[0].tensors]
+    nodes = {n.name: n for n in model.graph if n.op_type in _OUT_CHANNEL_AXIS}
+    channels: dict[int, SizedTensor] = {}  # tensor index -> output channels of its layer
+    elements: dict[int, SizedTensor] = {}  # tensor index -> elements of its data
+    for index, name in enumerate(exported.tensor_names):
+        base, _, role = name.rpartition("/")
+        node = nodes.get(base)
+        if node is None or role not in ("weights", "bias"):
+            continue
+        out = node.outputs[0]
+        axis = _OUT_CHANNEL_AXIS[node.op_type] % len(out.shape)
+        channels[index] = _sized(out.name, (int(out.shape[axis]),), 1, _on_axis(uses.get(out.name, ()), axis))
+        if role == "weights":
+            w = node.inputs[1]
+            elements[index] = _sized(w.name, tuple(w.shape), 1, uses.get(w.name, ()))
+        else:
+            elements[index] = channels[index]
+    vectors = []
+    for key, recorded in exported.layout.lengths.items():
+        kind, index = key
+        if kind == "buffer":
+            index = next((i for i in elements if buffer_of[i] == index), None)
+            table, per = (elements, 1 if exported.tensor_names[index].endswith("/weights") else 4) if index is not None \
+                else (None, 0)
+        else:
+            table, per = channels, 4 if kind == "scale" else 8
+        sized = table.get(index) if table is not None else None
+        if sized is None or not sized.axes[1:] or sized.elements(full) * per != recorded:
+            continue  # fixed, or not the layer constant it is named after: keep its recorded length
+        vectors.append((key, sized, per))
+    return exported.layout, tuple(vectors)
+
+
+def _on_axis(uses, axis: int):
+    """The uses of a value's channel axis ``axis``, moved to axis 0 (of a one-axis tensor)."""
+    return [(gid, size, dataclasses.replace(use, axis=0)) for gid, size, use in uses if use.axis == axis]
 
 
 def _scratch(graph, slots, uses) -> dict[str, SizedTensor]:
