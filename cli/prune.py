@@ -36,7 +36,8 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--data-offset", type=float, default=0.0, metavar="OFFSET",
                        help="added after --data-scale (default 0)")
     group.add_argument("--ram", help="peak SRAM budget, e.g. 48KiB (TFLM arena bytes)")
-    group.add_argument("--flash", help="flash budget for weights, e.g. 128KiB (int8 weights + int32 biases)")
+    group.add_argument("--flash", help="flash budget, e.g. 128KiB: the bytes of the int8 .tflite `mcugraph opt` writes "
+                                       "for the pruned model (weights, biases, quantisation parameters, tables, plan)")
     group.add_argument("--macs", help="compute budget in multiply-accumulates, e.g. 2M")
     group.add_argument("--epochs", type=int, default=None,
                        help="epochs of prune-while-training, retraining included (default: derived from the data "
