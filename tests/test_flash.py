@@ -153,3 +153,18 @@ def test_file_breakdown_adds_up():
     assert parts["file_bytes"] == len(data) == parts["weight_bytes"] + parts["overhead_bytes"]
     assert parts["other_bytes"] > 0 and parts["quantization_bytes"] > 0
     assert parts["metadata_bytes"] > 0  # the offline plan
+
+
+def test_analyze_of_a_tflite_reports_its_length(tmp_path, capsys):
+    """`mcugraph analyze FILE.tflite --json`: flash_bytes is the file's length, weight_bytes its constants."""
+    import json
+
+    from mcugraph.cli.main import main
+
+    data = export_structure(zoo_model("digits_cnn")).data
+    path = tmp_path / "m.tflite"
+    path.write_bytes(data)
+    assert main(["analyze", str(path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["flash_bytes"] == len(data)
+    assert 0 < report["weight_bytes"] < len(data)
