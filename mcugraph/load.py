@@ -340,12 +340,14 @@ def _fill_missing_shapes(model: ir.Model, where: str, overrides: Mapping[str, Se
 
 
 def _check_parameter_inputs(model: ir.Model, where: str) -> None:
-    """A non-float graph input read as a node's parameter (a Reshape shape, Slice starts, ReduceMean axes) makes
-    the shapes after it depend on values only known at run time: say so instead of running on random integers."""
+    """A graph input read as a parameter (a Reshape shape, Slice starts, ReduceMean axes, Resize scales) makes the
+    shapes after it depend on values only known at run time: say so instead of running on random values. A
+    parameter is a non-float input read at position >= 1, or any input read so by a node whose outputs have no
+    static shape."""
     for value in model.graph.inputs:
-        if value.dtype in (ir.DataType.FLOAT, ir.DataType.FLOAT16, ir.DataType.DOUBLE, None):
-            continue
-        uses = [(use.node, use.idx) for use in value.uses() if use.idx >= 1]
+        floating = value.dtype in (ir.DataType.FLOAT, ir.DataType.FLOAT16, ir.DataType.DOUBLE, None)
+        uses = [(use.node, use.idx) for use in value.uses() if use.idx >= 1
+                and (not floating or not all(_is_static(o) for o in use.node.outputs if o is not None))]
         if uses:
             node, index = uses[0]
             raise ShapeError(

@@ -207,16 +207,32 @@ def _load(model: Any, opts: Options) -> ir.Model:
 
 
 def check_io_dtypes(model: ir.Model) -> None:
-    """:class:`ExportError` for a graph input or output that is not float32: the exported model is int8 or float32
-    end to end, so an integer, float16 or double tensor at its edge cannot be what the ONNX model states."""
+    """:class:`ExportError` for a graph input or output that is not float32 (the exported model is int8 or float32
+    end to end, so an integer, float16 or double tensor at its edge cannot be what the ONNX model states), for a
+    model without inputs and for an empty (zero-size) value."""
     hints = {
         ir.DataType.FLOAT16: "re-export the model in float32 (TFLite Micro's kernels run float32 and int8)",
         ir.DataType.DOUBLE: "re-export the model in float32 (TFLite Micro has no float64 kernels)",
     }
+    if not model.graph.inputs:
+        raise ExportError("the model has no inputs: its outputs are constants, nothing for TFLite Micro to compute; "
+                          "give the model an input")
+    for node in model.graph:
+        for value in node.outputs:
+            if value is not None and value.shape is not None and 0 in tuple(value.shape):
+                raise ExportError(
+                    f"value '{value.name}' of node '{node.name}' ({node.op_type}) has no elements (shape "
+                    f"{tuple(value.shape)}); TFLite Micro cannot allocate an empty tensor: remove what computes it")
     for kind, values in (("input", model.graph.inputs), ("output", model.graph.outputs)):
         for value in values:
             if value.dtype == ir.DataType.FLOAT:
                 continue
+            uses = list(value.uses()) if kind == "input" else []
+            if uses and all(use.idx >= 1 for use in uses):
+                use = uses[0]
+                raise ExportError(
+                    f"graph input '{value.name}' ({value.dtype}) is input {use.idx} of node '{use.node.name}' "
+                    f"({use.node.op_type}), a parameter TFLite needs as a constant; make it an initializer")
             hint = hints.get(value.dtype, "integer-typed models are out of scope: mcugraph exports float models (as "
                              f"int8 or float32); make it a float {kind}" + (" or a constant" if kind == "input" else
                                                                            " or drop it"))

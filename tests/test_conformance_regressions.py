@@ -140,3 +140,63 @@ def test_a_reshape_writing_a_rank4_output_needs_no_transpose():
                    [("y", TensorProto.FLOAT, (1, 3, 4, 5))], [axes])
     result = _optimize(model, np.ones((2, 3, 4, 5), np.float32))
     assert result.report["arena_head_bytes"] == result.report["predicted_arena_bytes"]
+
+
+def test_training_mode_dropout_is_refused_not_exported_as_identity():
+    """Dropout with a constant training_mode true: refused (it was an identity that then failed verification)."""
+    flag = numpy_helper.from_array(np.array(True), "t")
+    ratio = numpy_helper.from_array(np.array(0.5, np.float32), "r")
+    model = _model([helper.make_node("Dropout", ["x", "r", "t"], ["y"])], [("x", TensorProto.FLOAT, (1, 8))],
+                   [("y", TensorProto.FLOAT, (1, 8))], [ratio, flag], opset=13)
+    with pytest.raises(mcugraph.errors.UnsupportedOpError, match="training mode"):
+        _optimize(model, np.ones((2, 8), np.float32), quantize=False)
+
+
+def test_a_model_without_inputs_is_refused_by_name():
+    """Only constants: 'the model has no inputs' instead of 'inputs have different sample counts []'."""
+    value = helper.make_tensor("v", TensorProto.FLOAT, (2,), [1.0, 2.0])
+    model = _model([helper.make_node("Constant", [], ["y"], value=value)], [], [("y", TensorProto.FLOAT, (2,))])
+    with pytest.raises(ExportError, match="the model has no inputs"):
+        _optimize(model, None, quantize=False)
+
+
+def test_an_empty_value_is_refused_before_export():
+    """A Slice that selects nothing: 'has no elements' instead of a model TFLM cannot allocate."""
+    consts = [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in (("s", [5]), ("e", [9]), ("a", [1]))]
+    model = _model([helper.make_node("Slice", ["x", "s", "e", "a"], ["y"])], [("x", TensorProto.FLOAT, (1, 4))],
+                   [("y", TensorProto.FLOAT, (1, 0))], consts)
+    with pytest.raises(ExportError, match="has no elements"):
+        _optimize(model, np.ones((2, 4), np.float32), quantize=False)
+
+
+def test_a_float_resize_scales_input_is_named_as_a_parameter():
+    """Resize scales given as a (float) graph input: 'needs as a constant', not onnxruntime's failure."""
+    model = _model([helper.make_node("Resize", ["x", "", "scales"], ["y"])],
+                   [("x", TensorProto.FLOAT, (1, 1, 2, 2)), ("scales", TensorProto.FLOAT, (4,))],
+                   [("y", TensorProto.FLOAT, None)])
+    with pytest.raises(ShapeError, match="graph input 'scales' is input 2 .* needs as a constant"):
+        mcugraph.load(model)
+
+
+def test_a_scalar_input_reaches_tflm_as_a_scalar():
+    """A rank-0 input is fed as shape () (np.ascontiguousarray made it (1,), which TFLM refused)."""
+    model = _model([helper.make_node("Relu", ["x"], ["y"])], [("x", TensorProto.FLOAT, ())],
+                   [("y", TensorProto.FLOAT, ())])
+    assert _optimize(model, np.array([0.5, -1.0, 2.0], np.float32), quantize=False).report["verification"]["passed"]
+
+
+def test_litert_runs_without_its_default_delegate():
+    """The int8 bidirectional GRU node test verifies: XNNPACK (LiteRT's default delegate) refused it."""
+    from mcugraph.ops import conformance
+
+    (case,) = [c for c in conformance.cases(["GRU"]) if c.name == "test_gru_bidirectional"]
+    assert conformance.run(conformance.deployable(case), "int8").kind in ("match", "noise")
+
+
+def test_a_gemm_matrix_bias_is_refused_by_name():
+    """Gemm with a (M, N) bias C says so instead of a numpy broadcasting error."""
+    consts = [numpy_helper.from_array(np.ones(s, np.float32), n) for n, s in (("b", (4, 3)), ("c", (2, 3)))]
+    model = _model([helper.make_node("Gemm", ["x", "b", "c"], ["y"])], [("x", TensorProto.FLOAT, (2, 4))],
+                   [("y", TensorProto.FLOAT, (2, 3))], consts)
+    with pytest.raises(mcugraph.errors.UnsupportedOpError, match=r"a bias C of shape \(2, 3\)"):
+        _optimize(model, np.ones((1, 2, 4), np.float32), quantize=False)

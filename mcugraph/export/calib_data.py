@@ -109,7 +109,7 @@ def sample_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 def sample(array: np.ndarray, index: int, shape: tuple[int, ...]) -> np.ndarray:
     """Sample ``index`` of ``array`` (``(N, *sample_shape(shape))``) as the model input ``shape`` takes it."""
-    return array[index : index + 1] if len(shape) >= 1 and shape[0] == 1 else array[index]
+    return array[index : index + 1] if len(shape) >= 1 and shape[0] == 1 else np.asarray(array[index])
 
 
 def _warn_stderr(message: str) -> None:

@@ -20,7 +20,7 @@ from mcugraph.export.context import Lowering
 from mcugraph.export.quant_params import FIXED_OUTPUT, QuantParam, union
 from mcugraph.ops import FIXED, OPS, SHARES, SHARES_ALL, lowering_function, ops_where
 from mcugraph.ops.attributes import activation_name
-from mcugraph.ops.refusals import NO_KERNEL, reason, unsupported_error
+from mcugraph.ops.refusals import NO_KERNEL, NOT_LOWERED, reason, unsupported_error
 
 # ONNX op -> fn(cx, node, out, act), from the op table (mcugraph.ops.OPS: the "lowering" column).
 LOWERINGS = {op: lowering_function(op) for op, row in OPS.items() if row.exported}
@@ -66,6 +66,16 @@ def _refusal(node: ir.Node) -> str | None:
     if node.op_type in ("Conv", "Gemm") and len(node.inputs) > 1:
         if Lowering.const(node.inputs[1]) is None:
             return "non-constant weights"
+    if node.op_type == "Gemm" and len(node.inputs) > 2 and node.inputs[2] is not None and node.inputs[2].shape:
+        c, y = node.inputs[2].shape, node.outputs[0].shape
+        if len(c) == 2 and c[0] != 1 and y is not None and y[0] != 1:
+            return (f"{NOT_LOWERED}: a bias C of shape {tuple(c)} (one per row): FULLY_CONNECTED adds one bias "
+                    "vector; add C after the Gemm instead")
+    if node.op_type == "Dropout" and len(node.inputs) > 2 and node.inputs[2] is not None:
+        flag = Lowering.const(node.inputs[2])
+        if flag is None or bool(flag):
+            return ("training mode: a Dropout with training_mode true drops random elements at run time; export "
+                    "the model in inference mode")
     if node.op_type == "Slice" and len(node.inputs[0].shape or ()) > 4:
         return "no TFLite Micro kernel: TFLM's STRIDED_SLICE takes at most 4 dimensions; slice before adding the 5th"
     if node.op_type == "Clip" and activation_name(node) is None:

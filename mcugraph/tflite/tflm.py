@@ -81,14 +81,14 @@ def run_tflm_batch(
     data: bytes, batch: Sequence[Sequence[np.ndarray]], source: str = "model"
 ) -> list[list[np.ndarray]]:
     """Run many samples through one interpreter (``reset()`` between them): far faster than reloading."""
-    batch = [[np.ascontiguousarray(x) for x in inputs] for inputs in batch]
+    batch = [[np.asarray(x, order="C") for x in inputs] for inputs in batch]
     args = (bytes(data), batch, _output_count(data, source))
     return _call("tflm", args, "TFLite Micro", "running the model", source)
 
 
 def run_litert(data: bytes, inputs: Sequence[np.ndarray], source: str = "model") -> list[np.ndarray]:
     """Invoke the model once in LiteRT (``ai-edge-litert``), the second interpreter."""
-    args = (bytes(data), [np.ascontiguousarray(x) for x in inputs])
+    args = (bytes(data), [np.asarray(x, order="C") for x in inputs])
     return _call("litert", args, "LiteRT", "running the model", source)
 
 

@@ -56,24 +56,31 @@ def run_tflm_batch(data: bytes, batch, output_count: int) -> list[list[np.ndarra
     results = []
     for inputs in batch:
         for i, x in enumerate(inputs):
-            interp.set_input(np.ascontiguousarray(x), i)
+            interp.set_input(np.asarray(x, order="C"), i)
         interp.invoke()
         results.append([np.array(interp.get_output(i)) for i in range(output_count)])
         interp.reset()
     return results
 
 
-def run_litert(data: bytes, inputs) -> list[np.ndarray]:
-    """Outputs of one LiteRT invocation; its XNNPACK banner on C stderr is swallowed."""
-    from ai_edge_litert.interpreter import Interpreter
+def _litert(data: bytes):
+    """LiteRT's builtin kernels without its default XNNPACK delegate: the target is TFLM, whose kernels are the
+    reference ones; XNNPACK refuses some valid int8 models (an unrolled GRU) that the builtins run."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+    return Interpreter(model_content=bytes(data), num_threads=1,
+                       experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+
+
+def run_litert(data: bytes, inputs) -> list[np.ndarray]:
+    """Outputs of one LiteRT invocation (builtin kernels, no default delegate); its C stderr is swallowed."""
     outputs: list[np.ndarray] = []
 
     def run() -> None:
-        interp = Interpreter(model_content=bytes(data), num_threads=1)
+        interp = _litert(data)
         interp.allocate_tensors()
         for detail, x in zip(interp.get_input_details(), inputs, strict=False):
-            interp.set_tensor(detail["index"], np.ascontiguousarray(x))
+            interp.set_tensor(detail["index"], np.asarray(x, order="C"))
         interp.invoke()
         outputs.extend(np.array(interp.get_tensor(d["index"])) for d in interp.get_output_details())
 
@@ -83,13 +90,11 @@ def run_litert(data: bytes, inputs) -> list[np.ndarray]:
 
 def litert_refusal(data: bytes) -> str | None:
     """Why LiteRT refuses to load, allocate or invoke (on zeros) the model ``data``; None when it runs it."""
-    from ai_edge_litert.interpreter import Interpreter
-
     refusal: list[str] = []
 
     def run() -> None:
         try:
-            interp = Interpreter(model_content=bytes(data), num_threads=1)
+            interp = _litert(data)
             interp.allocate_tensors()
             for detail in interp.get_input_details():
                 interp.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
