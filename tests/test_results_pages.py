@@ -17,9 +17,12 @@ def rendered():
 
 
 def test_every_kept_json_has_a_page():
-    """Each benchmarks/results/*.json is rendered by one run page (a new JSON needs its RUNS entry)."""
-    kept = sorted(p.name for p in results_pages.RESULTS.glob("*.json"))
-    assert sorted(name for name, _, _ in results_pages.RUNS + results_pages.MEMORY_RUNS) == kept
+    """Each kept JSON of a rendered benchmark (pruning_cifar_*, memory_*, export_*) has its page: a new run needs its
+    entry in results_pages (other benchmarks' JSON is not rendered here)."""
+    listed = [name for name, _, _ in results_pages.RUNS + results_pages.MEMORY_RUNS + results_pages.EXPORT_RUNS]
+    kept = [p.name for p in results_pages.RESULTS.glob("*.json")
+            if p.name.startswith(("pruning_cifar_", "memory_", "export_"))]
+    assert sorted(listed) == sorted(kept)
 
 
 def test_committed_pages_equal_their_json(rendered):
