@@ -114,11 +114,15 @@ def _expected() -> dict[str, tuple[str, ...]]:
 
 
 def _write(results, expected: dict, full: bool) -> None:
-    table = {} if full else dict(expected)
-    for name, _, out in results:
-        table[name] = tuple(out[c] for c in conformance.COLUMNS)
-    lines = [f"    {name!r}: ({', '.join(repr(v) for v in table[name])}),\n" for name in sorted(table)]
-    EXPECTED_PATH.write_text(HEADER + "".join(lines) + "}\n")
+    from mcugraph.ops import conformance_expected
+
+    table = {} if full else {n: (conformance_expected.OP[n], *row) for n, row in expected.items()}
+    for name, op, out in results:
+        table[name] = (op, *(out[c] for c in conformance.COLUMNS))
+    lines = [f"    {name!r}: ({', '.join(repr(v) for v in table[name][1:])}),\n" for name in sorted(table)]
+    ops = [f"    {name!r}: {table[name][0]!r},\n" for name in sorted(table)]
+    EXPECTED_PATH.write_text(HEADER + "".join(lines) + "}\n\n# name: the op of its node\nOP = {\n" + "".join(ops)
+                             + "}\n")
     print(f"wrote {EXPECTED_PATH} ({len(table)} cases)")
 
 

@@ -14,7 +14,7 @@ import sys
 
 from mcugraph.errors import MCUGraphError
 
-COMMANDS = ("demo", "analyze", "schedule", "opt", "prune", "firmware", "bench", "report", "passes")
+COMMANDS = ("demo", "analyze", "schedule", "opt", "prune", "firmware", "bench", "report", "passes", "ops")
 
 
 # Every path option a command writes, and every path option it reads (an output may never replace an input).
