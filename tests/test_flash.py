@@ -168,3 +168,19 @@ def test_analyze_of_a_tflite_reports_its_length(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["flash_bytes"] == len(data)
     assert 0 < report["weight_bytes"] < len(data)
+
+
+def test_opt_keep_names_is_off_by_default_and_says_so(capsys):
+    """`opt --help` names --keep-names and its default; optimize writes names only when asked."""
+    from mcugraph import zoo
+    from mcugraph.cli.main import main
+
+    with pytest.raises(SystemExit):
+        main(["opt", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--keep-names" in help_text and "(default: left out;" in help_text
+    source = zoo.onnx_model("digits_cnn")
+    quiet = {"calib": "random:0,1", "verify": False, "warn": lambda message: None}
+    lean = read(mcugraph.optimize(source, **quiet).tflite).subgraphs[0].tensors
+    named = read(mcugraph.optimize(source, keep_names=True, **quiet).tflite).subgraphs[0].tensors
+    assert all(t.name is None for t in lean) and all(t.name for t in named)
