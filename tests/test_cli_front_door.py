@@ -106,8 +106,8 @@ def test_analyze_several_models_one_table(models, capsys):
     rows = [line.split() for line in lines[2:]]
     assert [r[0] for r in rows] == ["conv16.onnx", "conv4.onnx"]  # the order given
     for row, single in zip(rows, singles, strict=True):
-        assert row[2] == f"{single['macs']:,}" and row[4] == f"{single['flash_bytes']:,}"
-        assert row[5] == f"{single['peak_bytes']:,}"
+        assert row[2] == f"{single['macs']:,}" and row[4] == f"{single['weight_bytes']:,}"
+        assert row[5] == f"{single['flash_bytes']:,}" and row[6] == f"{single['peak_bytes']:,}"
     assert singles[0]["macs"] == 4 * singles[1]["macs"]
 
 
@@ -181,3 +181,17 @@ def test_demo_quiet_prints_nothing_on_stderr(tmp_path, capsys, monkeypatch):
     assert main(["demo", "-o", str(tmp_path), "--epochs", "1", "--no-prune", "--quiet"]) == 0
     captured = capsys.readouterr()
     assert captured.err == "" and "== mcugraph opt" in captured.out
+
+
+def test_comparison_marks_missing_figures():
+    """A model without memory figures or an exportable file shows '-' where the others have numbers."""
+    from mcugraph.analysis.compare import format_comparison
+    from mcugraph.analysis.report import Report
+
+    full = Report("a", macs=1000, flash_bytes=2048, params=10, ops=(), weight_bytes=40, peak_bytes=512,
+                  arena_bytes=512, lower_bound_bytes=256)
+    bare = Report("b", macs=5, flash_bytes=None, params=1, ops=(), weight_bytes=4)
+    lines = format_comparison([full, bare], ["a.onnx", "b.onnx"]).splitlines()
+    assert lines[2].split() == ["a.onnx", "0", "1,000", "10", "40", "2,048", "512", "512", "256"]
+    assert lines[3].split() == ["b.onnx", "0", "5", "1", "4", "-", "-", "-", "-"]
+    assert "peak SRAM B" not in format_comparison([bare])

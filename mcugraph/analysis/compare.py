@@ -9,12 +9,14 @@ from collections.abc import Sequence
 
 from mcugraph.analysis.report import Report
 
-# (header, Report attribute); the memory columns appear only when some report has them.
+# (header, Report attribute): weights are the int8 weight + bias bytes, flash the .tflite file ("-" when the model
+# cannot be exported); the memory columns appear only when some report has them.
 COLUMNS = (
     ("model", "model"),
     ("nodes", "ops"),
     ("MACs", "macs"),
     ("params", "params"),
+    ("weights B", "weight_bytes"),
     ("flash B", "flash_bytes"),
     ("peak SRAM B", "peak_bytes"),
     ("arena B", "arena_bytes"),
