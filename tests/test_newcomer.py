@@ -102,3 +102,12 @@ def test_run_streamed_kills_the_whole_group_at_the_timeout(tmp_path, monkeypatch
     monkeypatch.setattr(newcomer, "TIMEOUT_S", 0.5)
     code, output = newcomer.run_streamed(["bash", "-c", "sleep 30; echo never"], tmp_path)
     assert code == 124 and "never" not in output
+
+
+def test_outside_a_git_checkout_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    """Run where there is nothing to clone, the newcomer says so in one line (exit 2) instead of a traceback."""
+    (tmp_path / "README.md").write_text(README)
+    monkeypatch.setattr(newcomer, "ROOT", tmp_path)
+    assert newcomer.main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"newcomer: cannot clone {tmp_path}") and len(err.strip().splitlines()) == 1
