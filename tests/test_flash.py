@@ -184,3 +184,10 @@ def test_opt_keep_names_is_off_by_default_and_says_so(capsys):
     lean = read(mcugraph.optimize(source, **quiet).tflite).subgraphs[0].tensors
     named = read(mcugraph.optimize(source, keep_names=True, **quiet).tflite).subgraphs[0].tensors
     assert all(t.name is None for t in lean) and all(t.name for t in named)
+
+
+def test_analyze_of_an_unexportable_model_says_why_there_is_no_flash():
+    """An op the exporter refuses: no flash_bytes (absent from the JSON), flash_note names the node."""
+    report = mcugraph.analyze(one_node("Hardmax", {"x": (1, 4)}))
+    assert report.flash_bytes is None and "hardmax0" in report.flash_note
+    assert "flash_bytes" not in report.to_json() and report.to_json()["weight_bytes"] == 0
