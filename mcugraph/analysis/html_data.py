@@ -67,7 +67,7 @@ def report_data(report, figures=None, *, source: str, tflite: bytes | None = Non
             op[column["key"]] = values.get(op["name"])
     columns = [c for c in COLUMNS if any(op[c["key"]] is not None for op in ops)]
     columns += [dict(column) for column, _ in extra_columns]
-    totals = {"macs": report.macs, "weight_bytes": _weights(report), "params": report.params, "nodes": len(ops),
+    totals = {"macs": report.macs, "weight_bytes": report.weight_bytes, "params": report.params, "nodes": len(ops),
               "peak_bytes": report.peak_bytes, "arena_bytes": report.arena_bytes,
               "lower_bound_bytes": report.lower_bound_bytes}
     return {
@@ -128,19 +128,12 @@ def _memory(figures, plan_note: str, tflm_own_plan_bytes: int | None) -> dict[st
     }
 
 
-def _weights(report) -> int:
-    """Weights + biases in bytes: ``Report.weight_bytes``, or ``flash_bytes`` in a Report that has no such field
-    (where flash_bytes counted only them)."""
-    return getattr(report, "weight_bytes", report.flash_bytes)
-
-
 def _flash(report, figures, tflite: bytes | None, runtime_bytes: int | None) -> dict[str, Any]:
     runtime = {"label": "TFLM runtime (code)", "bytes": runtime_bytes,
                "note": "not measured: needs a firmware build" if runtime_bytes is None else "from a firmware build"}
-    weights = {"label": "weights + biases", "bytes": _weights(report), "note": ""}
+    weights = {"label": "weights + biases", "bytes": report.weight_bytes, "note": ""}
     if tflite is None:
-        # A Report with weight_bytes has flash_bytes = the .tflite mcugraph opt would write (None: cannot export).
-        predicted = report.flash_bytes if hasattr(report, "weight_bytes") else None
+        predicted = report.flash_bytes  # of an ONNX model: the .tflite mcugraph opt would write (None: cannot export)
         if predicted is None:
             weights["note"] = "at the deployment dtype; the .tflite adds its structure (run mcugraph opt)"
             return {"items": [weights, runtime], "file_bytes": None, "file_label": ""}
