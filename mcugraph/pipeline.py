@@ -19,7 +19,7 @@ from mcugraph.errors import InvalidModelError, MCUGraphError
 from mcugraph.registry import create_pass, parse_pipeline
 
 CANONICALIZE = (
-    "fold-dequantize-weights,remove-identity,fuse-hard-swish,decompose-hard-sigmoid,fold-constants,fold-bn,"
+    "fold-dequantize-weights,remove-identity,fuse-hard-swish,decompose-hard-sigmoid,fold-constants,decompose-clip,fold-bn,"
     "conv1d-to-2d,decompose-gelu,decompose-layer-norm,decompose-pow,reciprocal-sqrt,unroll-recurrent,gather-to-slice,"
     "normalize-gemm,normalize-reshape,cancel-transposes,remove-unused"
 )

@@ -8,7 +8,6 @@ from typing import ClassVar
 import numpy as np
 import onnx_ir as ir
 
-from mcugraph.errors import UnsupportedOpError
 from mcugraph.passes._rewrite import add_initializer, set_static, swap_in
 from mcugraph.registry import register
 
@@ -27,8 +26,8 @@ class DecomposeLayerNormPass(ir.passes.InPlacePass):
     exporter in one form. The exporter lowers ``Div(d, Sqrt(v))`` (TFLM's int8 SQRT is missing; RSQRT and MUL
     exist). A scale of ones or a bias of zeros is still written (``fold-constants`` does not remove them).
 
-    Refuses (UnsupportedOpError naming the node): a LayerNormalization whose optional Mean / InvStdDev outputs are
-    read. Leaves non-float inputs and inputs of unknown shape alone.
+    When the optional ``Mean`` / ``InvStdDev`` outputs are read, they are ``mean`` and ``Reciprocal(Sqrt(...))``
+    (one RSQRT kernel), and ``n = Mul(d, InvStdDev)``. Leaves non-float inputs and inputs of unknown shape alone.
     """
 
     name: ClassVar[str] = "decompose-layer-norm"
@@ -43,11 +42,6 @@ class DecomposeLayerNormPass(ir.passes.InPlacePass):
             x = node.inputs[0]
             if x.dtype is None or not x.dtype.is_floating_point() or x.shape is None:
                 continue
-            if any(v.uses() or v.is_graph_output() for v in node.outputs[1:]):
-                raise UnsupportedOpError(
-                    f"node '{node.name}' (LayerNormalization): its Mean/InvStdDev outputs are read; only the "
-                    "normalised output can be decomposed for TFLite"
-                )
             _decompose(graph, node, axes_as_input)
             modified = True
         return ir.passes.PassResult(model, modified)
@@ -79,13 +73,26 @@ def _decompose(graph: ir.Graph, node: ir.Node, axes_as_input: bool) -> None:
             return add("ReduceMean", [value, axes_value], reduced, tag, keepdims=1)
         return add("ReduceMean", [value], reduced, tag, axes=axes, keepdims=1)
 
-    centred = add("Sub", [x, mean(x, "mean")], full, "centred")
+    stats = [v if v is not None and (v.uses() or v.is_graph_output()) else None for v in node.outputs[1:3]]
+    stats += [None] * (2 - len(stats))
+    average = mean(x, "mean")
+    centred = add("Sub", [x, average], full, "centred")
     variance = mean(add("Mul", [centred, centred], full, "square"), "variance")
     eps = add_initializer(graph, np.array(epsilon, dtype.numpy()), f"{y.name}/epsilon")
     std = add("Sqrt", [add("Add", [variance, eps], reduced, "variance_eps")], reduced, "std")
-    out = add("Div", [centred, std], full, "normalised")
+    if stats[1] is not None:  # InvStdDev is read: compute it once (RSQRT) and multiply by it
+        inv_std = add("Reciprocal", [std], reduced, "inv_std")
+        out = add("Mul", [centred, inv_std], full, "normalised")
+    else:
+        inv_std = None
+        out = add("Div", [centred, std], full, "normalised")
     out = add("Mul", [out, node.inputs[1]], full, "scaled")
     if len(node.inputs) > 2 and node.inputs[2] is not None:
         out = add("Add", [out, node.inputs[2]], full, "shifted")
     graph.insert_before(node, new_nodes)
+    for old, new in zip(stats, (average, inv_std), strict=True):
+        if old is not None:
+            name = old.name
+            old.replace_all_uses_with(new, replace_graph_outputs=True)
+            old.name, new.name = f"{name}__replaced", name
     swap_in(graph, y, out, [node])

@@ -66,14 +66,15 @@ g (float[1,3,8,8] x) => (float[1,4,8,8] y)
 
 
 def test_clip_0_6_fuses_as_relu6_and_other_clips_are_refused():
-    """Clip(0,6) after an Add joins it; Clip(0,3) has no TFLite kernel and is named in the error."""
+    """Clip(0,6) after an Add joins it; Clip(0,3) is no one TFLite kernel (decompose-clip writes it as MAXIMUM/
+    MINIMUM) and is named in the error."""
     g = view("""
 g (float[1,8] x, float[1,8] z) => (float[1,8] y) <float lo = {0.0}, float hi = {6.0}>
 { s = Add(x, z)
   y = Clip(s, lo, hi) }
 """)
     assert [(k.op, len(k.nodes)) for k in g.kernels] == [("ADD", 2)]
-    with pytest.raises(UnsupportedOpError, match=r"1 node\(s\).*\(Clip: not lowered by mcugraph yet"):
+    with pytest.raises(UnsupportedOpError, match=r"1 node\(s\).*\(Clip: not lowered by mcugraph yet as one kernel"):
         view("""
 g (float[1,8] x) => (float[1,8] y) <float lo = {0.0}, float hi = {3.0}>
 { y = Clip(x, lo, hi) }

@@ -10,8 +10,6 @@ from torch import nn
 from torch_export import EXPORTERS, export
 
 import mcugraph
-from mcugraph.errors import UnsupportedOpError
-from mcugraph.registry import create_pass
 
 # What both passes leave for a LayerNorm with scale and bias; reciprocal-sqrt (in CANONICALIZE) then makes the
 # Div(d, Sqrt(v)) a Mul(d, Reciprocal(Sqrt(v))), which exports as RSQRT + MUL in int8.
@@ -57,17 +55,17 @@ def test_model_without_layer_norm_is_unchanged():
     """))
 
 
-def test_layer_norm_whose_statistics_are_read_is_refused():
-    """A LayerNormalization whose Mean output is used cannot be decomposed: the error names node and op."""
+def test_layer_norm_whose_statistics_are_read_outputs_them():
+    """Mean and InvStdDev read as graph outputs: the decomposition's mean and Reciprocal(Sqrt) carry their names
+    and onnxruntime's values (they were refused)."""
     m = model(f"""
         <ir_version: 8, opset_import: ["" : 18]>
-        g (float[1, 6] x) => (float[1, 6] y, float[1, 1] mean) <{_scale_bias(6)}> {{
-            y, mean = LayerNormalization (x, s, b)
+        g (float[2, 6] x) => (float[2, 6] y, float[2, 1] mean, float[2, 1] inv) <{_scale_bias(6)}> {{
+            y, mean, inv = LayerNormalization (x, s, b)
         }}
     """)
-    m.graph.node(0).name = "ln_stats"
-    with pytest.raises(UnsupportedOpError, match="ln_stats.*LayerNormalization"):
-        create_pass("decompose-layer-norm")(m)
+    out = rewrites("decompose-layer-norm", m)
+    assert ops(out) == ["ReduceMean", "Sub", "Mul", "ReduceMean", "Add", "Sqrt", "Reciprocal", "Mul", "Mul", "Add"]
 
 
 @pytest.mark.parametrize(("exponent", "expected"), [

@@ -20,7 +20,7 @@ from mcugraph.export.context import Lowering
 from mcugraph.export.quant_params import FIXED_OUTPUT, QuantParam, union
 from mcugraph.ops import FIXED, OPS, SHARES, SHARES_ALL, lowering_function, ops_where
 from mcugraph.ops.attributes import activation_name
-from mcugraph.ops.refusals import NO_KERNEL, NOT_LOWERED, reason, unsupported_error
+from mcugraph.ops.refusals import NO_KERNEL, NOT_LOWERED, clip_reason, reason, unsupported_error
 
 # ONNX op -> fn(cx, node, out, act), from the op table (mcugraph.ops.OPS: the "lowering" column).
 LOWERINGS = {op: lowering_function(op) for op, row in OPS.items() if row.exported}
@@ -79,7 +79,7 @@ def _refusal(node: ir.Node) -> str | None:
     if node.op_type == "Slice" and len(node.inputs[0].shape or ()) > 4:
         return "no TFLite Micro kernel: TFLM's STRIDED_SLICE takes at most 4 dimensions; slice before adding the 5th"
     if node.op_type == "Clip" and activation_name(node) is None:
-        return "not lowered by mcugraph yet: only the Clip bounds (0, 6), (0, inf), (-1, 1) are"
+        return clip_reason(node)
     return None
 
 

@@ -58,7 +58,7 @@ from mcugraph.kernel_graph import Kernel, KernelGraph, TensorInfo
 from mcugraph.memory.scratch import scratch_bytes
 from mcugraph.ops import FUSED_ACTIVATION_BUILTINS, TFLM_BUILTINS, facts
 from mcugraph.ops.attributes import activation_name
-from mcugraph.ops.refusals import NOT_LOWERED, reason, unsupported_error
+from mcugraph.ops.refusals import clip_reason, reason, unsupported_error
 
 MAX_CONCAT_INPUTS = 10  # TFLM's concatenation kernel takes at most this many inputs
 _ALIAS_OPS = ("Identity", "Dropout")
@@ -217,7 +217,7 @@ class _Builder:
             return "FULLY_CONNECTED" if self._name(node.inputs[1]) in self.constant else "BATCH_MATMUL"
         if row.activation:
             if (name := activation_name(node)) is None:
-                raise _Refused(f"{NOT_LOWERED}: only the constant bounds (0, 6), (0, inf) and (-1, 1) are")
+                raise _Refused(clip_reason(node))
             return name
         if kind == "Resize":
             mode = node.attributes.get("mode")

@@ -85,7 +85,6 @@ REASONS: dict[str, str] = {
     "variadic": "takes exactly 2 operands",
     "reduce-noop": "noop_with_empty_axes=1 reduce nothing",
     # rewrites mcugraph supports in some forms only
-    "layer-norm-statistics": "its Mean/InvStdDev outputs are read",
     "recurrent-form": "with the default activations is unrolled for TFLite Micro",
     "not-lowered": "not lowered by mcugraph yet",
     # int8 cannot carry the values (the float32 export of the same case matches)

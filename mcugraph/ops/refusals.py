@@ -47,6 +47,16 @@ def reason(op_type: str, domain: str = "", builtin: str | None = None) -> str:
     return why
 
 
+def clip_reason(node) -> str:
+    """Why a Clip that is no TFLite activation (``attributes.activation_name`` is None) is not exported."""
+    from mcugraph.ops.attributes import clip_bounds
+
+    if clip_bounds(node) is None:
+        return "its bounds are not constants, a parameter TFLite needs as a constant; make them initializers"
+    return (f"{NOT_LOWERED} as one kernel: the 'decompose-clip' pass (in mcugraph.CANONICALIZE) writes these "
+            "bounds as MAXIMUM/MINIMUM")
+
+
 def unsupported_error(offenders: Sequence[tuple[str, str, str]], what: str = "cannot run in TFLite Micro",
                       hint: str = "rewrite them with supported ops (docs/ops.md lists them)") -> UnsupportedOpError:
     """One error naming every offender ``(node name, op type, reason)``; ``nodes`` keeps ``(name, op type)``."""
