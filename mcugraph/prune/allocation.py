@@ -60,7 +60,7 @@ def balanced_counts(rmodel, groups: Sequence, budgets: Budgets) -> dict[int, int
 
     The result is maximal (no group can take one more channel) and as even as the budgets allow: the groups a budget
     binds (stage 1 under SRAM) stay at the uniform width, the others grow on together until another budget binds
-    them. On ResNet-8 at 1/4 SRAM + 1/8 flash that is 4/4/12/11/22/23 channels against uniform 4/4/8/8/16/16.
+    them (``tests/test_prune_allocation.py``: ResNet-8 at 1/4 SRAM, flash binding the wider stages).
     """
     counts = uniform_counts(groups, uniform_fraction(rmodel, groups, budgets))
     sizes = {g.id: g.size for g in groups}
