@@ -44,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     base_model = os.path.join(folder, "base.onnx")  # through a file, as the user's command reads it
     mcugraph.save(mcugraph.load(module, example_inputs=torch.rand(1, 1, 8, 8)), base_model)
     base = mcugraph.optimize(base_model, calib="digits", progress=False)
-    weights = exact_resources(mcugraph.run_pipeline(mcugraph.load(base_model), mcugraph.CANONICALIZE).model)["flash"]
-    ram, flash = base.report["arena_head_bytes"] // 8, weights // 16
+    weights = exact_resources(mcugraph.run_pipeline(mcugraph.load(base_model), mcugraph.CANONICALIZE).model)["weights"]
+    ram, flash = base.report["arena_head_bytes"] // 8, weights // 16  # a file budget of 1/16 of the weights
     wall, cpu = time.perf_counter(), time.process_time()
     result = mcugraph.prune(base_model, data="digits", ram=ram, flash=flash, epochs=args.epochs, seed=args.seed,
                             **json.loads(args.options))
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed, "options": json.loads(args.options), "schedule": result.report["schedule"],
         "acc_before": tflite_accuracy(base.tflite, data.test), "acc_after": tflite_accuracy(pruned.tflite, data.test),
         "arena_head": [base.report["arena_head_bytes"], ram, pruned.report["arena_head_bytes"]],
-        "flash": [weights, flash, result.report["after"]["flash"]],
+        "flash": [weights, flash, result.report["after"]["flash"]],  # weights before, budget, file after
         "channels": [(r["before"], r["after"]) for r in result.report["groups"] if r["prunable"]],
         "prune_wall_s": round(wall, 1), "prune_cpu_s": round(cpu, 1), "load_average": os.getloadavg()[0],
     }))
