@@ -200,3 +200,27 @@ def test_a_gemm_matrix_bias_is_refused_by_name():
                    [("y", TensorProto.FLOAT, (2, 3))], consts)
     with pytest.raises(mcugraph.errors.UnsupportedOpError, match=r"a bias C of shape \(2, 3\)"):
         _optimize(model, np.ones((1, 2, 4), np.float32), quantize=False)
+
+
+@pytest.mark.parametrize(("attrs", "out_hw"), [
+    ({"mode": "linear"}, (8, 8)),  # half_pixel: RESIZE_BILINEAR half_pixel_centers
+    ({"mode": "linear", "coordinate_transformation_mode": "align_corners"}, (7, 7)),
+    ({"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}, (6, 6)),
+])
+def test_resize_maps_tflite_reproduces_are_exported_exactly(attrs, out_hw):
+    """Resize to sizes whose pixel map a TFLite flag pair reproduces: float32 within 1e-5 of onnxruntime."""
+    sizes = numpy_helper.from_array(np.array([1, 1, *out_hw], np.int64), "sizes")
+    model = _model([helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], **attrs)],
+                   [("x", TensorProto.FLOAT, (1, 1, 4, 4))], [("y", TensorProto.FLOAT, (1, 1, *out_hw))], [sizes])
+    x = np.random.default_rng(0).uniform(-1, 1, (4, 1, 4, 4)).astype(np.float32)
+    assert _optimize(model, x, quantize=False).report["verification"]["max_abs_error"] < 1e-5
+
+
+def test_resize_whose_map_tflite_cannot_reproduce_is_refused():
+    """Cubic, or align_corners with an unfloored ONNX length (scales 0.6), is refused with its mode."""
+    scales = numpy_helper.from_array(np.array([1, 1, 0.6, 0.6], np.float32), "scales")
+    model = _model([helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="linear",
+                                     coordinate_transformation_mode="align_corners")],
+                   [("x", TensorProto.FLOAT, (1, 1, 2, 4))], [("y", TensorProto.FLOAT, (1, 1, 1, 2))], [scales])
+    with pytest.raises(ExportError, match="mode=linear, 2x4 -> 1x2, align_corners"):
+        _optimize(model, np.ones((1, 1, 2, 4), np.float32), quantize=False)

@@ -1,4 +1,5 @@
-"""Lowerings of data-movement ops: Reshape family, Transpose, Pad, Slice, Split, Resize (signature as ``lower_conv``).
+"""Lowerings of data-movement ops: Reshape family, Transpose, Pad, Slice, Split (signature as ``lower_conv``; Resize
+is ``lower_resize``).
 
 All of them copy int8 codes without rescaling, so TFLM needs equal input and output parameters; the parameter
 resolution in ``mcugraph.export.lower`` guarantees that.
@@ -158,28 +159,3 @@ def split(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     options.numSplits = len(sizes)
     cx.fm.op("SPLIT_V", [slot.index, cx.int32("sizes", sizes), cx.int32("axis", np.array(tfl_axis))], outputs,
              options)
-
-
-def resize(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
-    """Nearest-neighbour resize by integer factors: RESIZE_NEAREST_NEIGHBOR picks input floor(out / factor)."""
-    x = node.inputs[0]
-    n, c, h, w = (int(d) for d in x.shape)
-    _, _, ho, wo = (int(d) for d in out.shape)
-    mode = node.attributes["mode"].as_string() if "mode" in node.attributes else "nearest"
-    coord = node.attributes.get("coordinate_transformation_mode")
-    coord = coord.as_string() if coord is not None else "half_pixel"
-    nearest = node.attributes.get("nearest_mode")
-    nearest = nearest.as_string() if nearest is not None else "round_prefer_floor"
-    # For integer factors these ONNX conventions all pick floor(out / factor), exactly what TFLite does.
-    exact = (coord == "asymmetric" and nearest == "floor") or (
-        coord in ("half_pixel", "pytorch_half_pixel") and nearest in ("round_prefer_floor", "round_prefer_ceil")
-    )
-    if mode != "nearest" or ho % h or wo % w or not exact or tuple(out.shape[:2]) != (n, c):
-        raise ExportError(
-            f"node '{node.name}' (Resize): only nearest resizing of H and W by integer factors "
-            f"(asymmetric/floor or half_pixel) maps to TFLite; got mode={mode}, {h}x{w} -> {ho}x{wo}, {coord}/{nearest}"
-        )
-    options = schema.ResizeNearestNeighborOptionsT()
-    index = cx.input(x, layout.NHWC)
-    out_index = cx.output(out, layout.NHWC)
-    cx.fm.op("RESIZE_NEAREST_NEIGHBOR", [index, cx.int32("size", [ho, wo])], [out_index], options)

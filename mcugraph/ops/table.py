@@ -139,7 +139,7 @@ OPS: Mapping[str, OpFacts] = MappingProxyType({
     "Pad": _row(("PAD", "PADV2"), "lower_shape.pad", int8=SHARES, channels=PER_CHANNEL, **_PRUNE),
     "Slice": _row("STRIDED_SLICE", "lower_shape.slice_", int8=SHARES, channels=SLICE, **_PRUNE),
     "Split": _row(("SPLIT", "SPLIT_V"), "lower_shape.split", int8=SHARES, channels=SLICE, **_PRUNE),
-    "Resize": _row(("RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR"), "lower_shape.resize", int8=SHARES,
+    "Resize": _row(("RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR"), "lower_resize.resize", int8=SHARES,
                    channels=PER_CHANNEL, **_PRUNE),
     # --- removed before export (by a pass of mcugraph.CANONICALIZE) --------------------------------------------
     # BatchNormalization unfolded deploys as a per-channel MUL and ADD: scale and bias, not the statistics.
