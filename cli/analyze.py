@@ -42,6 +42,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="also write the HTML report (mcugraph report) of these figures: arena layout, timeline, flash")
     parser.add_argument("--groups", action="store_true",
                         help="also print the channel groups (what remove-channels / prune may remove together)")
+    parser.add_argument("--bench", metavar="BENCH.json",
+                        help="join a chip's measurements (mcugraph bench --json of this .tflite): an instructions "
+                             "column and the chip's totals")
     add_memory_arguments(parser)  # --order, --dtype, --no-inplace, --plan-json, --plan-header (SRAM)
     parser.set_defaults(func=run)
 
@@ -54,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
         return run_many(args, lambda one: report_for(one)[0])
     args.model = args.model[0]
     report, model, figures = report_for(args)
+    if args.bench:
+        report = joined_bench(args, report, model)
 
     if args.plot:
         from mcugraph.analysis.plot import plot_report
@@ -77,6 +82,16 @@ def run(args: argparse.Namespace) -> int:
 
         atomic_write_text(args.json, json.dumps(report.to_json(), indent=2) + "\n")
     return 0
+
+
+def joined_bench(args: argparse.Namespace, report, model):
+    """``report`` with the measurements of ``--bench`` joined on (a .tflite only: rows are its operators)."""
+    from mcugraph.analysis.measured import read_bench, with_measurements
+
+    if model is not None:
+        raise PipelineError(f"{args.model}: --bench joins measurements onto a .tflite's operators; analyze the "
+                            "file mcugraph bench ran (the .tflite), not the ONNX model")
+    return with_measurements(report, read_bench(args.bench), Path(args.model).read_bytes(), args.model)
 
 
 def report_for(args: argparse.Namespace):

@@ -19,7 +19,7 @@ COMMANDS = ("demo", "analyze", "schedule", "opt", "prune", "firmware", "bench", 
 
 # Every path option a command writes, and every path option it reads (an output may never replace an input).
 OUTPUT_OPTIONS = ("output", "json", "plot", "plan_json", "plan_header", "html")
-INPUT_OPTIONS = ("model", "calib", "data", "val", "prune_report")
+INPUT_OPTIONS = ("model", "calib", "data", "val", "prune_report", "bench")
 
 EXIT_CODES = """exit status:
   0    success

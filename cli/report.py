@@ -32,6 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("model", help="the model: an .onnx or .tflite file")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.html", help="where to write the page")
+    parser.add_argument("--bench", metavar="BENCH.json",
+                        help="a chip's measurements (mcugraph bench --json of this .tflite): instructions per "
+                             "operator in the table, the firmware's runtime in the flash bill")
     parser.add_argument("--prune-report", metavar="PRUNE.json",
                         help="a pruning report (mcugraph prune --json FILE) whose channel widths the page shows")
     add_model_arguments(parser)
@@ -54,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         model = run_pipeline_from_args(load_model(args), args)
         report = analyze(model, name=Path(args.model).stem, dtype=args.dtype)
+    if args.bench:
+        from mcugraph.cli.analyze import joined_bench
+
+        report = joined_bench(args, report, model)
     write_page(args, args.output, report, model, graph, tflite=tflite, prune=prune)
     print(f"wrote {args.output}")
     return 0
@@ -94,8 +101,14 @@ def write_page(args: argparse.Namespace, path: str, report, model=None, graph=No
                 raise
             print(f"mcugraph {memory_args.command}: warning: no memory figures: {e}", file=sys.stderr)
     note, unplanned = embedded_plan_note(tflite, figures) if tflite is not None and figures is not None else ("", None)
+    extra, runtime = (), None
+    if report.measured:  # mcugraph bench's figures (--bench): a column per operator, the runtime's flash
+        m = report.measured
+        extra = [({"key": "instructions", "title": f"instructions ({m['target']}, {m['kernels']}, QEMU)",
+                   "numeric": True}, {row.name: row.instructions for row in report.ops})]
+        runtime = sum(v for k, v in m["flash"].items() if k != "model")
     data = report_data(report, figures, source=source or Path(args.model).name, tflite=tflite, prune=prune,
-                       plan_note=note, tflm_own_plan_bytes=unplanned)
+                       plan_note=note, tflm_own_plan_bytes=unplanned, extra_columns=extra, runtime_bytes=runtime)
     atomic_write_text(path, render(data))
 
 

@@ -31,6 +31,7 @@ class OpRow:
     live_bytes: int | None = None  # SRAM in use while this node runs (TFLM rules), filled by mcugraph.memory
     live_tensors: tuple[str, ...] | None = None  # the tensors making up live_bytes
     fused_into: str | None = None  # name of the node whose kernel runs this one (fused activation)
+    instructions: int | None = None  # measured on an emulated chip (mcugraph bench JSON, mcugraph.analysis.measured)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Report:
     arena_bytes: int | None = None  # planned arena (TFLM "head")
     lower_bound_bytes: int | None = None  # no plan for this order can be smaller
     order: tuple[str, ...] | None = None  # execution order (node or kernel names) the memory figures are for
+    measured: dict[str, Any] | None = None  # the chip's figures from a bench JSON (mcugraph.analysis.measured)
 
     def to_json(self) -> dict[str, Any]:
         """The report as plain JSON types (see ``docs/report-json.md``); ``None`` fields are omitted."""
@@ -116,6 +118,7 @@ _COLUMNS: tuple[tuple[str, str, bool], ...] = (
     ("weight B", "weight_bytes", True),
     ("live B", "live_bytes", True),
     ("fused into", "fused_into", False),
+    ("instructions", "instructions", True),
 )
 
 
@@ -153,6 +156,11 @@ def format_table(report: Report) -> str:
     ]
     if memory:
         lines.append(", ".join(f"{label} {value:,} B" for label, value in memory))
+    if report.measured:
+        m = report.measured
+        lines.append(f"on {m['target']} ({m['kernels']} kernels, QEMU): {m['instructions']:,} instructions per "
+                     f"inference (executed, not cycles), arena {m['arena_bytes']:,} B, firmware flash "
+                     f"{m['flash_bytes']:,} B")
     return "\n".join(lines)
 
 

@@ -1,9 +1,10 @@
 """``bench``: a .tflite built into firmware for a target and kernel set, run on the emulated chip, measured.
 
-The firmware is built twice: first with a generous arena, to read what TFLM really uses on the target
-(``arena_used_bytes()``, 32-bit pointers, the kernel set's scratch), then with exactly that figure rounded up to
-TFLM's 16-byte alignment — the bundle's ``kTensorArenaSize`` — and run again, which confirms the constant is
-enough. Outputs are compared byte for byte with the host ``tflite-micro`` interpreter (reference kernels) on the
+The firmware is built twice: first with a generous arena, to read what TFLM reports it uses on the target
+(``arena_used_bytes()``: 32-bit pointers, the kernel set's scratch) and to search the smallest arena, a multiple
+of 16 bytes, in which it allocates — which can be larger, since TFLM's planning takes temporary memory it frees
+before reporting; then with exactly that size, the bundle's ``kTensorArenaSize``, and run again, which confirms
+the constant. Outputs are compared byte for byte with the host ``tflite-micro`` interpreter (reference kernels) on the
 same input. Instructions come from SysTick under ``-icount shift=0``, scaled by the instructions per tick the
 firmware measured on a loop of known length: instructions executed, not cycles.
 """
@@ -11,6 +12,7 @@ firmware measured on a loop of known length: instructions executed, not cycles.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import tempfile
 import time
 from pathlib import Path
@@ -35,11 +37,12 @@ class Operator:
 @dataclasses.dataclass(frozen=True)
 class BenchResult:
     model: str
+    model_sha256: str  # of the .tflite: a report joins these figures only onto the same file
     target: str
     kernels: str
     file_bytes: int
     arena_used_bytes: int  # arena_used_bytes() on the chip
-    arena_bytes: int  # the bundle's kTensorArenaSize: arena_used rounded up to 16, confirmed by the second run
+    arena_bytes: int  # the bundle's kTensorArenaSize: the smallest arena that allocates, confirmed by a run
     outputs_match_host: bool
     output_mismatch: list[dict]  # per differing output: index, differing elements, largest difference
     instructions: int | None  # per inference; None where the target has no tick source (host)
@@ -68,6 +71,7 @@ def prepare(data: bytes, tflm_root: str | None, target_name: str, kernels: str, 
     target = targets.target(target_name)
     targets.check_kernels(kernels)
     tree = tflm_tree.find_tree(tflm_root)
+    tflm_tree.toolchain_dir(target)  # before any work: a missing compiler is one clear line
     spec = bundle.model_spec(data, source)
     methods = tflm_tree.resolver_methods(tree)
     calls = bundle.resolver_calls(spec, methods, source)
@@ -97,11 +101,11 @@ def bench(data: bytes, target_name: str = targets.DEFAULT_TARGET, kernels: str =
         probe = bundle.write_bundle(work / "bundle", data, spec, calls, PROBE_ARENA_BYTES, inputs,
                                     _safe_note(note))
         start = time.monotonic()
-        firmware = build.build_firmware(tree, target, recipe, probe, registrations, work / "probe")
+        firmware = build.build_firmware(tree, target, recipe, probe, registrations, work / "probe",
+                                        find_arena=True)
         build_seconds = time.monotonic() - start
         first = qemu.run_firmware(target, firmware.elf)
-        used = _field(first.lines, "arena_used")
-        arena = -(-used // ARENA_ALIGNMENT) * ARENA_ALIGNMENT
+        arena = _field(first.lines, "arena_min")
         final = bundle.write_bundle(bundle_dir or work / "final", data, spec, calls, arena, inputs, _safe_note(note))
         start = time.monotonic()
         firmware = build.build_firmware(tree, target, recipe, final, registrations, work / "build")
@@ -115,7 +119,8 @@ def bench(data: bytes, target_name: str = targets.DEFAULT_TARGET, kernels: str =
     operators = [Operator(int(i), op, round(int(t) * per_tick) if per_tick else 0) for _, i, op, t in ops]
     ticks = _field(run.lines, "ticks")
     return BenchResult(
-        model=Path(source).name, target=target.name, kernels=kernels, file_bytes=len(data),
+        model=Path(source).name, model_sha256=hashlib.sha256(data).hexdigest(), target=target.name,
+        kernels=kernels, file_bytes=len(data),
         arena_used_bytes=_field(run.lines, "arena_used"), arena_bytes=arena,
         outputs_match_host=not mismatch, output_mismatch=mismatch,
         instructions=round(ticks * per_tick) if per_tick else None, instructions_per_tick=per_tick,
@@ -140,7 +145,7 @@ def _per_tick(lines) -> float | None:
     for line in lines:
         words = line.split()
         if words[0] == "calibrate" and int(words[2]) > 0:
-            return int(words[1]) / int(words[2])
+            return round(int(words[1]) / int(words[2]), 2)  # the loop's ends cost a tick either way
     return None
 
 

@@ -37,9 +37,10 @@ class Firmware:
 
 
 def build_firmware(tree: TflmTree, target: Target, recipe: Recipe, bundle: Path, registrations: list[str],
-                   out_dir: Path, arena_bytes: int | None = None) -> Firmware:
+                   out_dir: Path, arena_bytes: int | None = None, find_arena: bool = False) -> Firmware:
     """Compile what the bundle needs (cached) and link ``out_dir/firmware.elf``. ``registrations`` are the
-    ``Register_X`` functions of the model's operators; ``arena_bytes`` overrides the bundle's arena size."""
+    ``Register_X`` functions of the model's operators; ``arena_bytes`` overrides the bundle's arena size;
+    ``find_arena`` makes the firmware also search the smallest arena that allocates (main.cc)."""
     missing = [r for r in registrations if r not in recipe.registrations]
     if missing:
         raise TargetError(f"TFLite Micro in {tree.root} has no kernel source defining {', '.join(missing)} for "
@@ -64,6 +65,7 @@ def build_firmware(tree: TflmTree, target: Target, recipe: Recipe, bundle: Path,
     bundle_sources = [bundle / n for n in ("main.cc", "model_data.cc", "model_input.cc")]
     bundle_sources += [FIRMWARE_DIR / n for n in board_files] if board_files else [bundle / "platform_host.cc"]
     defines = [f"-DMCUGRAPH_ARENA_BYTES={int(arena_bytes)}"] if arena_bytes else []
+    defines += ["-DMCUGRAPH_FIND_ARENA"] if find_arena else []
     bundle_objects = []
     for source in bundle_sources:
         obj = out_dir / (source.stem + ".o")

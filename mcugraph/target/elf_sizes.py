@@ -58,10 +58,12 @@ def memory_split(map_file: Path, role: Callable[[str], str]) -> MemorySplit:
             continue
         name, size, path = match.group(1) or pending_name, int(match.group(3), 16), match.group(4)
         pending_name = None
-        if size == 0 or path is None or section not in FLASH_SECTIONS + RAM_SECTIONS:
+        if size == 0 or section not in FLASH_SECTIONS + RAM_SECTIONS:
             continue
-        if name == "*fill*" or name is None:
+        if name == "*fill*":
             part = "runtime"
+        elif path is None:
+            continue
         else:
             part = role(path.strip())
         if section in FLASH_SECTIONS:

@@ -82,6 +82,43 @@ int Fail(const char* why) {
   return 1;
 }
 
+#ifdef MCUGRAPH_FIND_ARENA
+// The smallest arena (a multiple of 16) in which AllocateTensors succeeds. arena_used_bytes() is not it: while
+// planning, TFLM takes temporary memory between head and tail that it frees before reporting, and for a small
+// model that peak is above the final figure. Kernels take memory only in Init and Prepare, so a successful
+// AllocateTensors is enough; bench confirms the figure with a full run anyway.
+bool Allocates(const tflite::Model* model, ModelOpResolver& resolver, size_t bytes) {
+  tflite::MicroInterpreter interpreter(model, resolver, g_arena, bytes);
+  return interpreter.AllocateTensors() == kTfLiteOk;
+}
+
+void FindArena(size_t used) {
+  const tflite::Model* model = tflite::GetModel(g_model);
+  ModelOpResolver resolver;
+  RegisterOps(resolver);
+  size_t low = (used + 15) / 16 * 16, step = 16;
+  while (!Allocates(model, resolver, low + step) && low + step < sizeof(g_arena)) {
+    low += step;
+    step *= 2;
+  }
+  size_t high = low + step;  // allocates; low - 16 did not, or low is the figure TFLM reported
+  if (Allocates(model, resolver, low)) high = low;
+  while (high - low > 16) {
+    const size_t mid = (low + high) / 32 * 16;
+    if (Allocates(model, resolver, mid)) {
+      high = mid;
+    } else {
+      low = mid;
+    }
+  }
+  char line[64];
+  std::snprintf(line, sizeof(line), "mcugraph: arena_min %lu\n", static_cast<unsigned long>(high));
+  mcugraph_print(line);
+}
+#endif
+
+size_t g_arena_used = 0;
+
 int Run() {
   const tflite::Model* model = tflite::GetModel(g_model);
   ModelOpResolver resolver;
@@ -111,11 +148,12 @@ int Run() {
   char line[128];
   std::snprintf(line, sizeof(line),
                 "mcugraph: arena_used %lu\nmcugraph: ticks %lu\nmcugraph: calibrate %lu %lu\n"
-                "mcugraph: stack_used %lu\nmcugraph: done\n",
+                "mcugraph: stack_used %lu\n",
                 static_cast<unsigned long>(interpreter.arena_used_bytes()), static_cast<unsigned long>(ticks),
                 static_cast<unsigned long>(2 * kLoops), static_cast<unsigned long>(loop_ticks),
                 static_cast<unsigned long>(mcugraph_stack_used()));
   mcugraph_print(line);
+  g_arena_used = interpreter.arena_used_bytes();
   return 0;
 }
 
@@ -123,6 +161,11 @@ int Run() {
 
 int main() {
   mcugraph_platform_init();
-  mcugraph_finish(Run());
+  const int status = Run();  // the interpreter is gone before the arena is reused
+#ifdef MCUGRAPH_FIND_ARENA
+  if (status == 0) FindArena(g_arena_used);
+#endif
+  if (status == 0) mcugraph_print("mcugraph: done\n");
+  mcugraph_finish(status);
   return 0;
 }

@@ -1,0 +1,41 @@
+"""Join a chip's measurements (``mcugraph bench --json``) onto an analysis report of the same .tflite.
+
+Analyses read measurements only as data: this module knows the bench JSON's fields, not how they were made.
+Rows match by the kernel graph's names (``"<operator index>:<BUILTIN>"``), and the JSON must be of the same file
+(its SHA-256), so figures of another model are refused instead of joined.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from mcugraph.analysis.report import Report
+from mcugraph.errors import DataError
+
+
+def read_bench(path: str) -> dict[str, Any]:
+    try:
+        bench = json.loads(Path(path).read_text())
+    except OSError as e:
+        raise DataError(f"--bench {path}: cannot read it ({e.strerror}); pass the file mcugraph bench --json wrote") from e
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DataError(f"--bench {path}: not JSON ({e}); pass the file mcugraph bench --json wrote") from e
+    if not isinstance(bench, dict) or not {"model_sha256", "operators", "instructions"} <= set(bench):
+        raise DataError(f"--bench {path}: not a mcugraph bench report (no model_sha256/operators/instructions)")
+    return bench
+
+
+def with_measurements(report: Report, bench: dict[str, Any], data: bytes, source: str) -> Report:
+    """``report`` with each operator's measured instructions and the chip's totals in ``measured``."""
+    if hashlib.sha256(data).hexdigest() != bench["model_sha256"]:
+        raise DataError(f"{source}: the bench report is of another file (SHA-256 differs); run mcugraph bench on "
+                        "this model")
+    per_op = {f"{o['index']}:{o['op']}": o["instructions"] for o in bench["operators"]}
+    rows = tuple(dataclasses.replace(row, instructions=per_op.get(row.name)) for row in report.ops)
+    measured = {key: bench[key] for key in ("target", "kernels", "instructions", "arena_bytes", "flash_bytes",
+                                            "flash", "outputs_match_host")}
+    return dataclasses.replace(report, ops=rows, measured=measured)
