@@ -111,7 +111,7 @@ def bench(data: bytes, target_name: str = targets.DEFAULT_TARGET, kernels: str =
         firmware = build.build_firmware(tree, target, recipe, final, registrations, work / "build")
         build_seconds += time.monotonic() - start
         run = qemu.run_firmware(target, firmware.elf)  # fails if kTensorArenaSize is not enough
-        split = memory_split(firmware.map_file, _roles(firmware, final))
+        split = memory_split(firmware.map_file, _roles(firmware))
     outputs = _outputs(run.lines, spec)
     mismatch = _compare(outputs, expected)
     per_tick = _per_tick(run.lines) if not target.is_host else None
@@ -176,15 +176,12 @@ def _compare(outputs: list[np.ndarray], expected: list[np.ndarray]) -> list[dict
     return mismatch
 
 
-def _roles(firmware: build.Firmware, bundle_dir: Path):
+def _roles(firmware: build.Firmware):
     def role(path: str) -> str:
-        name = Path(path).name
-        if name == "model_data.o":
-            return "model"
+        if path in firmware.bundle_objects:
+            return "model" if firmware.bundle_objects[path] == "model_data.cc" else "application"
         if path in firmware.sources:
             return "cmsis-nn" if firmware.sources[path].endswith(".c") else "tflm"
-        if Path(path).parent == firmware.elf.parent:
-            return "application"
         return "runtime"
 
     return role

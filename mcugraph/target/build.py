@@ -13,6 +13,7 @@ import concurrent.futures
 import dataclasses
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -34,6 +35,7 @@ class Firmware:
     map_file: Path
     compiled: int  # sources compiled by this build (0: everything came from the cache)
     sources: dict[str, str]  # cached object path -> the TFLM / CMSIS-NN source it was compiled from
+    bundle_objects: dict[str, str]  # cached object path -> the bundle or board source (main.cc, model_data.cc...)
 
 
 def build_firmware(tree: TflmTree, target: Target, recipe: Recipe, bundle: Path, registrations: list[str],
@@ -66,14 +68,7 @@ def build_firmware(tree: TflmTree, target: Target, recipe: Recipe, bundle: Path,
     bundle_sources += [FIRMWARE_DIR / n for n in board_files] if board_files else [bundle / "platform_host.cc"]
     defines = [f"-DMCUGRAPH_ARENA_BYTES={int(arena_bytes)}"] if arena_bytes else []
     defines += ["-DMCUGRAPH_FIND_ARENA"] if find_arena else []
-    bundle_objects = []
-    for source in bundle_sources:
-        obj = out_dir / (source.stem + ".o")
-        is_c = source.suffix == ".c"
-        flags = list(recipe.c_flags if is_c else recipe.cxx_flags)
-        _run([recipe.cc if is_c else recipe.cxx, *flags, "-Werror", *defines, f"-I{bundle}", f"-I{FIRMWARE_DIR}",
-              "-c", str(source), "-o", str(obj)], tree.root, f"compiling {source.name}")
-        bundle_objects.append(obj)
+    bundle_objects = [_bundle_object(tree, recipe, source, bundle, defines) for source in bundle_sources]
 
     elf = out_dir / "firmware.elf"
     map_file = out_dir / "firmware.map"
@@ -84,7 +79,37 @@ def build_firmware(tree: TflmTree, target: Target, recipe: Recipe, bundle: Path,
         link += ["-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", f"-T{ld}"]
     link += [str(o) for o in bundle_objects] + [str(o) for o in jobs.values()] + ["-lm"]
     _run(link, tree.root, "linking the firmware")
-    return Firmware(elf, map_file, compiled, {str(o): s for s, o in jobs.items()})
+    return Firmware(elf, map_file, compiled, {str(o): s for s, o in jobs.items()},
+                    {str(o): s.name for o, s in zip(bundle_objects, bundle_sources, strict=True)})
+
+
+def _bundle_object(tree: TflmTree, recipe: Recipe, source: Path, bundle: Path, defines: list[str]) -> Path:
+    """Compile one bundle source with -Werror, cached by its text, the bundle headers it includes and the flags:
+    bench's two builds differ only in main.cc, so a large model array compiles once."""
+    text = source.read_bytes()
+    key = hashlib.sha256(text + repr((recipe.key, defines)).encode())
+    for header in sorted(set(_LOCAL_INCLUDE.findall(text.decode(errors="replace")))):
+        for folder in (bundle, FIRMWARE_DIR):
+            if (folder / header).is_file():
+                key.update(header.encode() + (folder / header).read_bytes())
+                break
+    obj = cache_root() / "bundles" / f"{key.hexdigest()[:20]}_{source.stem}.o"
+    if obj.is_file():
+        return obj
+    obj.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".o.tmp", dir=obj.parent)
+    os.close(fd)
+    is_c = source.suffix == ".c"
+    try:
+        _run([recipe.cc if is_c else recipe.cxx, *(recipe.c_flags if is_c else recipe.cxx_flags), "-Werror", *defines,
+              f"-I{bundle}", f"-I{FIRMWARE_DIR}", "-c", str(source), "-o", tmp], tree.root, f"compiling {source.name}")
+        os.replace(tmp, obj)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return obj
+
+
+_LOCAL_INCLUDE = re.compile(r'^#include "([^"/]+)"', re.M)
 
 
 def _object(objects_dir: Path, source: str) -> Path:
