@@ -28,10 +28,11 @@ class NormalizeGemmPass(ir.passes.InPlacePass):
 
     Rewrites: ``MatMul(x, const W)`` with a 2-D ``x`` becomes ``Gemm(x, W^T, transB=1)``; an ``Add`` of a
     constant bias that is the MatMul's only user is taken in as ``C``. An existing Gemm gets ``alpha`` folded
-    into B, ``beta`` into C, B stored transposed when ``transB=0``, and attributes alpha=1, beta=1, transA=0,
-    transB=1. A bias that is the same for every row is stored 1-D ``[out]``.
-    Refuses: MatMul with a non-constant or non-2-D weight or a non-2-D input (batched matmul); Gemm with
-    ``transA=1``, a non-constant B, or ``beta != 1`` with a non-constant C. Raises ``InvalidModelError`` for a
+    into B, ``beta`` into C, B stored transposed when ``transB=0``, ``transA=1`` as a Transpose of A before it,
+    and attributes alpha=1, beta=1, transA=0, transB=1. A bias that is the same for every row is stored 1-D
+    ``[out]``; one that differs per row (a matrix C) becomes an ``Add`` after the Gemm.
+    Refuses: MatMul with a non-constant or non-2-D weight or a non-2-D input (batched matmul); Gemm with a
+    non-constant B, ``transA=1`` on an A that is not 2-D, or ``beta != 1`` with a non-constant C. Raises ``InvalidModelError`` for a
     constant C that does not broadcast to the output (onnxruntime would fail on it at run time).
     Requires static shapes (the bias is broadcast to the output's shape): a model with a symbolic dim is refused
     before the pass with the fix (``mcugraph.load``).
@@ -91,6 +92,8 @@ def _bias_add(out: ir.Value, m: int, n: int) -> tuple[ir.Node | None, np.ndarray
     bias = constant_array(other)
     if bias is None or add.outputs[0].shape is None or tuple(add.outputs[0].shape) != (m, n):
         return None, None  # a broadcast that grows the output is not a bias
+    if _as_bias(bias, m, n).ndim == 2:
+        return None, None  # one bias per row: the Add stays after the Gemm (FULLY_CONNECTED adds one vector)
     return add, _as_bias(bias, m, n)
 
 
@@ -125,16 +128,37 @@ def _normalize_gemm(graph: ir.Graph, gemm: ir.Node) -> bool:
             f"Gemm '{gemm.name}': C of shape {bias.shape} does not broadcast to the output shape ({m}, {n}) as "
             "ONNX requires; the model is invalid, re-export it"
         )
-    bias_ok = bias is None or _as_bias(bias, m, n).shape == bias.shape
+    bias_ok = bias is None or (bias.ndim == 1 and _as_bias(bias, m, n).shape == bias.shape)
     if (alpha, beta, trans_a, trans_b) == (1.0, 1.0, 0, 1) and bias_ok:
         return False
-    if trans_a or weight is None or (c_value is not None and bias is None and beta != 1.0):
+    a = gemm.inputs[0]
+    if weight is None or (c_value is not None and bias is None and beta != 1.0):
         return False
+    if trans_a and (a.shape is None or len(a.shape) != 2):
+        return False
+    if trans_a:  # A^T as its own TRANSPOSE kernel
+        transpose = ir.node("Transpose", [a], attributes={"perm": [1, 0]}, name=f"{gemm.name}/transpose_a")
+        transpose.outputs[0].name = unique_name(graph, f"{a.name}_transposed")
+        set_static(transpose.outputs[0], (int(a.shape[1]), int(a.shape[0])), a.dtype)
+        graph.insert_before(gemm, transpose)
+        gemm.replace_input_with(0, transpose.outputs[0])
     stored = alpha * (weight if trans_b else weight.T)
     gemm.replace_input_with(1, add_initializer(graph, stored.astype(weight.dtype), f"{b_value.name}_normalized"))
     if bias is not None:
         new_bias = _as_bias(beta * bias, m, n).astype(bias.dtype)
-        gemm.replace_input_with(2, add_initializer(graph, new_bias, f"{c_value.name}_normalized"))
+        new_c = add_initializer(graph, new_bias, f"{c_value.name}_normalized")
+        if new_bias.ndim == 2:  # one bias per row: FULLY_CONNECTED adds one vector, so an ADD after it
+            gemm.replace_input_with(2, None)
+            add = ir.node("Add", [out, new_c], name=f"{gemm.name}/bias")
+            out.replace_all_uses_with(add.outputs[0], replace_graph_outputs=True)
+            add.replace_input_with(0, out)
+            name = out.name
+            out.name = unique_name(graph, f"{name}_gemm")
+            add.outputs[0].name = name
+            set_static(add.outputs[0], (m, n), out.dtype)
+            graph.insert_after(gemm, add)
+        else:
+            gemm.replace_input_with(2, new_c)
     for attr in _attributes():
         attrs[attr.name] = attr
     drop_if_unused(graph, [b_value, c_value])

@@ -193,13 +193,25 @@ def test_litert_runs_without_its_default_delegate():
     assert conformance.run(conformance.deployable(case), "int8").kind in ("match", "noise")
 
 
-def test_a_gemm_matrix_bias_is_refused_by_name():
-    """Gemm with a (M, N) bias C says so instead of a numpy broadcasting error."""
-    consts = [numpy_helper.from_array(np.ones(s, np.float32), n) for n, s in (("b", (4, 3)), ("c", (2, 3)))]
-    model = _model([helper.make_node("Gemm", ["x", "b", "c"], ["y"])], [("x", TensorProto.FLOAT, (2, 4))],
+@pytest.mark.parametrize("quantize", [True, False])
+def test_a_gemm_matrix_bias_and_trans_a_are_exported(quantize):
+    """Gemm(transA=1) with a (M, N) bias C: a TRANSPOSE, FULLY_CONNECTED and an ADD of C (a numpy broadcasting
+    error before, then refused)."""
+    consts = [numpy_helper.from_array(np.random.default_rng(1).uniform(-1, 1, s).astype(np.float32), n)
+              for n, s in (("b", (4, 3)), ("c", (2, 3)))]
+    model = _model([helper.make_node("Gemm", ["x", "b", "c"], ["y"], transA=1)], [("x", TensorProto.FLOAT, (4, 2))],
                    [("y", TensorProto.FLOAT, (2, 3))], consts)
-    with pytest.raises(mcugraph.errors.UnsupportedOpError, match=r"a bias C of shape \(2, 3\)"):
-        _optimize(model, np.ones((1, 2, 4), np.float32), quantize=False)
+    x = np.random.default_rng(0).uniform(-1, 1, (6, 4, 2)).astype(np.float32)
+    assert _optimize(model, x, quantize=quantize).report["verification"]["sqnr_db"] > 30
+
+
+def test_pad_with_an_axes_input_pads_those_axes():
+    """Opset-18 Pad with constant axes: the pads of the listed axes only (it was refused)."""
+    consts = [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in (("p", [1, 2]), ("a", [1]))]
+    model = _model([helper.make_node("Pad", ["x", "p", "", "a"], ["y"])], [("x", TensorProto.FLOAT, (1, 4))],
+                   [("y", TensorProto.FLOAT, (1, 7))], consts, opset=18)
+    x = np.random.default_rng(0).uniform(-1, 1, (3, 4)).astype(np.float32)
+    assert _optimize(model, x, quantize=False).report["verification"]["max_abs_error"] == 0
 
 
 @pytest.mark.parametrize(("attrs", "out_hw"), [

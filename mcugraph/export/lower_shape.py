@@ -102,8 +102,15 @@ def pad(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     rank = len(x.shape)
     pads = cx.const(node.inputs[1]) if len(node.inputs) > 1 else None
     pads = [int(p) for p in pads] if pads is not None else list(node.attributes["pads"].as_ints())
-    if len(node.inputs) > 3 and node.inputs[3] is not None:
-        raise ExportError(f"node '{node.name}' (Pad): the axes input is not supported; pad every axis")
+    if len(node.inputs) > 3 and node.inputs[3] is not None:  # pads of the listed axes only (opset 18)
+        axes = cx.const(node.inputs[3])
+        if axes is None:
+            raise ExportError(f"node '{node.name}' (Pad): the axes input must be a constant for TFLite")
+        axes = [int(a) % rank for a in axes.reshape(-1)]
+        full = [0] * (2 * rank)
+        for i, a in enumerate(axes):
+            full[a], full[a + rank] = pads[i], pads[i + len(axes)]
+        pads = full
     if any(p < 0 for p in pads):
         raise ExportError(f"node '{node.name}' (Pad): negative pads (cropping) are not supported; use Slice")
     value = cx.const(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] is not None else None

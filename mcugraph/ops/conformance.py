@@ -81,7 +81,7 @@ REASONS: dict[str, str] = {
     "batched-constant-matmul": "a batched constant operand has no FULLY_CONNECTED form",
     "gemm-trans-a": "has no TFLite equivalent; transpose the input",
     "negative-slice-step": "only positive steps are supported",
-    "pad-axes": "the axes input is not supported",
+    "pad-axes": "the axes input must be a constant",
     "variadic": "takes exactly 2 operands",
     "reduce-noop": "noop_with_empty_axes=1 reduce nothing",
     # rewrites mcugraph supports in some forms only
