@@ -236,3 +236,13 @@ def test_resize_whose_map_tflite_cannot_reproduce_is_refused():
                    [("x", TensorProto.FLOAT, (1, 1, 2, 4))], [("y", TensorProto.FLOAT, (1, 1, 1, 2))], [scales])
     with pytest.raises(ExportError, match="mode=linear, 2x4 -> 1x2, align_corners"):
         _optimize(model, np.ones((1, 1, 2, 4), np.float32), quantize=False)
+
+
+@pytest.mark.parametrize("quantize", [True, False])
+def test_gather_with_constant_indices_is_exported(quantize):
+    """Gather of a constant index array (negative ones included) is GATHER (it was refused as not lowered)."""
+    indices = numpy_helper.from_array(np.array([[0, -1], [2, 1]], np.int64), "i")
+    model = _model([helper.make_node("Gather", ["x", "i"], ["y"], axis=1)], [("x", TensorProto.FLOAT, (3, 4))],
+                   [("y", TensorProto.FLOAT, (3, 2, 2))], [indices])
+    x = np.random.default_rng(0).uniform(-1, 1, (5, 3, 4)).astype(np.float32)
+    assert _optimize(model, x, quantize=quantize).report["verification"]["sqnr_db"] > 40

@@ -148,6 +148,7 @@ CASES = {
     "slice_channels_and_width": (
         lambda: one_node("Slice", {"x": X}, {"s": np.array([1, 2]), "e": np.array([3, 100]), "a": np.array([1, 3])}),
         ["STRIDED_SLICE"]),
+    "gather_indices": (lambda: one_node("Gather", {"x": (1, 6)}, {"i": np.array([5, -1, 0])}, axis=1), ["GATHER"]),
     "split_equal": (lambda: one_node("Split", {"x": X}, {"s": np.array([2, 2])}, axis=1, outputs=2), ["SPLIT"]),
     "split_unequal": (lambda: one_node("Split", {"x": X}, {"s": np.array([3, 5])}, axis=2, outputs=2),
                       ["SPLIT_V"]),

@@ -11,7 +11,7 @@ Model inputs (``input_layout``):
   ``Reshape`` doing the same when C == 1); such an input keeps its ONNX shape and that Transpose disappears.
 * ``"nchw"``: the input tensor keeps the ONNX shape; the exporter adds one TRANSPOSE right after it.
 
-Model outputs (:func:`output_perm`): a rank-4 output is NHWC, except one a reshape writes directly (Reshape,
+Model outputs (:func:`output_perm`): a rank-4 output is NHWC, except one a reshape or Gather writes (Reshape,
 Flatten, Squeeze, Unsqueeze), which keeps the ONNX order so that no TRANSPOSE follows the RESHAPE; other ranks keep
 the ONNX shape (a classifier's (1, classes) is unchanged). Likewise a rank-4 input only a reshape or MatMul reads
 keeps the ONNX order (no TRANSPOSE before its reader).
@@ -67,7 +67,7 @@ def value_perm(value: ir.Value) -> tuple[int, ...]:
             node = use.node
             if node.op_type in _ANY_LAYOUT:
                 pending.extend(o for o in node.outputs if o is not None and o.shape is not None and len(o.shape) == 4)
-            elif node.op_type in ("MatMul", "Reshape", "Flatten", "Squeeze", "Unsqueeze") or (
+            elif node.op_type in ("MatMul", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Gather") or (
                 node.op_type == "Softmax" and _last_axis(node)
             ):
                 matrix = True  # reads ONNX order without a TRANSPOSE
@@ -80,7 +80,7 @@ def value_perm(value: ir.Value) -> tuple[int, ...]:
     return identity(rank) if matrix else NHWC
 
 
-_RESHAPES = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze"})
+_RESHAPES = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Gather"})  # write in ONNX order
 
 
 def output_perm(value: ir.Value) -> tuple[int, ...]:

@@ -166,3 +166,23 @@ def split(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
     options.numSplits = len(sizes)
     cx.fm.op("SPLIT_V", [slot.index, cx.int32("sizes", sizes), cx.int32("axis", np.array(tfl_axis))], outputs,
              options)
+
+
+def gather(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
+    """GATHER with constant indices (negative ones counted from the end), on the input's own layout when the
+    indices are 1-D (the rank is kept), else on the ONNX order."""
+    x = node.inputs[0]
+    indices = cx.const(node.inputs[1])
+    if indices is None:
+        raise ExportError(f"node '{node.name}' (Gather): the indices must be a constant for TFLite")
+    rank = len(x.shape)
+    axis = (node.attributes["axis"].as_int() if "axis" in node.attributes else 0) % rank
+    indices = np.where(indices < 0, indices + int(x.shape[axis]), indices)
+    slot = cx.slot(x)
+    perm = slot.perm if indices.ndim == 1 else layout.identity(rank)
+    if len(out.shape) != rank and not layout.is_identity(perm):
+        perm = layout.identity(rank)
+    options = schema.GatherOptionsT()
+    options.axis = perm.index(axis)
+    out_perm = perm if len(out.shape) == rank else layout.identity(len(out.shape))
+    cx.fm.op("GATHER", [cx.input(x, perm), cx.int32("indices", indices)], [cx.output(out, out_perm)], options)

@@ -153,7 +153,9 @@ OPS: Mapping[str, OpFacts] = MappingProxyType({
     "DequantizeLinear": _row("DEQUANTIZE", channels=FREEZE, torch=True, modelled=True),
     "ArgMax": _row("ARG_MAX", channels=FREEZE, modelled=True),
     "Cast": _row("CAST", channels=PER_CHANNEL, torch=True),
-    "Gather": _row("GATHER", channels=FREEZE, torch=True, removed_by="gather-to-slice"),
+    # Gather: one constant index becomes Slice + Squeeze (gather-to-slice); constant index arrays are GATHER.
+    "Gather": _row("GATHER", "lower_shape.gather", int8=SHARES, channels=FREEZE, torch=True,
+                   removed_by="gather-to-slice"),
     "ReduceSum": _row("SUM", channels=AXES, torch=True),
     "LogSoftmax": _row("LOG_SOFTMAX", channels=PER_CHANNEL, torch=True),
     "Neg": _row("NEG", channels=PER_CHANNEL, torch=True),
