@@ -65,8 +65,8 @@ def test_conv1d_net_prunes_and_the_pruned_model_exports(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((32, 4, 16)).astype(np.float32)
     y = (x[:, 0].mean(1) > 0).astype(np.int64)
-    result = mcugraph.prune(m, data=(x, y), flash="300", epochs=2, batch_size=16)
-    assert result.report["after"]["flash"] <= 300 < result.report["before"]["flash"]
+    result = mcugraph.prune(m, data=(x, y), flash="3500", epochs=2, batch_size=16)  # of the .tflite's 3,792 B
+    assert result.report["after"]["flash"] <= 3500 < result.report["before"]["flash"]
     report = mcugraph.optimize(result.model, calib="random:-1,1,4").report
     assert report["arena_head_bytes"] == report["predicted_arena_bytes"]
 

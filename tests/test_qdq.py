@@ -125,7 +125,7 @@ def test_qdq_export_keeps_the_scales_and_matches_onnxruntime(resnet_qdq):
     """The exported .tflite carries onnxruntime's activation scales and TFLM matches the QDQ model's output."""
     from mcugraph.tflite.schema import read
 
-    result = mcugraph.optimize(resnet_qdq, progress=False)
+    result = mcugraph.optimize(resnet_qdq, progress=False, keep_names=True)  # names to find the scales by
     graph = read(result.tflite).subgraphs[0]
     scales = {t.name.decode(): (float(t.quantization.scale[0]), int(t.quantization.zeroPoint[0]))
               for t in graph.tensors if t.quantization is not None and t.quantization.scale is not None

@@ -80,7 +80,7 @@ class ResourceModel:
     fixed_macs: int  # MACs of layers whose cost does not depend on any group
     # The exported file's layout and its channel-dependent vectors: (layout key, elements, bytes per element).
     file_layout: FileLayout | None = None
-    file_vectors: tuple[tuple[object, SizedTensor, int], ...] = ()
+    file_vectors: tuple[tuple[object, SizedTensor, float], ...] = ()
 
     def evaluate(self, counts: Mapping[int, torch.Tensor | float] | None = None) -> dict[str, torch.Tensor]:
         """``{"ram", "flash", "macs"}`` as 0-d float64 tensors; missing groups count at their full size."""
@@ -182,7 +182,8 @@ def resource_model(model: ir.Model, groups: Sequence, order: Sequence[str] | Non
 _OUT_CHANNEL_AXIS = {"Conv": 1, "ConvTranspose": 1, "Gemm": -1, "MatMul": -1}  # of the layer's output value
 
 
-def _file_vectors(model: ir.Model, order, uses, full: dict[int, float]) -> tuple[FileLayout, tuple[tuple[object, SizedTensor, int], ...]]:
+def _file_vectors(model: ir.Model, order, uses, full: dict[int, float]
+                  ) -> tuple[FileLayout, tuple[tuple[object, SizedTensor, float], ...]]:
     """The unpruned int8 file's layout and, per channel-dependent vector, its elements and bytes per element.
 
     The exporter names a layer's constants ``<node>/weights`` and ``<node>/bias``; the weights hold the ONNX
@@ -220,8 +221,15 @@ def _file_vectors(model: ir.Model, order, uses, full: dict[int, float]) -> tuple
         else:
             table, per = channels, 4 if kind == "scale" else 8
         sized = table.get(index) if table is not None else None
-        if sized is None or not sized.axes[1:] or sized.elements(full) * per != recorded:
-            continue  # fixed, or not the layer constant it is named after: keep its recorded length
+        if sized is None or not sized.axes[1:]:
+            continue  # fixed: keep its recorded length
+        count = round(sized.elements(full))
+        if kind == "buffer" and per == 1 and count:
+            # A TRANSPOSE_CONV's weights carry zero rows and columns around the kernel: a fixed factor per element
+            # (16/9 for 3x3 in 4x4), the channel axes as in the ONNX weight.
+            per = recorded / count
+        if count * per != recorded:
+            continue  # not the layer constant it is named after: keep its recorded length
         vectors.append((key, sized, per))
     return exported.layout, tuple(vectors)
 
