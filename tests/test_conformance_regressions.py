@@ -246,3 +246,13 @@ def test_gather_with_constant_indices_is_exported(quantize):
                    [("y", TensorProto.FLOAT, (3, 2, 2))], [indices])
     x = np.random.default_rng(0).uniform(-1, 1, (5, 3, 4)).astype(np.float32)
     assert _optimize(model, x, quantize=quantize).report["verification"]["sqnr_db"] > 40
+
+
+@pytest.mark.parametrize("quantize", [True, False])
+def test_matmul_with_a_batched_constant_is_batch_matmul(quantize):
+    """MatMul of (2, 3, 4) by a constant (2, 4, 3): BATCH_MATMUL with a constant rhs (it was refused)."""
+    w = numpy_helper.from_array(np.random.default_rng(1).uniform(-1, 1, (2, 4, 3)).astype(np.float32), "w")
+    model = _model([helper.make_node("MatMul", ["x", "w"], ["y"])], [("x", TensorProto.FLOAT, (2, 3, 4))],
+                   [("y", TensorProto.FLOAT, (2, 3, 3))], [w])
+    x = np.random.default_rng(0).uniform(-1, 1, (5, 2, 3, 4)).astype(np.float32)
+    assert _optimize(model, x, quantize=quantize).report["verification"]["sqnr_db"] > 30

@@ -313,12 +313,14 @@ def matmul(cx: Lowering, node: ir.Node, out: ir.Value, act: str) -> None:
 
 
 def _batch_matmul(cx: Lowering, node: ir.Node, out: ir.Value) -> None:
-    """Two activations: BATCH_MATMUL on the ONNX layout (it multiplies the last two axes, like ONNX)."""
+    """Two activations, or a batched constant rhs: BATCH_MATMUL on the ONNX layout (it multiplies the last two
+    axes, like ONNX); a constant rhs is int8 per-tensor with its own range."""
     a, b = node.inputs
     if len(a.shape) != len(b.shape) or len(a.shape) < 2:
         raise ExportError(f"node '{node.name}' (MatMul): operands of ranks {len(a.shape)} and {len(b.shape)}; "
                           "TFLite's BATCH_MATMUL needs equal ranks >= 2")
-    inputs = [cx.input(v, layout.identity(len(v.shape))) for v in (a, b)]
+    inputs = [cx.input(v, layout.identity(len(v.shape))) if cx.const(v) is None
+              else cx.float_const(f"{node.name}/rhs", cx.const(v)) for v in (a, b)]
     options = schema.BatchMatMulOptionsT()
     cx.fm.op("BATCH_MATMUL", inputs, [cx.output(out, layout.identity(len(out.shape)))], options)
 

@@ -214,7 +214,9 @@ class _Builder:
         if kind == "Gemm":
             return "FULLY_CONNECTED"
         if kind == "MatMul":
-            return "FULLY_CONNECTED" if self._name(node.inputs[1]) in self.constant else "BATCH_MATMUL"
+            weight = node.inputs[1]
+            matrix = self._name(weight) in self.constant and len(weight.shape or ()) == 2
+            return "FULLY_CONNECTED" if matrix else "BATCH_MATMUL"  # a batched constant is BATCH_MATMUL's rhs
         if row.activation:
             if (name := activation_name(node)) is None:
                 raise _Refused(clip_reason(node))
