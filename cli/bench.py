@@ -16,11 +16,12 @@ from pathlib import Path
 from mcugraph.errors import ModelLoadError, TargetError
 
 
-def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+def add_target_arguments(parser: argparse.ArgumentParser, what: str = "") -> None:
     from mcugraph.target import targets, tflm_tree
 
+    what = f" {what}" if what else ""
     parser.add_argument("--target", default=targets.DEFAULT_TARGET, metavar="CORE",
-                        help=f"the core to build for (default {targets.DEFAULT_TARGET}): {targets.describe()}")
+                        help=f"the core to build for{what} (default {targets.DEFAULT_TARGET}): {targets.describe()}")
     parser.add_argument("--kernels", default=targets.DEFAULT_KERNELS, choices=targets.KERNEL_SETS,
                         help=f"TFLM's kernel set (default {targets.DEFAULT_KERNELS}; reference: TFLM's portable "
                              "kernels, the ones the host interpreter runs)")

@@ -20,37 +20,44 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("firmware", help="write a .tflite as a TFLM deployment bundle (C array, arena size, "
                                              "op resolver, main.cc), the arena measured on the target")
     parser.add_argument("model", metavar="M.tflite", help="the model to bundle")
-    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="the folder to write (replaced whole)")
+    # dest is not "output": the CLI's output-path check refuses folders, and a bundle is one (replaced whole).
+    parser.add_argument("-o", "--output", dest="bundle_dir", required=True, metavar="DIR",
+                        help="the folder to write (replaced whole once the new bundle is complete)")
     add_target_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from mcugraph.cli.bench import read_tflite
-    from mcugraph.target import build, bundle, tflm_tree
-    from mcugraph.target.bench import ARENA_ALIGNMENT, bench, prepare
 
-    data = read_tflite(args.model)
-    target, tree, spec, calls, registrations = prepare(data, args.tflm_root, args.target, args.kernels, args.model)
-    out = Path(args.output)
-    if target.runs:
-        result = bench(data, target.name, args.kernels, args.tflm_root, source=args.model, bundle_dir=out)
-        print(f"wrote {out}/: {len(spec.builtins)} operator kinds, kTensorArenaSize {result.arena_bytes:,} B "
-              f"(TFLM used {result.arena_used_bytes:,} B on {target.name} with {args.kernels} kernels, confirmed "
-              f"by a run with exactly that arena); firmware flash {result.flash_bytes:,} B")
-        return 0
-    from mcugraph.tflite.tflm import allocations
+    print(write_firmware(read_tflite(args.model), Path(args.bundle_dir), args.target, args.kernels, args.tflm_root,
+                         args.model))
+    return 0
 
-    estimate = -(-allocations(data, args.model).total_bytes // ARENA_ALIGNMENT) * ARENA_ALIGNMENT
-    note = f"kTensorArenaSize is an ESTIMATE for {target.name} (the 64-bit host interpreter's total), not measured"
-    bundle.write_bundle(out, data, spec, calls, estimate, bundle.sample_inputs(spec), note)
-    recipe = tflm_tree.recipe(tree, target, args.kernels)
+
+def write_firmware(data: bytes, out: Path, target_name: str, kernels: str, tflm_root: str | None,
+                   source: str) -> str:
+    """Write the bundle of ``data`` into ``out``; returns the line saying what was written and how the arena
+    constant was found (measured and confirmed, or estimated for a target that only builds)."""
     import tempfile
 
+    from mcugraph.target import build, bundle, tflm_tree
+    from mcugraph.target.bench import ARENA_ALIGNMENT, bench, prepare
+    from mcugraph.tflite.tflm import allocations
+
+    target, tree, spec, calls, registrations = prepare(data, tflm_root, target_name, kernels, source)
+    if target.runs:
+        result = bench(data, target.name, kernels, tflm_root, source=source, bundle_dir=out)
+        return (f"wrote {out}/: {len(spec.builtins)} operator kinds, kTensorArenaSize {result.arena_bytes:,} B "
+                f"(the smallest arena TFLM allocates in on {target.name} with {kernels} kernels, confirmed by a run "
+                f"with exactly that arena; arena_used_bytes() {result.arena_used_bytes:,} B); firmware flash "
+                f"{result.flash_bytes:,} B")
+    estimate = -(-allocations(data, source).total_bytes // ARENA_ALIGNMENT) * ARENA_ALIGNMENT
+    note = f"kTensorArenaSize is an ESTIMATE for {target.name} (the 64-bit host interpreter's total), not measured"
+    bundle.write_bundle(out, data, spec, calls, estimate, bundle.sample_inputs(spec), note)
+    recipe = tflm_tree.recipe(tree, target, kernels)
     with tempfile.TemporaryDirectory(prefix="mcugraph-firmware-") as work:
-        firmware = build.build_firmware(tree, target, recipe, out, registrations, Path(work))
-        size = firmware.elf.stat().st_size
-    print(f"wrote {out}/: it builds for {target.name} ({size:,} B ELF), but no board runs {target.name} here, so "
-          f"kTensorArenaSize {estimate:,} B is an estimate (the 64-bit host interpreter's whole arena), not a "
-          "measurement")
-    return 0
+        size = build.build_firmware(tree, target, recipe, out, registrations, Path(work)).elf.stat().st_size
+    return (f"wrote {out}/: it builds for {target.name} ({size:,} B ELF), but no board runs {target.name} here, so "
+            f"kTensorArenaSize {estimate:,} B is an estimate (the 64-bit host interpreter's whole arena), not a "
+            "measurement")

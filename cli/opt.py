@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from mcugraph.cli.common import add_model_arguments, add_pipeline_arguments, parse_input_shape
@@ -51,6 +52,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--html", metavar="OUT.html",
                         help="also write the HTML report (mcugraph report) of the written .tflite: arena layout, "
                              "timeline, flash bill, and with --prune the channel widths before/after")
+    parser.add_argument("--emit-c", metavar="DIR",
+                        help="also write the deployment bundle of the .tflite (mcugraph firmware): C array, arena "
+                             "size measured on --target, op resolver, main.cc")
+    from mcugraph.cli.bench import add_target_arguments
+
+    add_target_arguments(parser, what="(with --emit-c)")
     add_model_arguments(parser)
     add_pipeline_arguments(parser, CANONICALIZE)
     add_patch_arguments(parser, ram_note=True)
@@ -147,8 +154,18 @@ def run(args: argparse.Namespace) -> int:
     from mcugraph.optimize import run as optimize
 
     options = options_from_args(args)
+    if args.emit_c:  # a missing tree or toolchain is refused before the export's work
+        from mcugraph.target import targets, tflm_tree
+
+        tflm_tree.find_tree(args.tflm_root)
+        tflm_tree.toolchain_dir(targets.target(args.target))
     result = optimize(args.model, options)  # raises before anything is written if verification fails
     result.report["model"] = Path(args.model).stem
+    if args.emit_c:  # before the .tflite: a bundle that fails to build leaves neither behind
+        from mcugraph.cli.firmware import write_firmware
+
+        print(write_firmware(result.tflite, Path(args.emit_c), args.target, args.kernels, args.tflm_root,
+                             args.output), file=sys.stderr if args.json == "-" else sys.stdout)
     atomic_write_bytes(args.output, result.tflite)
     if args.html:
         from mcugraph.cli.report import tflite_page
