@@ -11,7 +11,6 @@ analyze`` prints. A .tflite is shown as it runs: its stored operator order and m
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -135,12 +134,9 @@ def embedded_plan_note(tflite: bytes, figures) -> tuple[str, int | None]:
 
 def read_prune_report(path: str) -> dict:
     """The pruning report at ``path`` (``mcugraph prune --json FILE``), or :class:`DataError` saying what is wrong."""
-    try:
-        report = json.loads(Path(path).read_text())
-    except OSError as e:
-        raise DataError(f"--prune-report {path}: cannot read it ({e.strerror}); check the path") from e
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DataError(f"--prune-report {path}: not JSON ({e}); pass the file mcugraph prune --json wrote") from e
+    from mcugraph.arguments import read_json_report
+
+    report = read_json_report(path, "--prune-report", "mcugraph prune --json")
     groups = report.get("groups") if isinstance(report, dict) else None
     if not isinstance(groups, list) or not all(isinstance(g, dict) and "before" in g and "after" in g for g in groups):
         raise DataError(f"--prune-report {path}: no 'groups' list with 'before'/'after' widths; pass the file "

@@ -115,3 +115,17 @@ def physical_memory_bytes() -> int:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
         return 8 * 2**30
+
+
+def read_json_report(path: str, option: str, writer: str) -> Any:
+    """The JSON an earlier mcugraph command wrote (``writer``, e.g. "mcugraph bench --json"), read for ``option``;
+    a missing or unparsable file is one :class:`DataError` line."""
+    import json
+    from pathlib import Path
+
+    try:
+        return json.loads(Path(path).read_text())
+    except OSError as e:
+        raise DataError(f"{option} {path}: cannot read it ({e.strerror}); pass the file {writer} wrote") from e
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DataError(f"{option} {path}: not JSON ({e}); pass the file {writer} wrote") from e

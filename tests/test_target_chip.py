@@ -131,8 +131,7 @@ def test_cli_errors_are_one_line_exit_2(tflm_root, tmp_path, capsys):
     assert not list(tmp_path.glob("*.json"))
 
 
-def test_opt_emit_c_writes_the_bundle_of_the_file_it_exported(tflm_root, tmp_path, capsys):
-    """opt --emit-c DIR: the bundle's model array is the .tflite opt wrote, its arena measured on the target."""
+def _tiny_onnx(tmp_path) -> Path:
     import onnx
     import torch
     from target_models import TinyCNN
@@ -140,8 +139,14 @@ def test_opt_emit_c_writes_the_bundle_of_the_file_it_exported(tflm_root, tmp_pat
     from mcugraph import zoo
 
     torch.manual_seed(0)
-    onnx_path = tmp_path / "tiny.onnx"
-    onnx.save(zoo.export(TinyCNN().eval(), torch.rand(1, 1, 8, 8)), onnx_path)
+    path = tmp_path / "tiny.onnx"
+    onnx.save(zoo.export(TinyCNN().eval(), torch.rand(1, 1, 8, 8)), path)
+    return path
+
+
+def test_opt_emit_c_writes_the_bundle_of_the_file_it_exported(tflm_root, tmp_path, capsys):
+    """opt --emit-c DIR: the bundle's model array is the .tflite opt wrote, its arena measured on the target."""
+    onnx_path = _tiny_onnx(tmp_path)
     out, bundle_dir = tmp_path / "tiny.tflite", tmp_path / "c"
     assert main(["opt", str(onnx_path), "-o", str(out), "--calib", "random:0,1,16", "--emit-c", str(bundle_dir),
                  "--target", "host", "--kernels", "reference", "--tflm-root", tflm_root]) == 0
@@ -151,15 +156,8 @@ def test_opt_emit_c_writes_the_bundle_of_the_file_it_exported(tflm_root, tmp_pat
 
 def test_opt_emit_c_without_a_tree_fails_before_writing(tmp_path, capsys, monkeypatch):
     """No TFLM tree: opt --emit-c says so in one line and writes neither the .tflite nor the bundle."""
-    import onnx
-    import torch
-    from target_models import TinyCNN
-
-    from mcugraph import zoo
-
     monkeypatch.delenv(tflm_tree.ROOT_ENV, raising=False)
-    onnx_path = tmp_path / "tiny.onnx"
-    onnx.save(zoo.export(TinyCNN().eval(), torch.rand(1, 1, 8, 8)), onnx_path)
+    onnx_path = _tiny_onnx(tmp_path)
     assert main(["opt", str(onnx_path), "-o", str(tmp_path / "t.tflite"), "--calib", "random:0,1,16",
                  "--emit-c", str(tmp_path / "c")]) == 2
     assert "no TensorFlow Lite Micro tree" in capsys.readouterr().err

@@ -9,21 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
-from pathlib import Path
 from typing import Any
 
 from mcugraph.analysis.report import Report
+from mcugraph.arguments import read_json_report
 from mcugraph.errors import DataError
 
 
 def read_bench(path: str) -> dict[str, Any]:
-    try:
-        bench = json.loads(Path(path).read_text())
-    except OSError as e:
-        raise DataError(f"--bench {path}: cannot read it ({e.strerror}); pass the file mcugraph bench --json wrote") from e
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DataError(f"--bench {path}: not JSON ({e}); pass the file mcugraph bench --json wrote") from e
+    bench = read_json_report(path, "--bench", "mcugraph bench --json")
     if not isinstance(bench, dict) or not {"model_sha256", "operators", "instructions"} <= set(bench):
         raise DataError(f"--bench {path}: not a mcugraph bench report (no model_sha256/operators/instructions)")
     return bench
