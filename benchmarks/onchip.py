@@ -1,7 +1,7 @@
 """On-chip benchmark: models built into Cortex-M firmware with TFLM and run under QEMU (``mcugraph bench``).
 
 Run: ``python benchmarks/onchip.py --tflm-root ../shared/third_party/tflite-micro [--targets cortex-m4]
-[--kernels reference cmsis-nn] [--json F] [--markdown docs/results/onchip.md] [--only NAME ...]``.
+[--kernels reference cmsis-nn] [--json F] [--markdown docs/results/2026-12-08-onchip.md] [--only NAME ...]``.
 One row per model x kernel set x target:
 - models: the four MLPerf Tiny models exported by ``mcugraph opt`` (random calibration in the reference files'
   input range, as benchmarks/export.py) and the TF converter's int8 references from ``../shared``; the digits CNN

@@ -10,7 +10,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import onchip  # noqa: E402
 
 RUNS = [ROOT / "benchmarks" / "results" / name for name in ("onchip_reference.json", "onchip_cmsis-nn.json")]
-PAGE = ROOT / "docs" / "results" / "onchip.md"
+PAGE = ROOT / "docs" / "results" / "2026-12-08-onchip.md"
 
 
 def test_page_equals_the_kept_runs():
