@@ -21,7 +21,8 @@ from mcugraph.registry import create_pass, parse_pipeline
 CANONICALIZE = (
     "fold-dequantize-weights,remove-identity,fuse-hard-swish,decompose-hard-sigmoid,fold-constants,decompose-clip,"
     "binary-min-max,fold-bn,conv1d-to-2d,decompose-gelu,decompose-layer-norm,decompose-pow,reciprocal-sqrt,"
-    "unroll-recurrent,gather-to-slice,normalize-gemm,normalize-reshape,cancel-transposes,remove-unused"
+    "unroll-recurrent,gather-to-slice,broadcast-ranks,normalize-gemm,normalize-reshape,cancel-transposes,"
+    "remove-unused"
 )
 
 
