@@ -1,6 +1,6 @@
 """TFLM arena layer by layer vs patch-based (the first stage in row tiles), per model, measured in TFLM.
 
-Run: ``python benchmarks/patch.py [--max-mac-overhead 0.3] [--no-onnx] [--sizes 96 128]``. One row per model:
+Run: ``python benchmarks/patch.py [--max-mac-overhead 0.3] [--no-onnx] [--sizes 96 128] [--json FILE]``. One row per model:
 
 - ``no PAD in place``: the layer-by-layer arena with the in-place PAD rule switched off (what mcugraph planned
   before it; for the exporter's explicit PADs this is where the copy set the peak);
@@ -17,7 +17,8 @@ Models: the MLPerf Tiny VWW and IC int8 .tflite (TF converter) and their ONNX (e
 calibration: the numbers are about memory, not accuracy), the zoo's MobileNetV2-style network with expansion
 6 at each ``--sizes`` resolution, and a 1-D model: the keyword-spotting Conv1d net of ``mcugraph.zoo_coverage``
 (``kws_cnn1d``, loaded from the torch module by ``mcugraph.load``). ``--only NAME`` runs the rows whose name
-contains NAME.
+contains NAME. ``--json FILE`` keeps the rows and the commit measured; ``benchmarks/results_pages.py`` renders a
+kept file into its docs/results page with :func:`format_table`, the table this prints.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import sys
 import time
 from pathlib import Path
@@ -149,6 +151,7 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", type=int, nargs="*", default=[96, 128])
     parser.add_argument("--no-onnx", action="store_true", help="skip the MLPerf Tiny ONNX exports")
     parser.add_argument("--only", metavar="NAME", help="run only the rows whose model name contains NAME")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also keep the rows as JSON (for docs/results)")
     args = parser.parse_args(argv)
     rows = []
     jobs = []
@@ -172,11 +175,18 @@ def main(argv=None) -> int:
             except Exception as e:  # a row that fails is reported, the others still run
                 rows.append({"model": name, "note": f"failed: {e}"})
         print(f"done {name}", file=sys.stderr)
-    print(_table(rows))
+    print(format_table(rows))
+    if args.json:
+        from memory import measured_commit
+
+        payload = {"args": {k: str(v) for k, v in vars(args).items() if k != "json"}, "commit": measured_commit(),
+                   "rows": rows}
+        args.json.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     return 0
 
 
-def _table(rows) -> str:
+def format_table(rows) -> str:
+    """The fixed-width table this benchmark prints, one line per row (``-`` where a row has no value)."""
     columns = [("model", "model", "{}"), ("no PAD in place B", "no_pad_in_place", "{:,}"),
                ("layer by layer B", "layer_by_layer", "{:,}"), ("lower bound B", "lower_bound", "{:,}"),
                ("patched B", "patched", "{:,}"), ("predicted B", "predicted", "{:,}"), ("lbl/patched", "ratio", "{:.2f}x"),
