@@ -17,11 +17,12 @@ def rendered():
 
 
 def test_every_kept_json_has_a_page():
-    """Each kept JSON of a rendered benchmark (pruning_cifar_*, memory_*, export_*) has its page: a new run needs its
+    """Each kept JSON of a rendered benchmark (pruning_cifar_*, memory_*, export_*, patch_*) has its page: a new run needs its
     entry in results_pages (other benchmarks' JSON is not rendered here)."""
-    listed = [name for name, _, _ in results_pages.RUNS + results_pages.MEMORY_RUNS + results_pages.EXPORT_RUNS]
+    runs = results_pages.RUNS + results_pages.MEMORY_RUNS + results_pages.EXPORT_RUNS + results_pages.PATCH_RUNS
+    listed = [name for name, _, _ in runs]
     kept = [p.name for p in results_pages.RESULTS.glob("*.json")
-            if p.name.startswith(("pruning_cifar_", "memory_", "export_"))]
+            if p.name.startswith(("pruning_cifar_", "memory_", "export_", "patch_"))]
     assert sorted(listed) == sorted(kept)
 
 
