@@ -55,7 +55,12 @@ EXPORT_RUNS = (
      "on the 2 cores (load average about 9), so its seconds are inflated against the 115cb64 run."),
 )
 # (JSON file, date, note) of `python benchmarks/patch.py --json`: one page each.
-PATCH_RUNS: tuple[tuple[str, str, str], ...] = ()
+PATCH_RUNS = (
+    ("patch_2588403.json", "2026-12-08",
+     "The MLPerf Tiny VWW and IC models (the TF converter's .tflite and their ONNX exported by `mcugraph opt`), the "
+     "zoo's MobileNetV2-style network with expansion 6 at 96x96 and 128x128, and a 1-D keyword-spotting net, at "
+     "commit 2588403, in a fresh clone, on the shared 2-core machine (invoke time ratios are noisy there)."),
+)
 # (page name, title, the JSON files pooled): the units of one budget in several runs are pooled.
 POOLS = (
     ("pruning-cifar-one-shot-pool", "CIFAR-10 pruning, the one-shot restart's five runs pooled",
