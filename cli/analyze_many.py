@@ -2,7 +2,8 @@
 
 Each model is analysed exactly as ``mcugraph analyze MODEL`` with the same options would; the table has one row per
 model (``mcugraph.analysis.compare``), ``--json`` gives the list of their reports. Options that write one file per
-model (``--plot``, ``--plan-json``, ``--plan-header``, ``--groups``' listing) are refused: run those one model at a time.
+model or belong to one (``--plot``, ``--plan-json``, ``--plan-header``, ``--html``, ``--groups``, ``--bench``) are
+refused: run those one model at a time.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from mcugraph.errors import ModelLoadError, PipelineError
 
 SUFFIXES = (".onnx", ".tflite")
-PER_MODEL = ("plot", "plan_json", "plan_header", "groups", "html")
+PER_MODEL = ("plot", "plan_json", "plan_header", "groups", "html", "bench")
 
 
 def expand_models(paths: list[str]) -> list[str]:
@@ -43,7 +44,7 @@ def run_many(args: argparse.Namespace, report_for: Callable[[argparse.Namespace]
 
     given = [f"--{name.replace('_', '-')}" for name in PER_MODEL if getattr(args, name, None)]
     if given:
-        raise PipelineError(f"{given[0]} writes one result per model: analyse one model at a time with it "
+        raise PipelineError(f"{given[0]} is for one model: analyse one model at a time with it "
                             f"(several models give one comparison table, and --json a list)")
     paths = expand_models(args.model)
     reports = [report_for(argparse.Namespace(**{**vars(args), "model": path})) for path in paths]

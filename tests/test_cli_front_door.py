@@ -129,8 +129,9 @@ def test_analyze_several_models_json_file(models, tmp_path, capsys):
 
 @pytest.mark.parametrize(
     ("extra", "message"),
-    [(["--plot", "m.png"], "--plot writes one result per model"),
-     (["--groups"], "--groups writes one result per model")],
+    [(["--plot", "m.png"], "--plot is for one model"),
+     (["--groups"], "--groups is for one model"),
+     (["--bench", "b.json"], "--bench is for one model")],
 )
 def test_analyze_several_models_refuses_per_model_outputs(models, tmp_path, capsys, extra, message):
     """Options writing one file per model are one-line errors with several models, and nothing is written."""
