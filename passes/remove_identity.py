@@ -1,4 +1,4 @@
-"""``remove-identity``: drop Identity nodes and inference-mode Dropout."""
+"""``remove-identity``: drop Identity nodes, inference-mode Dropout and Casts to the dtype a value already has."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from mcugraph.registry import register
 @register
 @dataclasses.dataclass(frozen=True)
 class RemoveIdentityPass(ir.passes.InPlacePass):
-    """Remove ``Identity`` and ``Dropout`` nodes: their users read the node's input directly.
+    """Remove ``Identity``, ``Dropout`` and same-dtype ``Cast`` nodes: their users read the node's input directly.
 
     Dropout is an identity at inference; it is removed only when its ``mask`` output is unused and its
     ``training_mode`` input is absent or a constant false. When the node's output is a graph output, the input
@@ -42,6 +42,10 @@ class RemoveIdentityPass(ir.passes.InPlacePass):
 def _is_identity(node: ir.Node) -> bool:
     if node.op_type == "Identity":
         return True
+    if node.op_type == "Cast":  # to the dtype it already has (float -> float): nothing to convert
+        to = node.attributes.get("to")
+        source = node.inputs[0]
+        return to is not None and source is not None and source.dtype is not None and to.as_int() == source.dtype
     if node.op_type != "Dropout":
         return False
     mask = node.outputs[1] if len(node.outputs) > 1 else None

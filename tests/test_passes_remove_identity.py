@@ -65,3 +65,18 @@ def test_dropout_in_training_mode_kept_and_inference_mode_removed():
     """
     unchanged("remove-identity", model(text.replace("FLAG", "1")))
     assert ops(rewrites("remove-identity", model(text.replace("FLAG", "0")))) == ["Relu", "Sigmoid"]
+
+
+def test_cast_to_the_same_dtype_removed_and_a_real_cast_kept():
+    """Cast(to=FLOAT) of a float is removed (TFLM would need a CAST kernel for nothing); Cast to int32 stays."""
+    m = model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[2, 4] x) => (float[2, 4] y)
+        { a = Relu(x)  b = Cast<to = 1>(a)  y = Sigmoid(b) }
+    """)
+    assert ops(rewrites("remove-identity", m)) == ["Relu", "Sigmoid"]
+    unchanged("remove-identity", model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[2, 4] x) => (int32[2, 4] y)
+        { a = Relu(x)  y = Cast<to = 6>(a) }
+    """))
