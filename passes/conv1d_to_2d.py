@@ -9,15 +9,14 @@ import numpy as np
 import onnx_ir as ir
 
 from mcugraph.errors import UnsupportedOpError
+from mcugraph.ops.table import ops_where
 from mcugraph.passes._rewrite import add_initializer, constant_array, drop_if_unused, set_static
 from mcugraph.registry import register
 
 _WINDOWED = ("Conv", "MaxPool", "AveragePool")
-# Ops that work element by element (or per channel), so they commute with dropping the H = 1 axis.
-_ELEMENTWISE = (
-    "Relu", "Clip", "Sigmoid", "Tanh", "HardSwish", "HardSigmoid", "LeakyRelu", "Elu", "Neg", "Abs", "Exp",
-    "Sqrt", "Erf", "Identity", "Dropout", "Add", "Sub", "Mul", "Div", "Max", "Min", "PRelu", "BatchNormalization",
-)
+# Ops that work element by element (or per channel: the op table's element-wise rows of every kind), so they
+# commute with dropping the H = 1 axis.
+_ELEMENTWISE = ops_where(lambda row: row.elementwise is not None)
 _REDUCE = ("ReduceMean", "ReduceMax")
 _GLOBAL_POOLS = ("GlobalAveragePool", "GlobalMaxPool")  # (N, C, L) -> (N, C, 1): (N, C, 1, 1) on the 4-D value
 H_AXIS = 2  # (N, C, L) -> (N, C, 1, L): the new height axis

@@ -169,3 +169,20 @@ def test_length_reduction_with_keepdims_keeps_its_1d_shape():
         }
     """))
     assert [tuple(v.shape) for v in m.graph.outputs] == [(1, 2, 1)]
+
+
+def test_every_elementwise_row_of_the_op_table_is_carried_4d():
+    """Softplus and Reciprocal (the table's element-wise rows) between 1-D pools run on the 4-D value: no Squeeze."""
+    m = model("""
+        <ir_version: 8, opset_import: ["" : 13]>
+        g (float[1, 2, 8] x) => (float[1, 2, 4] y) {
+            p = MaxPool <kernel_shape = [3], pads = [1, 1]> (x)
+            s = Softplus(p)
+            r = Reciprocal(s)
+            y = AveragePool <kernel_shape = [2], strides = [2]> (r)
+        }
+    """)
+    m = rewrites("conv1d-to-2d", m)
+    # (the Transposes reorder (N, C, L) <-> NHWC (N, 1, L, C) at the model's input and output)
+    assert ops(m) == ["Unsqueeze", "Transpose", "MaxPool", "Softplus", "Reciprocal", "AveragePool", "Transpose",
+                      "Squeeze"]

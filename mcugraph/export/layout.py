@@ -26,6 +26,8 @@ from collections.abc import Sequence
 import numpy as np
 import onnx_ir as ir
 
+from mcugraph.ops.table import ops_where
+
 NHWC = (0, 2, 3, 1)  # ONNX (N, C, H, W) -> TFLite (N, H, W, C)
 NCHW_FROM_NHWC = (0, 3, 1, 2)
 
@@ -39,11 +41,9 @@ def default_perm(rank: int) -> tuple[int, ...]:
     return NHWC if rank == 4 else identity(rank)
 
 
-# Ops that compute the same in any layout (element-wise): the layout a value needs is its readers' readers'.
-_ANY_LAYOUT = frozenset({
-    "Add", "Sub", "Mul", "Div", "Max", "Min", "Relu", "Clip", "Sigmoid", "Tanh", "LeakyRelu", "HardSwish", "Elu",
-    "Sqrt", "Reciprocal", "Identity", "Dropout",
-})
+# Ops that compute the same in any layout (the op table's layout_free rows): the layout a value needs is its
+# readers' readers'.
+_ANY_LAYOUT = ops_where(lambda row: row.layout_free)
 
 
 def value_perm(value: ir.Value) -> tuple[int, ...]:

@@ -37,6 +37,14 @@ AXES = "axes"                          # Squeeze/Unsqueeze/Reduce*: the channel 
 SLICE = "slice"                        # Slice/Split not along the channel axis
 FREEZE = "freeze"                      # channels mix (or the rule is unknown): the groups it reads are frozen
 
+# Element-wise kinds (``OpFacts.elementwise``): output element i depends on input element i only, so the op runs
+# the same in any layout and on any reshaping that keeps the elements. They differ in their constants:
+UNARY = "unary"                    # y[i] = f(x[i]) (activations, Sqrt, Identity, Cast)
+BINARY = "binary"                  # y[i] = f(a[i], b[i]) with broadcasting (Add, Mul, Max, ...)
+# y[i] = f(x[i], p[channel of i]): a per-channel constant on the ONNX channel axis (PRelu's slope, BatchNormalization's
+# statistics); it still commutes with adding an axis of size 1, but a change of layout must move that constant too.
+PER_CHANNEL_PARAMS = "per-channel-params"
+
 # TFLite builtins whose options carry ``fused_activation_function`` and whose kernel applies it (the kernel view
 # fuses a following Relu/Clip only into these).
 FUSED_ACTIVATION_BUILTINS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL"})
@@ -62,10 +70,19 @@ class OpFacts:
     removed_by: str | None = None   # registered pass that rewrites it (the forms it supports) before export
     # Not exported, but the kernel view models it (memory analysis of QDQ models and .tflite-like graphs).
     modelled: bool = False
+    elementwise: str | None = None  # UNARY / BINARY / PER_CHANNEL_PARAMS; None: not element-wise
+    # Exported only fused into the kernel of the op it follows (Reciprocal after Sqrt runs as RSQRT).
+    fused_after: str | None = None
 
     @property
     def exported(self) -> bool:
         return self.lowering is not None
+
+    @property
+    def layout_free(self) -> bool:
+        """Exported, and computes the same in any layout (the exporter looks through it for the layout a value
+        needs). Per-channel constants are laid out on the ONNX channel axis, so PER_CHANNEL_PARAMS ops are not."""
+        return self.elementwise in (UNARY, BINARY) and (self.exported or self.fused_after is not None)
 
     @property
     def kernel(self) -> bool:
@@ -87,12 +104,12 @@ _PRUNE = {"torch": True}  # every exported op runs in the torch interpreter (pru
 
 OPS: Mapping[str, OpFacts] = MappingProxyType({
     # --- weighted kernels -------------------------------------------------------------------------------------
-    "Conv": _row(("CONV_2D", "DEPTHWISE_CONV_2D"), "lower_conv.conv", channels=CONV, weights=_w(i1=WEIGHT, i2=BIAS),
-                 **_PRUNE),
+    "Conv": _row(("CONV_2D", "DEPTHWISE_CONV_2D"), "lower_conv.conv", channels=CONV,
+                 weights=_w(i1=WEIGHT, i2=BIAS), **_PRUNE),
     "ConvTranspose": _row("TRANSPOSE_CONV", "lower_conv.conv_transpose", channels=CONV_TRANSPOSE,
                           weights=_w(i1=WEIGHT, i2=BIAS), **_PRUNE),
-    "Gemm": _row("FULLY_CONNECTED", "lower_conv.gemm", channels=GEMM, weights=_w(i0=WEIGHT, i1=WEIGHT, i2=BIAS),
-                 **_PRUNE),
+    "Gemm": _row("FULLY_CONNECTED", "lower_conv.gemm", channels=GEMM,
+                 weights=_w(i0=WEIGHT, i1=WEIGHT, i2=BIAS), **_PRUNE),
     "MatMul": _row(("FULLY_CONNECTED", "BATCH_MATMUL"), "lower_conv.matmul", channels=GEMM,
                    weights=_w(i0=WEIGHT, i1=WEIGHT), **_PRUNE),
     # --- pooling and reductions -------------------------------------------------------------------------------
@@ -105,26 +122,34 @@ OPS: Mapping[str, OpFacts] = MappingProxyType({
                           **_PRUNE),
     "ReduceMax": _row("REDUCE_MAX", "lower_pool.reduce_max", int8=SHARES, channels=AXES, **_PRUNE),
     # --- element-wise -----------------------------------------------------------------------------------------
-    "Add": _row("ADD", "lower_elementwise.add", channels=ELEMENTWISE, weights=_w(i0=WEIGHT, i1=WEIGHT), **_PRUNE),
-    "Sub": _row("SUB", "lower_elementwise.sub", channels=ELEMENTWISE, weights=_w(i0=WEIGHT, i1=WEIGHT), **_PRUNE),
-    "Mul": _row("MUL", "lower_elementwise.mul", channels=ELEMENTWISE, weights=_w(i0=WEIGHT, i1=WEIGHT), **_PRUNE),
-    "Div": _row("DIV", "lower_elementwise.div", channels=ELEMENTWISE, weights=_w(i0=WEIGHT, i1=WEIGHT), **_PRUNE),
+    "Add": _row("ADD", "lower_elementwise.add", elementwise=BINARY, channels=ELEMENTWISE,
+                weights=_w(i0=WEIGHT, i1=WEIGHT), **_PRUNE),
+    "Sub": _row("SUB", "lower_elementwise.sub", elementwise=BINARY, channels=ELEMENTWISE,
+                weights=_w(i0=WEIGHT, i1=WEIGHT), **_PRUNE),
+    "Mul": _row("MUL", "lower_elementwise.mul", elementwise=BINARY, channels=ELEMENTWISE,
+                weights=_w(i0=WEIGHT, i1=WEIGHT), **_PRUNE),
+    "Div": _row("DIV", "lower_elementwise.div", elementwise=BINARY, channels=ELEMENTWISE,
+                weights=_w(i0=WEIGHT, i1=WEIGHT), **_PRUNE),
     # Min/Max: decompose-hard-sigmoid writes the HardSigmoid of a squeeze-excite branch as ...Min(x, 1).
-    "Max": _row("MAXIMUM", "lower_elementwise.maximum", int8=SHARES_ALL, channels=ELEMENTWISE, **_PRUNE),
-    "Min": _row("MINIMUM", "lower_elementwise.minimum", int8=SHARES_ALL, channels=ELEMENTWISE, **_PRUNE),
-    "PRelu": _row("PRELU", "lower_elementwise.prelu", channels=ELEMENTWISE, weights=_w(i1=WEIGHT), **_PRUNE),
+    "Max": _row("MAXIMUM", "lower_elementwise.maximum", int8=SHARES_ALL, elementwise=BINARY, channels=ELEMENTWISE,
+                **_PRUNE),
+    "Min": _row("MINIMUM", "lower_elementwise.minimum", int8=SHARES_ALL, elementwise=BINARY, channels=ELEMENTWISE,
+                **_PRUNE),
+    "PRelu": _row("PRELU", "lower_elementwise.prelu", elementwise=PER_CHANNEL_PARAMS, channels=ELEMENTWISE,
+                  weights=_w(i1=WEIGHT), **_PRUNE),
     # --- activations ------------------------------------------------------------------------------------------
     # A standalone Clip(0,6)/(-1,1) clamps codes in the input's domain (shares); RELU itself requantises.
-    "Relu": _row("RELU", "lower_elementwise.relu", activation=True, channels=PER_CHANNEL, **_PRUNE),
+    "Relu": _row("RELU", "lower_elementwise.relu", activation=True, elementwise=UNARY, channels=PER_CHANNEL, **_PRUNE),
     "Clip": _row(("RELU6", "RELU"), "lower_elementwise.relu", int8=SHARES, activation=True,
-                 channels=PER_CHANNEL, **_PRUNE),
-    "LeakyRelu": _row("LEAKY_RELU", "lower_elementwise.leaky_relu", channels=PER_CHANNEL, **_PRUNE),
-    "Sigmoid": _row("LOGISTIC", "lower_elementwise.sigmoid", int8=FIXED, channels=PER_CHANNEL, **_PRUNE),
-    "Tanh": _row("TANH", "lower_elementwise.tanh", int8=FIXED, channels=PER_CHANNEL, **_PRUNE),
-    "HardSwish": _row("HARD_SWISH", "lower_elementwise.hard_swish", channels=PER_CHANNEL, **_PRUNE),
-    "Elu": _row("ELU", "lower_elementwise.elu", channels=PER_CHANNEL, **_PRUNE),
+                 elementwise=UNARY, channels=PER_CHANNEL, **_PRUNE),
+    "LeakyRelu": _row("LEAKY_RELU", "lower_elementwise.leaky_relu", elementwise=UNARY, channels=PER_CHANNEL, **_PRUNE),
+    "Sigmoid": _row("LOGISTIC", "lower_elementwise.sigmoid", int8=FIXED, elementwise=UNARY, channels=PER_CHANNEL,
+                    **_PRUNE),
+    "Tanh": _row("TANH", "lower_elementwise.tanh", int8=FIXED, elementwise=UNARY, channels=PER_CHANNEL, **_PRUNE),
+    "HardSwish": _row("HARD_SWISH", "lower_elementwise.hard_swish", elementwise=UNARY, channels=PER_CHANNEL, **_PRUNE),
+    "Elu": _row("ELU", "lower_elementwise.elu", elementwise=UNARY, channels=PER_CHANNEL, **_PRUNE),
     # Sqrt runs as RSQRT when a Reciprocal follows (the kernel view fuses them): TFLM's SQRT is float32 only.
-    "Sqrt": _row(("SQRT", "RSQRT"), "lower_elementwise.sqrt", channels=PER_CHANNEL, **_PRUNE),
+    "Sqrt": _row(("SQRT", "RSQRT"), "lower_elementwise.sqrt", elementwise=UNARY, channels=PER_CHANNEL, **_PRUNE),
     "Softmax": _row("SOFTMAX", "lower_elementwise.softmax", int8=FIXED, channels=PER_CHANNEL, **_PRUNE),
     # --- data movement ----------------------------------------------------------------------------------------
     "Concat": _row("CONCATENATION", "lower_elementwise.concat", int8=SHARES_ALL, channels=CONCAT, **_PRUNE),
@@ -134,8 +159,8 @@ OPS: Mapping[str, OpFacts] = MappingProxyType({
     "Unsqueeze": _row("RESHAPE", "lower_shape.reshape", int8=SHARES, channels=AXES, **_PRUNE),
     "Transpose": _row("TRANSPOSE", "lower_shape.transpose", int8=SHARES, channels=TRANSPOSE, **_PRUNE),
     # Identity and Dropout are aliases (no kernel), except as a graph output: a RESHAPE copy keeps the name.
-    "Identity": _row("RESHAPE", "lower_shape.identity", int8=SHARES, channels=PER_CHANNEL, **_PRUNE),
-    "Dropout": _row("RESHAPE", "lower_shape.identity", int8=SHARES, channels=PER_CHANNEL, **_PRUNE),
+    "Identity": _row("RESHAPE", "lower_shape.identity", int8=SHARES, elementwise=UNARY, channels=PER_CHANNEL, **_PRUNE),
+    "Dropout": _row("RESHAPE", "lower_shape.identity", int8=SHARES, elementwise=UNARY, channels=PER_CHANNEL, **_PRUNE),
     "Pad": _row(("PAD", "PADV2"), "lower_shape.pad", int8=SHARES, channels=PER_CHANNEL, **_PRUNE),
     "Slice": _row("STRIDED_SLICE", "lower_shape.slice_", int8=SHARES, channels=SLICE, **_PRUNE),
     "Split": _row(("SPLIT", "SPLIT_V"), "lower_shape.split", int8=SHARES, channels=SLICE, **_PRUNE),
@@ -143,29 +168,30 @@ OPS: Mapping[str, OpFacts] = MappingProxyType({
                    channels=PER_CHANNEL, **_PRUNE),
     # --- removed before export (by a pass of mcugraph.CANONICALIZE) --------------------------------------------
     # BatchNormalization unfolded deploys as a per-channel MUL and ADD: scale and bias, not the statistics.
-    "BatchNormalization": _row(channels=PER_CHANNEL_NCHW, weights=_w(i1=WEIGHT, i2=BIAS), removed_by="fold-bn",
-                               **_PRUNE),
-    "HardSigmoid": _row(channels=PER_CHANNEL, removed_by="decompose-hard-sigmoid", **_PRUNE),
+    "BatchNormalization": _row(elementwise=PER_CHANNEL_PARAMS, channels=PER_CHANNEL_NCHW,
+                               weights=_w(i1=WEIGHT, i2=BIAS), removed_by="fold-bn", **_PRUNE),
+    "HardSigmoid": _row(elementwise=UNARY, channels=PER_CHANNEL, removed_by="decompose-hard-sigmoid", **_PRUNE),
     "Constant": _row(channels=FREEZE, removed_by="fold-constants", **_PRUNE),
     "Shape": _row(channels=FREEZE, removed_by="fold-constants", **_PRUNE),
     # --- known, not exported: analysis and pruning understand them, the exporter refuses them -----------------
     "QuantizeLinear": _row("QUANTIZE", channels=FREEZE, modelled=True),
     "DequantizeLinear": _row("DEQUANTIZE", channels=FREEZE, torch=True, modelled=True),
     "ArgMax": _row("ARG_MAX", channels=FREEZE, modelled=True),
-    "Cast": _row("CAST", channels=PER_CHANNEL, torch=True),
+    "Cast": _row("CAST", elementwise=UNARY, channels=PER_CHANNEL, torch=True),
     # Gather: one constant index becomes Slice + Squeeze (gather-to-slice); constant index arrays are GATHER.
     "Gather": _row("GATHER", "lower_shape.gather", int8=SHARES, channels=FREEZE, torch=True,
                    removed_by="gather-to-slice"),
     "ReduceSum": _row("SUM", channels=AXES, torch=True),
     "LogSoftmax": _row("LOG_SOFTMAX", channels=PER_CHANNEL, torch=True),
-    "Neg": _row("NEG", channels=PER_CHANNEL, torch=True),
-    "Abs": _row("ABS", channels=PER_CHANNEL),
-    "Exp": _row("EXP", channels=PER_CHANNEL, torch=True),
-    "Reciprocal": _row("DIV", channels=PER_CHANNEL, torch=True),  # exported only after a Sqrt (RSQRT)
-    "Selu": _row(channels=PER_CHANNEL),
-    "Softplus": _row(channels=PER_CHANNEL),
-    "Erf": _row(channels=PER_CHANNEL, removed_by="decompose-gelu"),
-    "Gelu": _row(channels=PER_CHANNEL, removed_by="decompose-gelu"),
+    "Neg": _row("NEG", elementwise=UNARY, channels=PER_CHANNEL, torch=True),
+    "Abs": _row("ABS", elementwise=UNARY, channels=PER_CHANNEL),
+    "Exp": _row("EXP", elementwise=UNARY, channels=PER_CHANNEL, torch=True),
+    # Reciprocal is exported only after a Sqrt (RSQRT).
+    "Reciprocal": _row("DIV", elementwise=UNARY, fused_after="Sqrt", channels=PER_CHANNEL, torch=True),
+    "Selu": _row(elementwise=UNARY, channels=PER_CHANNEL),
+    "Softplus": _row(elementwise=UNARY, channels=PER_CHANNEL),
+    "Erf": _row(elementwise=UNARY, channels=PER_CHANNEL, removed_by="decompose-gelu"),
+    "Gelu": _row(elementwise=UNARY, channels=PER_CHANNEL, removed_by="decompose-gelu"),
     "Pow": _row(channels=FREEZE, removed_by="decompose-pow"),
     "LayerNormalization": _row(channels=FREEZE, removed_by="decompose-layer-norm"),
     "LSTM": _row("UNIDIRECTIONAL_SEQUENCE_LSTM", channels=FREEZE, weights=_w(i1=WEIGHT, i2=WEIGHT, i3=BIAS),
