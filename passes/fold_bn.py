@@ -9,6 +9,7 @@ import numpy as np
 import onnx_ir as ir
 
 from mcugraph.errors import InvalidModelError
+from mcugraph.ops.table import ops_where
 from mcugraph.passes._rewrite import (
     add_initializer,
     constant_array,
@@ -20,7 +21,7 @@ from mcugraph.passes._rewrite import (
 )
 from mcugraph.registry import register
 
-_FOLDABLE = ("Conv", "ConvTranspose", "Gemm")
+_FOLDABLE = ops_where(lambda row: row.foldable)  # the op table's weighted layers with a bias input
 
 
 @register

@@ -29,7 +29,7 @@ from mcugraph.ops import BIAS, OPS, WEIGHT
 # op -> {input index: role}, the op table's "weights" column. Add/Sub after a Conv/Gemm/MatMul carry that layer's
 # bias (the exporter fuses them).
 WEIGHT_ROLES: dict[str, dict[int, str]] = {op: dict(row.weights) for op, row in OPS.items() if row.weights}
-_LAYERS_WITH_BIAS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul"})
+_LAYERS_WITH_BIAS = frozenset(op for op, row in OPS.items() if row.layer)  # the op table's weighted layers
 _ITEMSIZE = {"int8": {WEIGHT: 1, BIAS: 4}, "float32": {WEIGHT: 4, BIAS: 4}}
 
 

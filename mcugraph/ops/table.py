@@ -73,10 +73,23 @@ class OpFacts:
     elementwise: str | None = None  # UNARY / BINARY / PER_CHANNEL_PARAMS; None: not element-wise
     # Exported only fused into the kernel of the op it follows (Reciprocal after Sqrt runs as RSQRT).
     fused_after: str | None = None
+    # A weighted layer (Conv, Gemm, ...): the axis of its weight (input 1) that holds the output channels.
+    weight_out_axis: int | None = None
 
     @property
     def exported(self) -> bool:
         return self.lowering is not None
+
+    @property
+    def layer(self) -> bool:
+        """A weighted layer: a weight with output channels (the cost model's bias owners, from-scratch training)."""
+        return self.weight_out_axis is not None
+
+    @property
+    def foldable(self) -> bool:
+        """A weighted layer with a bias input, so a per-channel scale and shift fold into its weight and bias
+        (fold-bn, the pruning gates)."""
+        return self.layer and BIAS in self.weights.values()
 
     @property
     def layout_free(self) -> bool:
@@ -104,13 +117,13 @@ _PRUNE = {"torch": True}  # every exported op runs in the torch interpreter (pru
 
 OPS: Mapping[str, OpFacts] = MappingProxyType({
     # --- weighted kernels -------------------------------------------------------------------------------------
-    "Conv": _row(("CONV_2D", "DEPTHWISE_CONV_2D"), "lower_conv.conv", channels=CONV,
+    "Conv": _row(("CONV_2D", "DEPTHWISE_CONV_2D"), "lower_conv.conv", weight_out_axis=0, channels=CONV,
                  weights=_w(i1=WEIGHT, i2=BIAS), **_PRUNE),
-    "ConvTranspose": _row("TRANSPOSE_CONV", "lower_conv.conv_transpose", channels=CONV_TRANSPOSE,
+    "ConvTranspose": _row("TRANSPOSE_CONV", "lower_conv.conv_transpose", weight_out_axis=1, channels=CONV_TRANSPOSE,
                           weights=_w(i1=WEIGHT, i2=BIAS), **_PRUNE),
-    "Gemm": _row("FULLY_CONNECTED", "lower_conv.gemm", channels=GEMM,
+    "Gemm": _row("FULLY_CONNECTED", "lower_conv.gemm", weight_out_axis=0, channels=GEMM,
                  weights=_w(i0=WEIGHT, i1=WEIGHT, i2=BIAS), **_PRUNE),
-    "MatMul": _row(("FULLY_CONNECTED", "BATCH_MATMUL"), "lower_conv.matmul", channels=GEMM,
+    "MatMul": _row(("FULLY_CONNECTED", "BATCH_MATMUL"), "lower_conv.matmul", weight_out_axis=1, channels=GEMM,
                    weights=_w(i0=WEIGHT, i1=WEIGHT), **_PRUNE),
     # --- pooling and reductions -------------------------------------------------------------------------------
     "MaxPool": _row("MAX_POOL_2D", "lower_pool.max_pool", int8=SHARES, channels=PER_CHANNEL_NCHW, **_PRUNE),

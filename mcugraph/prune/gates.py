@@ -30,9 +30,12 @@ import onnx_ir as ir
 import torch
 from torch import nn
 
+from mcugraph.ops.table import OPS
+
 # Producers whose output channel c is computed only from bias[c] and the weight's slice c along this axis (Conv and
 # normalised Gemm: axis 0; ConvTranspose of group 1, weight (C_in, C_out, k...): axis 1): gates fold into those.
-FOLDABLE_PRODUCERS = {"Conv": 0, "Gemm": 0, "ConvTranspose": 1}
+# The op table's foldable rows and their weight_out_axis.
+FOLDABLE_PRODUCERS = {op: row.weight_out_axis for op, row in OPS.items() if row.foldable}
 
 
 def gateable_groups(model: ir.Model, groups: Iterable) -> list:

@@ -16,9 +16,12 @@ import onnx_ir as ir
 import torch
 from torch import nn
 
-# The learned layers: their weight (input 1) gets a fresh draw, their bias (input 2) becomes 0. Every other float
-# constant (Clip bounds, a normalisation's mean, a Mul's scale) is part of what the model computes and stays.
-LEARNED = ("Conv", "ConvTranspose", "Gemm", "MatMul")
+from mcugraph.ops.table import ops_where
+
+# The learned layers (the op table's weighted layers): their weight (input 1) gets a fresh draw, their bias (input 2)
+# becomes 0. Every other float constant (Clip bounds, a normalisation's mean, a Mul's scale) is part of what the
+# model computes and stays.
+LEARNED = ops_where(lambda row: row.layer)
 
 
 @torch.no_grad()
