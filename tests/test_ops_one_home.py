@@ -1,0 +1,53 @@
+"""One home per fact: every list of element-wise ops and weighted layers is the op table's derived set, so a new
+row of the table (``mcugraph/ops/table.py``) is all an op needs to be seen by each of them."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from mcugraph.analysis import costs
+from mcugraph.export import layout
+from mcugraph.ops import table
+from mcugraph.ops.table import BINARY, OPS, PER_CHANNEL_PARAMS, UNARY, ops_where
+from mcugraph.passes import conv1d_to_2d, fold_bn
+from mcugraph.patch import geometry
+from mcugraph.prune import gates, scratch
+
+
+def test_elementwise_consumers_read_the_table():
+    """The exporter's layout-free ops and conv1d-to-2d's element-wise ops are the table's rows of those kinds."""
+    assert layout._ANY_LAYOUT == ops_where(lambda f: f.elementwise in (UNARY, BINARY) and f.exported) | {"Reciprocal"}
+    assert conv1d_to_2d._ELEMENTWISE == ops_where(lambda f: f.elementwise in (UNARY, BINARY, PER_CHANNEL_PARAMS))
+    assert {"PRelu", "BatchNormalization"} <= conv1d_to_2d._ELEMENTWISE - layout._ANY_LAYOUT
+
+
+def test_weighted_layer_consumers_read_the_table():
+    """Gates, fold-bn, the cost model's bias owners and from-scratch training see the table's weighted layers."""
+    layers = ops_where(lambda f: f.weight_out_axis is not None)
+    assert layers == {"Conv", "ConvTranspose", "Gemm", "MatMul"}
+    assert costs._LAYERS_WITH_BIAS == layers and scratch.LEARNED == layers
+    assert fold_bn._FOLDABLE == set(gates.FOLDABLE_PRODUCERS) == layers - {"MatMul"}  # MatMul has no bias input
+    assert gates.FOLDABLE_PRODUCERS == {"Conv": 0, "ConvTranspose": 1, "Gemm": 0}
+
+
+def test_a_new_row_is_enough(monkeypatch):
+    """A row added to the table is element-wise / a weighted layer for every predicate the consumers use."""
+    rows = dict(OPS)
+    rows["MyAct"] = table.OpFacts(("RELU",), "lower_elementwise.relu", elementwise=UNARY,
+                                  channels=table.PER_CHANNEL)
+    rows["MyConv"] = table.OpFacts(("CONV_2D",), "lower_conv.conv", weight_out_axis=0, channels=table.CONV,
+                                   weights={1: table.WEIGHT, 2: table.BIAS})
+    monkeypatch.setattr(table, "OPS", rows)
+    assert "MyAct" in ops_where(lambda f: f.layout_free) and "MyAct" in ops_where(lambda f: f.elementwise is not None)
+    assert "MyConv" in ops_where(lambda f: f.layer) and "MyConv" in ops_where(lambda f: f.foldable)
+    assert not dataclasses.replace(rows["MyConv"], weights={1: table.WEIGHT}).foldable  # no bias: nothing to fold into
+
+
+def test_patch_geometry_tiles_every_elementwise_kernel():
+    """geometry is keyed by TFLite builtins (it also reads converter builtins no row writes), but every builtin of
+    an exported element-wise row is tileable there; the exceptions are named here."""
+    not_a_row_op = {"RESHAPE", "CAST", "DIV"}  # Identity/Dropout's graph-output copy; Cast: not exported; DIV: binary
+    unary = {b for op in ops_where(lambda f: f.elementwise == UNARY) for b in OPS[op].builtins}
+    binary = {b for op in ops_where(lambda f: f.elementwise == BINARY) for b in OPS[op].builtins}
+    assert unary - not_a_row_op <= geometry.POINTWISE
+    assert binary <= geometry.ELEMENTWISE and "DIV" in geometry.ELEMENTWISE
