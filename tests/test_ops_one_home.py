@@ -51,3 +51,16 @@ def test_patch_geometry_tiles_every_elementwise_kernel():
     binary = {b for op in ops_where(lambda f: f.elementwise == BINARY) for b in OPS[op].builtins}
     assert unary - not_a_row_op <= geometry.POINTWISE
     assert binary <= geometry.ELEMENTWISE and "DIV" in geometry.ELEMENTWISE
+
+
+def test_the_kernel_view_does_not_import_the_exporter():
+    """The padding facts sit below both packages: mcugraph.memory.kernel_view imports nothing from mcugraph.export."""
+    import ast
+    import inspect
+
+    from mcugraph.memory import kernel_view
+
+    tree = ast.parse(inspect.getsource(kernel_view))
+    imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert imported and not [m for m in imported if m and m.startswith("mcugraph.export")]

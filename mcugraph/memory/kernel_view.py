@@ -53,11 +53,11 @@ import math
 import onnx_ir as ir
 
 from mcugraph.errors import ShapeError
-from mcugraph.export.lower_conv import explicit_pads
 from mcugraph.kernel_graph import Kernel, KernelGraph, TensorInfo
 from mcugraph.memory.scratch import scratch_bytes
 from mcugraph.ops import FUSED_ACTIVATION_BUILTINS, TFLM_BUILTINS, facts
 from mcugraph.ops.attributes import activation_name
+from mcugraph.ops.padding import explicit_pads
 from mcugraph.ops.refusals import clip_reason, reason, unsupported_error
 
 MAX_CONCAT_INPUTS = 10  # TFLM's concatenation kernel takes at most this many inputs
