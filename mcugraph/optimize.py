@@ -266,15 +266,12 @@ class _Memory:
 def _schedule(model: ir.Model, opts: Options) -> _Memory:
     """Memory-optimal kernel order and arena plan; empty when ``mcugraph.memory`` is not part of this build."""
     try:
-        from mcugraph.memory.kernel_view import kernel_view
-        from mcugraph.memory.planner import plan_arena
-        from mcugraph.memory.schedule import schedule_min_peak
+        from mcugraph.memory.min_peak import plan_min_peak
     except ImportError as e:
         return _Memory(None, None, None, None, None, note=f"no schedule/plan: {e}")
     dtype = "int8" if opts.quantize else "float32"
-    graph = kernel_view(model, dtype, io_dtype=opts.io_dtype if opts.quantize else "float32")
-    schedule = schedule_min_peak(graph, inplace=opts.inplace)
-    plan = plan_arena(graph, schedule.order, inplace=opts.inplace)
+    planned = plan_min_peak(model, dtype, io_dtype=opts.io_dtype if opts.quantize else "float32", inplace=opts.inplace)
+    schedule, plan = planned.schedule, planned.plan
     return _Memory(
         tuple(schedule.order), dict(plan.offsets), plan.arena_bytes, schedule.peak_bytes, schedule.given_peak_bytes
     )

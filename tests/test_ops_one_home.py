@@ -64,3 +64,40 @@ def test_the_kernel_view_does_not_import_the_exporter():
     imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     assert imported and not [m for m in imported if m and m.startswith("mcugraph.export")]
+
+
+def test_pruning_prices_and_probes_one_plan(monkeypatch):
+    """prune's exact check plans the pruned model once, and the TFLM probe exports that plan's order."""
+    import mcugraph.memory.min_peak as min_peak
+    from mcugraph.prune import api, probe
+
+    calls, exported = [], []
+    real_plan = min_peak.plan_min_peak
+    monkeypatch.setattr(min_peak, "plan_min_peak", lambda *a, **k: calls.append(a) or real_plan(*a, **k))
+    import mcugraph.export.writer as writer
+
+    real_export = writer.export_tflite
+    monkeypatch.setattr(writer, "export_tflite", lambda m, **k: exported.append(k["order"]) or real_export(m, **k))
+    model = _tiny_conv_model()
+
+    class Gates:
+        alive, groups = {}, {}
+
+    pruned, resources = api._apply(model, None, Gates(), check=True)
+    assert len(calls) == 1 and exported and set(exported) == {resources["order"]}  # the flash model and the probe
+    assert resources["ram"] == max(resources["predicted_ram"], probe.tflm_arena_head(pruned))
+
+
+def _tiny_conv_model():
+    import numpy as np
+    import onnx
+    from onnx import helper
+
+    import mcugraph
+
+    w = helper.make_tensor("w", onnx.TensorProto.FLOAT, (4, 2, 3, 3), np.ones(4 * 2 * 9, np.float32) * 0.1)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]), helper.make_node("Relu", ["c"], ["y"])],
+        "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, (1, 2, 8, 8))],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, (1, 4, 8, 8))], [w])
+    return mcugraph.load(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx_ir as ir
@@ -23,6 +23,9 @@ from mcugraph.prune.budgets import Budgets, parse_budgets
 from mcugraph.prune.data import Dataset, as_inputs, load_dataset, parse_scale, sample_count
 from mcugraph.prune.probe import tflm_arena_head
 from mcugraph.prune.train import EpochLog, TrainConfig
+
+if TYPE_CHECKING:
+    from mcugraph.memory.min_peak import MinPeakPlan
 
 MAX_EXTRA_CUTS = 10_000
 
@@ -258,20 +261,19 @@ def unshare_initializers(model: ir.Model) -> ir.Model:
     return model
 
 
-def exact_resources(model: ir.Model) -> dict:
+def exact_resources(model: ir.Model, planned: MinPeakPlan | None = None) -> dict:
     """What the exporter will deploy: TFLM arena bytes of the min-peak schedule, flash (bytes of the int8 .tflite
-    ``mcugraph opt`` writes), MACs, and ``weights`` (int8 weight + int32 bias bytes, part of the flash)."""
+    ``mcugraph opt`` writes), MACs, and ``weights`` (int8 weight + int32 bias bytes, part of the flash).
+    ``planned``: ``plan_min_peak(model)`` when the caller already has it."""
     from mcugraph.analysis.costs import node_costs
     from mcugraph.analysis.flash import predicted_flash_bytes
-    from mcugraph.memory.kernel_view import kernel_view
-    from mcugraph.memory.planner import plan_arena
-    from mcugraph.memory.schedule import schedule_min_peak
+    from mcugraph.memory.min_peak import plan_min_peak
 
-    graph = kernel_view(model)
-    order = schedule_min_peak(graph).order
+    planned = plan_min_peak(model) if planned is None else planned
+    order = planned.schedule.order
     costs = node_costs(model)
     return {
-        "ram": plan_arena(graph, order).arena_bytes,
+        "ram": planned.plan.arena_bytes,
         "flash": predicted_flash_bytes(model, order=order),
         "macs": sum(c.macs for c in costs),
         "weights": sum(c.weight_bytes for c in costs),
@@ -291,12 +293,15 @@ def apply_keep(model: ir.Model, keep: dict[int, tuple[int, ...]]) -> ir.Model:
 
 def _apply(model: ir.Model, module, gates, check: bool = False) -> tuple[ir.Model, dict]:
     """The pruned IR and its exact resources; with ``check``, ``ram`` is TFLM's measured arena head."""
+    from mcugraph.memory.min_peak import plan_min_peak
+
     keep = {gid: tuple(alive) for gid, alive in gates.alive.items() if len(alive) < gates.groups[gid].size}
     pruned = apply_keep(model, keep)
-    resources = exact_resources(pruned)
+    planned = plan_min_peak(pruned)  # once: the exact resources and the TFLM probe use the same order and plan
+    resources = exact_resources(pruned, planned)
     if check:
         resources["predicted_ram"] = resources["ram"]
-        resources["ram"] = max(resources["ram"], tflm_arena_head(pruned))
+        resources["ram"] = max(resources["ram"], tflm_arena_head(pruned, planned))
     return pruned, resources
 
 

@@ -11,23 +11,26 @@ Its cost no longer grows with the calibration data (it used to export through th
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import onnx_ir as ir
+
+if TYPE_CHECKING:
+    from mcugraph.memory.min_peak import MinPeakPlan
 
 PROBE_RANGE = (-1.0, 1.0)  # any fixed range: arena sizes depend on shapes, not on scales
 
 
-def tflm_arena_head(model: ir.Model) -> int:
-    """TFLM's "Arena allocation head" of ``model`` (canonical IR) exported to int8 with fixed parameters."""
+def tflm_arena_head(model: ir.Model, planned: MinPeakPlan | None = None) -> int:
+    """TFLM's "Arena allocation head" of ``model`` (canonical IR) exported to int8 with fixed parameters, in the
+    order and arena plan ``planned`` (default: ``plan_min_peak(model, "int8")``, what ``opt`` writes)."""
     from mcugraph.export.quant_params import param_from_range
     from mcugraph.export.writer import export_tflite
-    from mcugraph.memory.kernel_view import kernel_view
-    from mcugraph.memory.planner import plan_arena
-    from mcugraph.memory.schedule import schedule_min_peak
+    from mcugraph.memory.min_peak import plan_min_peak
     from mcugraph.tflite.tflm import arena_head
 
-    graph = kernel_view(model, "int8")
-    order = schedule_min_peak(graph).order
-    plan = plan_arena(graph, order)
+    planned = plan_min_peak(model, "int8") if planned is None else planned
+    order, plan = planned.schedule.order, planned.plan
     param = param_from_range(*PROBE_RANGE)
     activations = {v.name: param for v in model.graph.inputs}
     activations.update({v.name: param for node in model.graph for v in node.outputs if v.name})
