@@ -54,6 +54,9 @@ def test_cortex_m4_output_equals_host_and_arena_is_confirmed(tflm_root, kernels)
     assert r.flash["model"] == len(data) and r.flash["tflm"] > 10_000
     assert ("cmsis-nn" in r.flash) == (kernels == "cmsis-nn")
     assert r.ram["arena"] == r.arena_bytes and 0 < r.stack_used_bytes < r.ram["stack"]
+    parts = r.arena_parts  # the recording allocator's split: its allocator objects make the tail a little larger
+    assert parts["head"] + parts["tail"] >= r.arena_used_bytes and parts["eval_tensors"] > 0
+    assert parts["node_and_registration"] > 0 and parts["tail"] > parts["eval_tensors"] + parts["persistent_buffers"]
 
 
 def test_cmsis_nn_runs_fewer_instructions_than_reference(tflm_root):

@@ -48,6 +48,7 @@ class BenchResult:
     instructions: int | None  # per inference; None where the target has no tick source (host)
     instructions_per_tick: float | None
     operators: list[Operator]
+    arena_parts: dict[str, int]  # the recording allocator's split: head, tail, and the tail by kind (bytes)
     flash: dict[str, int]  # linked ELF, by part
     ram: dict[str, int]
     stack_used_bytes: int
@@ -95,23 +96,23 @@ def bench(data: bytes, target_name: str = targets.DEFAULT_TARGET, kernels: str =
     from mcugraph.tflite.tflm import run_tflm  # the host interpreter: the bytes the chip must reproduce
 
     expected = run_tflm(data, inputs, source)
-    note = f"{Path(source).name[:60]} for {target.name}, {kernels} kernels; written by mcugraph"
+    note = _safe_note(f"{Path(source).name[:60]} for {target.name}, {kernels} kernels; written by mcugraph")
     with tempfile.TemporaryDirectory(prefix="mcugraph-bench-") as work:
         work = Path(work)
-        probe = bundle.write_bundle(work / "bundle", data, spec, calls, PROBE_ARENA_BYTES, inputs,
-                                    _safe_note(note))
+        probe = bundle.write_bundle(work / "bundle", data, spec, calls, PROBE_ARENA_BYTES, inputs, note)
         start = time.monotonic()
-        firmware = build.build_firmware(tree, target, recipe, probe, registrations, work / "probe",
-                                        find_arena=True)
-        build_seconds = time.monotonic() - start
-        first = qemu.run_firmware(target, firmware.elf)
+        first_build = build.build_firmware(tree, target, recipe, probe, registrations, work / "probe",
+                                           find_arena=True)
+        first = qemu.run_firmware(target, first_build.elf)
         arena = _field(first.lines, "arena_min")
-        final = bundle.write_bundle(bundle_dir or work / "final", data, spec, calls, arena, inputs, _safe_note(note))
-        start = time.monotonic()
+        parts = _arena_parts(first.lines)
+        final = bundle.write_bundle(work / "final", data, spec, calls, arena, inputs, note)
         firmware = build.build_firmware(tree, target, recipe, final, registrations, work / "build")
-        build_seconds += time.monotonic() - start
+        build_seconds = time.monotonic() - start - first.seconds
         run = qemu.run_firmware(target, firmware.elf)  # fails if kTensorArenaSize is not enough
         split = memory_split(firmware.map_file, _roles(firmware))
+        if bundle_dir is not None:  # only a confirmed bundle replaces the user's folder
+            bundle.write_bundle(bundle_dir, data, spec, calls, arena, inputs, note)
     outputs = _outputs(run.lines, spec)
     mismatch = _compare(outputs, expected)
     per_tick = _per_tick(run.lines) if not target.is_host else None
@@ -124,9 +125,10 @@ def bench(data: bytes, target_name: str = targets.DEFAULT_TARGET, kernels: str =
         arena_used_bytes=_field(run.lines, "arena_used"), arena_bytes=arena,
         outputs_match_host=not mismatch, output_mismatch=mismatch,
         instructions=round(ticks * per_tick) if per_tick else None, instructions_per_tick=per_tick,
-        operators=operators, flash=split.flash, ram=split.ram, stack_used_bytes=_field(run.lines, "stack_used"),
+        operators=operators, arena_parts=parts, flash=split.flash, ram=split.ram,
+        stack_used_bytes=_field(run.lines, "stack_used"),
         build_seconds=round(build_seconds, 2), run_seconds=round(first.seconds + run.seconds, 2),
-        compiled_sources=firmware.compiled)
+        compiled_sources=first_build.compiled + firmware.compiled)
 
 
 def _safe_note(note: str) -> str:
@@ -139,6 +141,17 @@ def _field(lines, name: str) -> int:
         if words and words[0] == name:
             return int(words[1])
     raise TargetError(f"the firmware printed no '{name}' line; is the bundle's main.cc from this mcugraph?")
+
+
+def _arena_parts(lines) -> dict[str, int]:
+    parts: dict[str, int] = {}
+    for line in lines:
+        words = line.split()
+        if words[0] == "recorded_split":
+            parts["head"], parts["tail"] = int(words[1]), int(words[2])
+        elif words[0] == "recorded":
+            parts[words[1]] = int(words[2])
+    return parts
 
 
 def _per_tick(lines) -> float | None:

@@ -29,6 +29,7 @@ CACHE_ENV = "MCUGRAPH_CACHE"
 MAKEFILE = "tensorflow/lite/micro/tools/make/Makefile"
 RESOLVER_HEADER = "tensorflow/lite/micro/micro_mutable_op_resolver.h"
 KERNELS_DIR = "tensorflow/lite/micro/kernels/"
+RECIPE_FORMAT = 2  # what mcugraph reads from the Makefile changed: cached recipes of another format are re-read
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,7 +100,7 @@ class Recipe:
 
 def recipe(tree: TflmTree, target: Target, kernels: str) -> Recipe:
     """The build recipe, read from the tree's Makefile once and cached as JSON."""
-    base = f"{tree.revision}|{target.tflm_target}|{target.tflm_arch}|{kernels}"
+    base = f"{RECIPE_FORMAT}|{tree.revision}|{target.tflm_target}|{target.tflm_arch}|{kernels}"
     path = cache_root() / "recipes" / (hashlib.sha256(base.encode()).hexdigest()[:16] + ".json")
     if path.is_file():
         return Recipe(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(path.read_text()).items()})
@@ -188,7 +189,8 @@ def _compile_line(lines: list[str], suffix: str, tree: TflmTree) -> tuple[str, l
 
 
 # Sources the library lists that only tests and the recording interpreter use: never linked into firmware.
-_TEST_ONLY = re.compile(r"(test_helper|mock_micro_graph|fake_micro_context|recording_|kernel_runner)[^/]*\.cc$")
+# (The recording allocator stays: bench's probe firmware uses it to split the arena by kind.)
+_TEST_ONLY = re.compile(r"(test_helper|mock_micro_graph|fake_micro_context|kernel_runner)[^/]*\.cc$")
 # A CMSIS-NN function definition: its return type and name at column 0 (the library's one style).
 _C_DEFINITION = re.compile(r"^[A-Za-z_][\w \t\*]*?\b(arm_\w+)\s*\([^;]*?\)\s*\{", re.M)
 

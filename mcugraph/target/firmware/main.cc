@@ -16,6 +16,9 @@
 #include "platform.h"
 #include "tensorflow/lite/micro/micro_interpreter.h"
 #include "tensorflow/lite/micro/micro_profiler_interface.h"
+#ifdef MCUGRAPH_FIND_ARENA
+#include "tensorflow/lite/micro/recording_micro_interpreter.h"
+#endif
 
 #ifndef MCUGRAPH_ARENA_BYTES
 #define MCUGRAPH_ARENA_BYTES kTensorArenaSize
@@ -115,6 +118,33 @@ void FindArena(size_t used) {
   std::snprintf(line, sizeof(line), "mcugraph: arena_min %lu\n", static_cast<unsigned long>(high));
   mcugraph_print(line);
 }
+
+// The arena by kind, as TFLM's recording allocator counts it: the planned head, the persistent tail, and the
+// tail's parts. Its own allocator objects are larger than MicroAllocator's, so its tail is a little above the
+// plain interpreter's.
+void PrintRecording() {
+  const tflite::Model* model = tflite::GetModel(g_model);
+  ModelOpResolver resolver;
+  RegisterOps(resolver);
+  tflite::RecordingMicroInterpreter interpreter(model, resolver, g_arena, sizeof(g_arena));
+  if (interpreter.AllocateTensors() != kTfLiteOk) return;
+  const tflite::RecordingMicroAllocator& allocator = interpreter.GetMicroAllocator();
+  static const char* const kKinds[] = {"eval_tensors", "persistent_tensors", "persistent_quantization",
+                                       "persistent_buffers", "variable_buffers", "node_and_registration",
+                                       "op_data"};
+  char line[96];
+  for (int i = 0; i < static_cast<int>(tflite::RecordedAllocationType::kNumAllocationTypes) && i < 7; ++i) {
+    const tflite::RecordedAllocation a =
+        allocator.GetRecordedAllocation(static_cast<tflite::RecordedAllocationType>(i));
+    std::snprintf(line, sizeof(line), "mcugraph: recorded %s %lu %lu\n", kKinds[i],
+                  static_cast<unsigned long>(a.used_bytes), static_cast<unsigned long>(a.count));
+    mcugraph_print(line);
+  }
+  std::snprintf(line, sizeof(line), "mcugraph: recorded_split %lu %lu\n",
+                static_cast<unsigned long>(allocator.GetSimpleMemoryAllocator()->GetNonPersistentUsedBytes()),
+                static_cast<unsigned long>(allocator.GetSimpleMemoryAllocator()->GetPersistentUsedBytes()));
+  mcugraph_print(line);
+}
 #endif
 
 size_t g_arena_used = 0;
@@ -163,7 +193,10 @@ int main() {
   mcugraph_platform_init();
   const int status = Run();  // the interpreter is gone before the arena is reused
 #ifdef MCUGRAPH_FIND_ARENA
-  if (status == 0) FindArena(g_arena_used);
+  if (status == 0) {
+    FindArena(g_arena_used);
+    PrintRecording();
+  }
 #endif
   if (status == 0) mcugraph_print("mcugraph: done\n");
   mcugraph_finish(status);
