@@ -11,7 +11,7 @@ from mcugraph.ops import table
 from mcugraph.ops.table import BINARY, OPS, PER_CHANNEL_PARAMS, UNARY, ops_where
 from mcugraph.passes import conv1d_to_2d, fold_bn
 from mcugraph.patch import geometry
-from mcugraph.prune import gates, scratch
+from mcugraph.prune import gates, resources, scratch
 
 
 def test_elementwise_consumers_read_the_table():
@@ -28,6 +28,7 @@ def test_weighted_layer_consumers_read_the_table():
     assert costs._LAYERS_WITH_BIAS == layers and scratch.LEARNED == layers
     assert fold_bn._FOLDABLE == set(gates.FOLDABLE_PRODUCERS) == layers - {"MatMul"}  # MatMul has no bias input
     assert gates.FOLDABLE_PRODUCERS == {"Conv": 0, "ConvTranspose": 1, "Gemm": 0}
+    assert resources._OUT_CHANNEL_AXIS == {"Conv": 1, "ConvTranspose": 1, "Gemm": -1, "MatMul": -1}
 
 
 def test_a_new_row_is_enough(monkeypatch):

@@ -29,6 +29,9 @@ from mcugraph.tflite import schema as tfl
 
 s = tfl.schema
 
+# Keyed by TFLite builtins, not by the op table's ONNX rows: a .tflite from the TF converter has builtins no row
+# writes (RELU_N1_TO_1, RELU_0_TO_1, GELU, QUANTIZE). tests/test_ops_one_home.py checks that every builtin of the
+# table's element-wise rows is here.
 POINTWISE = frozenset({
     "RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1", "LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU", "QUANTIZE",
     "DEQUANTIZE", "ELU", "GELU", "ABS", "NEG", "SQRT", "RSQRT", "EXP",

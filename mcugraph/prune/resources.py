@@ -35,6 +35,7 @@ import onnx_ir as ir
 import torch
 
 from mcugraph.analysis.costs import BIAS, WEIGHT, WEIGHT_ROLES, macs
+from mcugraph.ops.table import GEMM, OPS
 from mcugraph.tflite.file_layout import FileLayout
 
 TFLM_ALIGNMENT = 16  # TFLM rounds every arena buffer up to this many bytes
@@ -179,7 +180,8 @@ def resource_model(model: ir.Model, groups: Sequence, order: Sequence[str] | Non
     )
 
 
-_OUT_CHANNEL_AXIS = {"Conv": 1, "ConvTranspose": 1, "Gemm": -1, "MatMul": -1}  # of the layer's output value
+# The op table's weighted layers, and the axis of their output value holding the channels (NCHW conv: 1, Gemm: last).
+_OUT_CHANNEL_AXIS = {op: -1 if row.channels == GEMM else 1 for op, row in OPS.items() if row.layer}
 
 
 def _file_vectors(model: ir.Model, order, uses, full: dict[int, float]
