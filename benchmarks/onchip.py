@@ -11,7 +11,9 @@ One row per model x kernel set x target:
   (seeded random) input, or how many elements differ and by how much;
 - ``instructions``: per inference, QEMU ``-icount shift=0`` SysTick calibrated on a loop of known length:
   instructions executed, not cycles; ``top op``: the operator type with the most;
-- ``arena chip``: ``arena_used_bytes()`` in the firmware (32-bit pointers, the kernel set's scratch);
+- ``arena needed``: the smallest arena (a multiple of 16) in which TFLM allocates on the chip, the bundle's
+  ``kTensorArenaSize``; ``arena_used_bytes()``: what TFLM reports using there (32-bit pointers, the kernel set's
+  scratch), which planning's transient memory can exceed;
   ``head host``: TFLM's arena head in the host interpreter (what ``opt`` predicts today); ``total host``: the
   host interpreter's whole arena (64-bit pointers, reference kernels);
 - ``flash``: the linked ELF's code + read-only data + .data image, by part; the .tflite is the ``model`` part.
@@ -113,7 +115,8 @@ def row(name: str, data: bytes, facts: dict, target: str, kernels: str, tflm_roo
 
 
 COLUMNS = (("model", "model", "{}"), ("kernels", "kernels", "{}"), ("host ==", "equal", "{}"),
-           ("instructions", "instructions", "{:,}"), ("top op", "top", "{}"), ("arena chip B", "arena_used_bytes", "{:,}"),
+           ("instructions", "instructions", "{:,}"), ("top op", "top", "{}"), ("arena needed B", "arena_bytes", "{:,}"),
+           ("arena_used_bytes()", "arena_used_bytes", "{:,}"),
            ("head host B", "head_host", "{:,}"), ("total host B", "total_host", "{:,}"), (".tflite B", "file_bytes", "{:,}"),
            ("flash B", "flash_bytes", "{:,}"), ("TFLM B", "tflm", "{:,}"), ("CMSIS-NN B", "cmsis", "{:,}"),
            ("C runtime B", "runtime", "{:,}"), ("stack B", "stack_used_bytes", "{:,}"), ("build s", "build_seconds", "{:.1f}"),
@@ -146,7 +149,7 @@ def table(rows: list[dict]) -> str:
         overhead = _patch_overhead(group)
         if overhead:
             parts.append("| patched model | kernels | tiles | MACs (patch search) | instructions on the chip | "
-                         "arena chip: layer by layer -> patched |")
+                         "arena needed on the chip: layer by layer -> patched |")
             parts.append("|---|---|---:|---:|---:|---|")
             parts += overhead
             parts.append("")
@@ -164,8 +167,8 @@ def _patch_overhead(rows: list[dict]) -> list[str]:
             continue
         extra = r["instructions"] / base["instructions"] - 1
         out.append(f"| {r['model']} | {r['kernels']} | {r['tiles']} | +{100 * r['extra_macs']:.1f} % | "
-                   f"{100 * extra:+.1f} % | {base['arena_used_bytes']:,} -> {r['arena_used_bytes']:,} B "
-                   f"({base['arena_used_bytes'] / r['arena_used_bytes']:.2f}x) |")
+                   f"{100 * extra:+.1f} % | {base['arena_bytes']:,} -> {r['arena_bytes']:,} B "
+                   f"({base['arena_bytes'] / r['arena_bytes']:.2f}x) |")
     return out
 
 
@@ -196,7 +199,7 @@ def parts_table(rows: list[dict]) -> str:
     the head that opt predicts leaves out."""
     keys = ("eval_tensors", "node_and_registration", "persistent_buffers", "persistent_tensors",
             "persistent_quantization")
-    lines = ["| model | kernels | arena chip B | head B | tail B | eval tensors | nodes | persistent buffers "
+    lines = ["| model | kernels | arena needed B | head B | tail B | eval tensors | nodes | persistent buffers "
              "(op data, per-channel arrays) | IO tensors + quantisation | rest of tail |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -215,7 +218,7 @@ def markdown(rows: list[dict], meta: dict) -> str:
     parts = parts_table(rows)
     if parts:
         parts = ("\n## The whole arena on the chip, by kind\n\n"
-                 "`arena chip` is the smallest arena that allocates (the bundle's `kTensorArenaSize`); head and tail "
+                 "`arena needed` is the smallest arena that allocates (the bundle's `kTensorArenaSize`); head and tail "
                  "are TFLM's recording allocator's split of the same model on the same chip (its own allocator "
                  "objects add ~100 B to the tail); what the arena needs beyond head + tail is planning's transient "
                  "memory.\n\n" + parts + "\n")
