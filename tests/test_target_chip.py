@@ -71,8 +71,7 @@ def test_cmsis_nn_runs_fewer_instructions_than_reference(tflm_root):
 def test_bundle_compiles_with_werror_for_the_host_and_runs_natively(tflm_root, tmp_path, capsys):
     """`mcugraph firmware --target host`: the bundle builds with -Wall -Wextra -Werror on this machine and gives
     the host interpreter's bytes without an emulator."""
-    path = tmp_path / "tiny.tflite"
-    path.write_bytes(tiny_tflite())
+    path = _tiny_file(tmp_path)
     out = tmp_path / "bundle"
     assert main(["firmware", str(path), "-o", str(out), "--target", "host", "--kernels", "reference",
                  "--tflm-root", tflm_root]) == 0
@@ -83,14 +82,19 @@ def test_bundle_compiles_with_werror_for_the_host_and_runs_natively(tflm_root, t
 
 def test_build_only_target_says_its_arena_is_an_estimate(tflm_root, tmp_path, capsys):
     """A core no board runs here (M33) still builds; the bundle's arena is marked an estimate, not measured."""
-    path = tmp_path / "tiny.tflite"
-    path.write_bytes(tiny_tflite())
+    path = _tiny_file(tmp_path)
     out = tmp_path / "m33"
     assert main(["firmware", str(path), "-o", str(out), "--target", "cortex-m33", "--kernels", "reference",
                  "--tflm-root", tflm_root]) == 0
     assert "is an estimate" in capsys.readouterr().out
     assert "ESTIMATE" in (out / "model_config.h").read_text()
     assert main(["bench", str(path), "--target", "cortex-m33", "--tflm-root", tflm_root]) == 2
+
+
+def _tiny_file(tmp_path) -> Path:
+    path = tmp_path / "tiny.tflite"
+    path.write_bytes(tiny_tflite())
+    return path
 
 
 def _firmware(tflm_root, tmp_path, arena_bytes=None, break_main=False):
@@ -124,8 +128,7 @@ def test_build_error_names_the_file_and_leaves_no_firmware(tflm_root, tmp_path):
 
 
 def test_cli_errors_are_one_line_exit_2(tflm_root, tmp_path, capsys):
-    path = tmp_path / "tiny.tflite"
-    path.write_bytes(tiny_tflite())
+    path = _tiny_file(tmp_path)
     assert main(["bench", str(path), "--target", "cortex-m99", "--tflm-root", tflm_root]) == 2
     assert main(["bench", str(path), "--tflm-root", str(tmp_path)]) == 2
     assert main(["bench", str(path), "--target", "host", "--kernels", "cmsis-nn", "--tflm-root", tflm_root]) == 2
