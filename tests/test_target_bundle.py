@@ -263,3 +263,14 @@ def test_report_page_shows_measured_instructions_and_runtime(tmp_path):
     html = page.read_text()
     assert "instructions (cortex-m4, reference, QEMU)" in html and f"{ops[-1]['instructions']:,}" in html
     assert "90,000" in html  # the runtime joins the flash bill
+
+
+def test_output_comparison_says_whether_a_difference_is_float():
+    """Integer outputs must match the host exactly; a float difference is marked so bench reports, not refuses."""
+    from mcugraph.target.bench import _compare
+
+    assert _compare([np.array([1, 2], np.int8)], [np.array([1, 2], np.int8)]) == []
+    [int8] = _compare([np.array([1, 2], np.int8)], [np.array([1, 3], np.int8)])
+    assert int8 == {"output": 0, "elements": 1, "of": 2, "max_abs_diff": 1.0, "float": False}
+    [f32] = _compare([np.array([1.0, 2.0], np.float32)], [np.array([1.0, 2.00001], np.float32)])
+    assert f32["float"] and 0 < f32["max_abs_diff"] < 1e-4
