@@ -41,23 +41,26 @@ def write_firmware(data: bytes, out: Path, target_name: str, kernels: str, tflm_
     constant was found (measured and confirmed, or estimated for a target that only builds)."""
     import tempfile
 
-    from mcugraph.target import build, bundle, tflm_tree
-    from mcugraph.target.bench import ARENA_ALIGNMENT, bench, prepare
+    from mcugraph.memory.inplace import arena_bytes
+    from mcugraph.target import build, bundle, targets, tflm_tree
+    from mcugraph.target.bench import bench, prepare
     from mcugraph.tflite.tflm import allocations
 
+    if targets.target(target_name).runs:  # bench checks everything first and writes only a confirmed bundle
+        result = bench(data, target_name, kernels, tflm_root, source=source, bundle_dir=out)
+        return (f"wrote {out}/: {len({o.op for o in result.operators})} operator kinds, kTensorArenaSize "
+                f"{result.arena_bytes:,} B (the smallest arena TFLM allocates in on {result.target} with {kernels} "
+                f"kernels, confirmed by a run with exactly that arena; arena_used_bytes() "
+                f"{result.arena_used_bytes:,} B); firmware flash {result.flash_bytes:,} B")
     target, tree, spec, calls, registrations = prepare(data, tflm_root, target_name, kernels, source)
-    if target.runs:
-        result = bench(data, target.name, kernels, tflm_root, source=source, bundle_dir=out)
-        return (f"wrote {out}/: {len(spec.builtins)} operator kinds, kTensorArenaSize {result.arena_bytes:,} B "
-                f"(the smallest arena TFLM allocates in on {target.name} with {kernels} kernels, confirmed by a run "
-                f"with exactly that arena; arena_used_bytes() {result.arena_used_bytes:,} B); firmware flash "
-                f"{result.flash_bytes:,} B")
-    estimate = -(-allocations(data, source).total_bytes // ARENA_ALIGNMENT) * ARENA_ALIGNMENT
+    estimate = arena_bytes(allocations(data, source).total_bytes)
     note = f"kTensorArenaSize is an ESTIMATE for {target.name} (the 64-bit host interpreter's total), not measured"
-    bundle.write_bundle(out, data, spec, calls, estimate, bundle.sample_inputs(spec), note)
+    inputs = bundle.sample_inputs(spec)
     recipe = tflm_tree.recipe(tree, target, kernels)
     with tempfile.TemporaryDirectory(prefix="mcugraph-firmware-") as work:
-        size = build.build_firmware(tree, target, recipe, out, registrations, Path(work)).elf.stat().st_size
+        built = bundle.write_bundle(Path(work) / "bundle", data, spec, calls, estimate, inputs, note)
+        size = build.build_firmware(tree, target, recipe, built, registrations, Path(work) / "build").elf.stat().st_size
+    bundle.write_bundle(out, data, spec, calls, estimate, inputs, note)  # only a bundle that built replaces out
     return (f"wrote {out}/: it builds for {target.name} ({size:,} B ELF), but no board runs {target.name} here, so "
             f"kTensorArenaSize {estimate:,} B is an estimate (the 64-bit host interpreter's whole arena), not a "
             "measurement")

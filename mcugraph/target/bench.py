@@ -24,7 +24,6 @@ from mcugraph.errors import TargetError
 from mcugraph.target import build, bundle, qemu, targets, tflm_tree
 from mcugraph.target.elf_sizes import memory_split
 
-ARENA_ALIGNMENT = 16
 PROBE_ARENA_BYTES = 2 * 1024 * 1024  # the first build's arena: the MPS2 boards have 4 MiB of data RAM
 
 

@@ -14,7 +14,6 @@ import dataclasses
 import hashlib
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -94,20 +93,11 @@ def _bundle_object(tree: TflmTree, recipe: Recipe, source: Path, bundle: Path, d
                 key.update(header.encode() + (folder / header).read_bytes())
                 break
     obj = cache_root() / "bundles" / f"{key.hexdigest()[:20]}_{source.stem}.o"
-    if obj.is_file():
-        return obj
-    obj.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".o.tmp", dir=obj.parent)
-    os.close(fd)
-    is_c = source.suffix == ".c"
-    try:
-        _run([recipe.cc if is_c else recipe.cxx, *(recipe.c_flags if is_c else recipe.cxx_flags), "-Werror", *defines,
-              f"-I{bundle}", f"-I{FIRMWARE_DIR}", "-c", str(source), "-o", tmp], tree.root, f"compiling {source.name}")
-        os.replace(tmp, obj)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    if not obj.is_file():
+        obj.parent.mkdir(parents=True, exist_ok=True)
+        _compile(tree, recipe, str(source), obj, ["-Werror", *defines, f"-I{bundle}", f"-I{FIRMWARE_DIR}"],
+                 f"compiling {source.name}")
     return obj
-
 
 _LOCAL_INCLUDE = re.compile(r'^#include "([^"/]+)"', re.M)
 
@@ -145,22 +135,23 @@ def _compile_all(tree: TflmTree, recipe: Recipe, jobs: dict[str, Path]) -> int:
     todo[0][1].parent.mkdir(parents=True, exist_ok=True)
     workers = max(1, min(len(todo), os.cpu_count() or 1))
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        for future in [pool.submit(_compile_one, tree, recipe, s, o) for s, o in todo]:
+        for future in [pool.submit(_compile, tree, recipe, s, o, [], f"compiling TFLM's {s}") for s, o in todo]:
             future.result()  # the first failure raises; the rest finish or fail without leaving objects
     return len(todo)
 
 
-def _compile_one(tree: TflmTree, recipe: Recipe, source: str, obj: Path) -> None:
+def _compile(tree: TflmTree, recipe: Recipe, source: str, obj: Path, extra: list[str], what: str) -> None:
+    """Compile ``source`` to ``obj`` through a temp file in the same folder, so a failed or parallel compile
+    never leaves a partial object under the cached name."""
     is_c = source.endswith(".c")
     fd, tmp = tempfile.mkstemp(suffix=".o.tmp", dir=obj.parent)
     os.close(fd)
     try:
-        _run([recipe.cc if is_c else recipe.cxx, *(recipe.c_flags if is_c else recipe.cxx_flags), "-c", source,
-              "-o", tmp], tree.root, f"compiling TFLM's {source}")
+        _run([recipe.cc if is_c else recipe.cxx, *(recipe.c_flags if is_c else recipe.cxx_flags), *extra, "-c",
+              source, "-o", tmp], tree.root, what)
         os.replace(tmp, obj)
     finally:
         Path(tmp).unlink(missing_ok=True)
-
 
 def _run(args: list[str], cwd: Path, what: str) -> None:
     try:
@@ -177,6 +168,3 @@ def _run(args: list[str], cwd: Path, what: str) -> None:
         first = " ".join((errors or ["no message"])[0].split())[:300]
         raise TargetError(f"build error {what}: {first}")
 
-
-def clear_cache() -> None:
-    shutil.rmtree(cache_root() / "objects", ignore_errors=True)

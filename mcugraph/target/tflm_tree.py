@@ -11,6 +11,7 @@ folder beside the tree.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -58,6 +59,7 @@ def find_tree(root: str | os.PathLike | None = None) -> TflmTree:
     return TflmTree(path, downloads.resolve(), _revision(path, downloads))
 
 
+@functools.cache  # a digest walks thousands of files; prepare, bench and opt --emit-c each ask for the tree
 def _revision(root: Path, downloads: Path) -> str:
     if (root / ".git").exists() and shutil.which("git"):
         out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True)
@@ -188,8 +190,8 @@ def _compile_line(lines: list[str], suffix: str, tree: TflmTree) -> tuple[str, l
                       "is this a TFLM tree of a supported revision?")
 
 
-# Sources the library lists that only tests and the recording interpreter use: never linked into firmware.
-# (The recording allocator stays: bench's probe firmware uses it to split the arena by kind.)
+# Sources the library lists that only TFLM's tests use: never linked into firmware. (The recording allocator is
+# kept: bench's probe firmware uses it to split the arena by kind.)
 _TEST_ONLY = re.compile(r"(test_helper|mock_micro_graph|fake_micro_context|kernel_runner)[^/]*\.cc$")
 # A CMSIS-NN function definition: its return type and name at column 0 (the library's one style).
 _C_DEFINITION = re.compile(r"^[A-Za-z_][\w \t\*]*?\b(arm_\w+)\s*\([^;]*?\)\s*\{", re.M)
