@@ -79,19 +79,26 @@ COLUMNS_NOTE = (
 )
 
 
-def command(args: dict, json_name: str) -> str:
-    """The ``pruning_cifar.py`` command line that reproduces a run, from the arguments its JSON recorded."""
-    parts = ["python benchmarks/pruning_cifar.py"]
-    flags = (("augment", "True", "--augment"), ("quick", "True", "--quick"), ("scratch", "False", "--no-scratch"),
-             ("patch", "True", "--patch"))
+def command_line(script: str, args: dict, json_name: str, flags=(), options=()) -> str:
+    """The command line that reproduces a kept run from the arguments its JSON recorded: each ``(key, value,
+    flag)`` in ``flags`` whose recorded value is ``value``, then each ``(key, default)`` option that differs from
+    its default, then ``--json``."""
+    parts = [f"python benchmarks/{script}"]
     parts += [flag for key, value, flag in flags if args.get(key) == value]
-    options = (("only", "None"), ("jobs", "1"), ("first_seed", "0"), ("seeds", "3"), ("epochs", "None"),
-               ("baseline_epochs", "30"), ("batch_size", "64"), ("limit", "None"))
     parts += [f"--{key.replace('_', '-')} {args[key]}" for key, default in options
               if args.get(key, default) != default]
     parts.append(f"--json benchmarks/results/{json_name}")
     return " ".join(parts)
 
+
+def command(args: dict, json_name: str) -> str:
+    """The ``pruning_cifar.py`` command line that reproduces a run, from the arguments its JSON recorded."""
+    return command_line(
+        "pruning_cifar.py", args, json_name,
+        flags=(("augment", "True", "--augment"), ("quick", "True", "--quick"), ("scratch", "False", "--no-scratch"),
+               ("patch", "True", "--patch")),
+        options=(("only", "None"), ("jobs", "1"), ("first_seed", "0"), ("seeds", "3"), ("epochs", "None"),
+                 ("baseline_epochs", "30"), ("batch_size", "64"), ("limit", "None")))
 
 def run_page(json_name: str, date: str, note: str) -> tuple[str, str]:
     """(file name, Markdown) of one kept run's page."""
@@ -143,7 +150,7 @@ def pool_page(name: str, title: str, json_names: tuple[str, ...]) -> tuple[str, 
     return f"{name}.md", text
 
 
-def _kept_run_page(title: str, note: str, json_name: str, kept: dict, flags: list[str], about: str,
+def _kept_run_page(title: str, note: str, json_name: str, kept: dict, command: str, about: str,
                    table: str) -> str:
     """The Markdown of one kept run: title, note, where it was generated from, the command, what the columns
     mean, and the table the benchmark printed."""
@@ -157,7 +164,7 @@ def _kept_run_page(title: str, note: str, json_name: str, kept: dict, flags: lis
         f"{kept['commit']}; the run:",
         "",
         "```sh",
-        " ".join(flags),
+        command,
         "```",
         "",
         about,
@@ -175,13 +182,11 @@ def memory_page(json_name: str, date: str, note: str) -> tuple[str, str]:
 
     kept = json.loads((RESULTS / json_name).read_text())
     args = kept["args"]
-    flags = ["python benchmarks/memory.py"]
-    flags += ["--no-zoo"] if args.get("no_zoo") == "True" else []
-    flags += ["--no-inplace"] if args.get("inplace") == "False" else []
-    flags += [f"--time-limit {args['time_limit']}"] if args.get("time_limit", "10.0") != "10.0" else []
-    flags.append(f"--json benchmarks/results/{json_name}")
+    run = command_line("memory.py", args, json_name,
+                       flags=(("no_zoo", "True", "--no-zoo"), ("inplace", "False", "--no-inplace")),
+                       options=(("time_limit", "10.0"),))
     text = _kept_run_page(
-        f"# SRAM: `mcugraph schedule` on the MLPerf Tiny int8 models, {date}", note, json_name, kept, flags,
+        f"# SRAM: `mcugraph schedule` on the MLPerf Tiny int8 models, {date}", note, json_name, kept, run,
         "TFLM's own measured arena head (bytes) before and after `mcugraph schedule` (min-peak operator order + "
         "offline arena plan with in-place reuse), the prediction (it must equal TFLM's head) and the lower bound "
         "(peak live bytes of the chosen order). Every scheduled model ran in TFLM bit-exact with its input.",
@@ -195,12 +200,10 @@ def export_page(json_name: str, date: str, note: str) -> tuple[str, str]:
 
     kept = json.loads((RESULTS / json_name).read_text())
     args = kept["args"]
-    flags = ["python benchmarks/export.py"]
-    flags += ["--no-zoo"] if args.get("no_zoo") == "True" else []
-    flags += [f"--repeat {args['repeat']}"] if args.get("repeat", "3") != "3" else []
-    flags.append(f"--json benchmarks/results/{json_name}")
+    run = command_line("export.py", args, json_name, flags=(("no_zoo", "True", "--no-zoo"),),
+                       options=(("repeat", "3"),))
     text = _kept_run_page(
-        f"# Export: `mcugraph opt` against the TF converter's int8 files, {date}", note, json_name, kept, flags,
+        f"# Export: `mcugraph opt` against the TF converter's int8 files, {date}", note, json_name, kept, run,
         "`opt s`: wall time of `mcugraph.optimize` (load, canonicalise, schedule, plan, calibrate, export, verify), "
         "best of the repeats. Heads are TFLM's measured arena bytes, flash the .tflite bytes. Calibration is "
         "`random:LO,HI` in each model's input range (no datasets ship here) and SQNR is against onnxruntime on "
@@ -216,13 +219,10 @@ def patch_page(json_name: str, date: str, note: str) -> tuple[str, str]:
 
     kept = json.loads((RESULTS / json_name).read_text())
     args = kept["args"]
-    flags = ["python benchmarks/patch.py"]
-    flags += ["--no-onnx"] if args.get("no_onnx") == "True" else []
-    flags += [f"--max-mac-overhead {args['max_mac_overhead']}"] if args.get("max_mac_overhead", "0.3") != "0.3" else []
-    flags += [f"--only {args['only']}"] if args.get("only", "None") != "None" else []
-    flags.append(f"--json benchmarks/results/{json_name}")
+    run = command_line("patch.py", args, json_name, flags=(("no_onnx", "True", "--no-onnx"),),
+                       options=(("max_mac_overhead", "0.3"), ("only", "None")))
     text = _kept_run_page(
-        f"# Patch-based execution below the layer-by-layer bound, {date}", note, json_name, kept, flags,
+        f"# Patch-based execution below the layer-by-layer bound, {date}", note, json_name, kept, run,
         "Bytes of TFLM's measured arena head: layer by layer (mcugraph's best unpatched plan; \"no PAD in place\" "
         "without the in-place PAD rule) against `--patch auto` (the first stage(s) in row tiles, stock TFLM "
         "operators), which must equal the prediction and be bit-exact with the unpatched model. The method: "
